@@ -1,0 +1,46 @@
+// Step 3 of an experiment: score the training, or refuse to. Protects invariant 3: a candidate whose
+// frozen files (data, evaluation) differ from the baseline's, in its commit or in what the training
+// left in its worktree, is not scored; neither is a crash, a timeout, or a metric that is not a number.
+import type { Evaluation, TargetConfig, TrainingOutcome } from '../lib/types';
+import { Repo } from '../lib/node/git';
+
+export interface EvaluateInput {
+  repo: string;
+  commit: string;
+  config: TargetConfig;
+  frozenBlobs: Record<string, string>;
+  outcome: TrainingOutcome;
+}
+
+export async function evaluateCandidate(input: EvaluateInput): Promise<Evaluation> {
+  const { outcome, config } = input;
+  const repo = await Repo.open(input.repo);
+  const changed: string[] = [];
+  for (const [file, blob] of Object.entries(input.frozenBlobs))
+    if ((await repo.blobSha(input.commit, file)) !== blob) changed.push(file);
+  if (changed.length > 0) return { status: 'invalid', reason: `frozen file changed in the candidate: ${changed.join(', ')}` };
+  if (outcome.frozenModified.length > 0)
+    return { status: 'invalid', reason: `training modified frozen file(s): ${outcome.frozenModified.join(', ')}` };
+  return scoreOutcome(outcome, config);
+}
+
+/** The verdict on a training's outcome alone (pure, so it is tested without git). */
+export function scoreOutcome(outcome: TrainingOutcome, config: TargetConfig): Evaluation {
+  const lastLine = outcome.logTail.split('\n').slice(-1)[0] ?? '';
+  if (outcome.setupFailed)
+    return { status: 'crash', reason: `set-up failed (exit ${outcome.exitCode}): ${lastLine}` };
+  if (outcome.timedOut)
+    return { status: 'timeout', reason: `killed after the ${config.train.timeoutSeconds}s hard timeout` };
+  if (outcome.exitCode !== 0)
+    return {
+      status: 'crash',
+      reason: `exit ${outcome.exitCode ?? outcome.signal}${lastLine ? `: ${lastLine}` : ''}`,
+    };
+  if (outcome.metricText === null)
+    return { status: 'crash', reason: `no "${config.metric.name}:" line in the output` };
+  const metric = Number(outcome.metricText);
+  if (!Number.isFinite(metric))
+    return { status: 'invalid', reason: `${config.metric.name} is ${outcome.metricText}, not a finite number` };
+  const memoryMb = config.metric.memoryKey ? Number(outcome.summary[config.metric.memoryKey]) : NaN;
+  return { status: 'ok', metric, memoryGb: Number.isFinite(memoryMb) ? memoryMb / 1024 : undefined };
+}

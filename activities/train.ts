@@ -1,0 +1,154 @@
+// Step 2 of an experiment, on a GPU worker: train the candidate for the fixed budget in this slot's
+// worktree. Heartbeats carry progress; a hard timeout and cancellation kill the whole process group; the
+// log is kept per experiment; secrets never reach the script (invariants 4 and 5).
+// Idempotent: a finished training leaves a result file, so a retry after the worker died between the
+// end of training and the report returns that result instead of training again (invariant 1).
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
+import type { TargetConfig, TrainingOutcome } from '../lib/types';
+import { Repo } from '../lib/node/git';
+import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
+import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
+import { checkoutSlot, claimSlot, cleanSlot, modifiedInSlot, type Slot } from '../lib/node/slot';
+import { trainingEnv } from '../lib/node/trainingEnv';
+
+export interface TrainInput {
+  repo: string;
+  tag: string;
+  n: number;
+  commit: string;
+  config: TargetConfig;
+}
+
+export interface TrainWorkerOptions {
+  /** Slot name on this machine, e.g. "gpu0". */
+  slot: string;
+  /** CUDA_VISIBLE_DEVICES for this slot's training, if pinned. */
+  gpus?: string;
+  /** Directories put first on the training's PATH (the project's uv). */
+  extraPath?: string[];
+  /** Set-up commands get this long before they count as failed. */
+  setupTimeoutSeconds?: number;
+}
+
+/** The summary block sits at the end of the log; this much of the tail is read to find it. */
+const SUMMARY_TAIL_BYTES = 64 * 1024;
+
+export function createTrainActivities(worker: TrainWorkerOptions) {
+  async function trainCandidate(input: TrainInput): Promise<TrainingOutcome> {
+    const ctx = Context.current();
+    const repo = await Repo.open(input.repo);
+    const runDir = runDirOf(repo.commonDir, input.tag);
+    const logPath = experimentLogPath(runDir, input.n);
+    const resultPath = logPath.replace(/\.log$/, '.result.json');
+    const done = readFinished(resultPath, input.commit);
+    if (done) return done;
+
+    const slot = claimSlot(repo, worker.slot);
+    const env = trainingEnv(process.env, {
+      budgetSeconds: input.config.train.budgetSeconds,
+      gpus: worker.gpus,
+      extraPath: worker.extraPath,
+    });
+    await checkoutSlot(repo, slot, input.commit);
+
+    const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
+      ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
+
+    const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
+    let outcome: TrainingOutcome;
+    if (setup && setup.exitCode !== 0) {
+      if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
+      outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
+      outcome.setupFailed = true;
+    } else {
+      ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+      const result = await runSupervised({
+        command: input.config.train.command,
+        cwd: slot.worktree,
+        env,
+        logPath,
+        timeoutSeconds: input.config.train.timeoutSeconds,
+        pidFile: slot.pidFile,
+        cancel: ctx.cancellationSignal,
+        onProgress: beat('training'),
+      });
+      if (result.cancelled) throw new CancelledFailure('training cancelled');
+      const frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+      outcome = toOutcome(result, logPath, input.config, slot.name, frozenModified);
+    }
+    // Leave the worktree clean for the next experiment (and for anyone looking at it).
+    await cleanSlot(repo, slot, input.commit);
+    mkdirSync(path.dirname(resultPath), { recursive: true });
+    writeFileSync(resultPath, JSON.stringify({ commit: input.commit, outcome }));
+    return outcome;
+  }
+
+  /** Runs the target's set-up commands once per slot and per version of them; null when nothing ran. */
+  async function ensureSetup(
+    repo: Repo,
+    slot: Slot,
+    input: TrainInput,
+    env: NodeJS.ProcessEnv,
+    onProgress: (line: string, seconds: number) => void,
+    cancel: AbortSignal,
+  ): Promise<SupervisedResult | null> {
+    const commands = input.config.train.setup;
+    if (commands.length === 0) return null;
+    const frozen = await Promise.all(input.config.files.frozen.map((f) => repo.blobSha(input.commit, f)));
+    const key = createHash('sha256')
+      .update(JSON.stringify({ commands, frozen }))
+      .digest('hex');
+    if (existsSync(slot.setupMarker) && readFileSync(slot.setupMarker, 'utf8') === key) return null;
+    const result = await runSupervised({
+      command: commands.map((c) => `(${c})`).join(' && '),
+      cwd: slot.worktree,
+      env,
+      logPath: slot.setupLog,
+      timeoutSeconds: worker.setupTimeoutSeconds ?? 30 * 60,
+      pidFile: slot.pidFile,
+      cancel,
+      onProgress,
+    });
+    if (result.exitCode === 0) writeFileSync(slot.setupMarker, key);
+    return result;
+  }
+
+  return { trainCandidate };
+}
+
+function readFinished(resultPath: string, commit: string): TrainingOutcome | null {
+  if (!existsSync(resultPath)) return null;
+  try {
+    const saved = JSON.parse(readFileSync(resultPath, 'utf8')) as { commit: string; outcome: TrainingOutcome };
+    return saved.commit === commit ? saved.outcome : null;
+  } catch {
+    return null;
+  }
+}
+
+function toOutcome(
+  result: SupervisedResult,
+  logPath: string,
+  config: TargetConfig,
+  slot: string,
+  frozenModified: string[],
+): TrainingOutcome {
+  const tail = readTail(logPath, SUMMARY_TAIL_BYTES);
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    summary: parseSummary(tail),
+    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
+    logPath,
+    logTail: logTail(tail),
+    trainSeconds: Math.round(result.seconds * 10) / 10,
+    slot,
+    frozenModified,
+  };
+}

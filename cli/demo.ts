@@ -1,0 +1,83 @@
+// `npm start`: the embedded server, a worker and a run on the bundled CPU example, with live progress,
+// ending in the results table and the Web UI link. Everything it needs it sets up itself.
+import { runUiUrl, startRun } from '../client';
+import { connectClient, connectWorkerConnection } from '../lib/node/connection';
+import { materializeExample } from '../lib/node/exampleTarget';
+import { homePath } from '../lib/node/home';
+import { ensureUv } from '../lib/node/pythonTools';
+import type { RunSummary } from '../lib/types';
+import { createWorkers, runWorkers } from '../worker';
+import { allRecords, queryStatus } from './findRun';
+import { resultsTable, summaryText } from './render';
+import type { ServerHandle } from './server';
+import { followRun } from './watch';
+
+export interface DemoOptions {
+  maxExperiments: number;
+  budgetSeconds?: number;
+  keepServer: boolean;
+  ensureServer: () => Promise<ServerHandle>;
+  log: (line: string) => void;
+}
+
+function timestampTag(): string {
+  return `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const { log } = options;
+  const extraPath = await ensureUv(log);
+  const server = await options.ensureServer();
+  const connection = await connectWorkerConnection(server.settings);
+  const workers = await createWorkers({ connection, namespace: server.settings.namespace, extraPath });
+  const workersDone = runWorkers(workers);
+  const client = await connectClient(server.settings);
+  try {
+    const repo = await materializeExample('tinylm', homePath('demo', 'tinylm'));
+    const tag = timestampTag();
+    const handle = await startRun(client, {
+      repo,
+      tag,
+      proposer: 'mutate',
+      maxExperiments: options.maxExperiments,
+      budgetSeconds: options.budgetSeconds,
+    });
+    const ui = server.uiUrl ? runUiUrl(server.uiUrl, server.settings.namespace, tag) : null;
+    console.log(`autoresearch demo: run ${tag} on ${repo}`);
+    console.log(`proposer: mutate (offline); baseline + ${options.maxExperiments} experiments`);
+    if (ui) console.log(`watch it in the Temporal Web UI: ${ui}`);
+
+    const live = process.stdout.isTTY;
+    const summary = await followRun<RunSummary>(handle, {
+      onStatus: (s) => {
+        if (!live || s.currentExperiment === null) return;
+        process.stdout.write(`\r\x1b[K  exp ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`);
+      },
+      onExperiment: (r, s) => {
+        if (live) process.stdout.write('\r\x1b[K');
+        const metric = r.metric === undefined ? '-' : r.metric.toFixed(6);
+        const best = s.best ? s.best.metric.toFixed(6) : '-';
+        console.log(`exp ${r.n} ${r.status.padEnd(7)} ${s.metricName ?? 'metric'} ${metric} (best ${best})  ${r.description}`);
+      },
+    });
+    const status = await queryStatus(client, tag);
+    console.log(`\n${resultsTable(allRecords(status), status.metricName ?? 'metric')}`);
+    console.log(summaryText(summary));
+    if (ui) console.log(`Web UI: ${ui}`);
+  } finally {
+    for (const w of workers) w.shutdown();
+    await workersDone;
+    await client.connection.close();
+    await connection.close();
+  }
+  if (server.started) {
+    if (options.keepServer && server.uiUrl) {
+      console.log(`The Web UI stays up at ${server.uiUrl}; press Ctrl-C to stop the server.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+    await server.started.stop();
+  }
+}

@@ -1,0 +1,233 @@
+// The `autoresearch` command line. Each subcommand is wiring: parse, connect, call client.ts / worker.ts.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runHandle, runUiUrl, startRun } from '../client';
+import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
+import { startDevServer } from '../lib/node/devServer';
+import { ensureUv } from '../lib/node/pythonTools';
+import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../lib/node/temporalCli';
+import { MAX_NOTE_LENGTH } from '../workflows/runState';
+import { pauseSignal, redirectSignal, resumeSignal, stopSignal } from '../workflows/messages';
+import { createWorkers, runWorkers } from '../worker';
+import { runDemo } from './demo';
+import { allRecords, queryStatus, resolveTag } from './findRun';
+import { resultsTable, statusText, summaryText } from './render';
+import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
+import { followRun } from './watch';
+import { formatResultsTsv } from '../lib/resultsTsv';
+import type { ProposerKind, RunSummary } from '../lib/types';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const log = (line: string) => console.error(line);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds > 0');
+  return n;
+}
+
+const program = new Command('autoresearch')
+  .description('Durable autonomous ML research on Temporal: propose, train, evaluate, keep or discard, forever.')
+  .showHelpAfterError();
+
+const tagOption = () => new Option('-t, --tag <tag>', 'the run (default: the only running one)');
+
+program
+  .command('setup')
+  .description('install what runs need: the Temporal CLI (dev server + Web UI) and uv')
+  .action(async () => {
+    const cli = await ensureTemporalCli(log);
+    console.log(cli ? `temporal CLI: ${cli}` : `temporal CLI: not installed. ${NO_TEMPORAL_CLI_HELP}`);
+    const uvPath = await ensureUv(log);
+    console.log(`uv: ${uvPath.length ? `${uvPath[0]}/uv` : 'on PATH'}`);
+  });
+
+program
+  .command('server')
+  .description('run the embedded Temporal dev server with the Web UI and a persistent SQLite file')
+  .option('-p, --port <port>', 'gRPC port', (v) => positiveInt(v), portOf(temporalSettings().address))
+  .option('--ui-port <port>', 'Web UI port (default: port + 1000)', (v) => positiveInt(v))
+  .option('--db <file>', 'SQLite file holding the history', defaultDbFile())
+  .option('--headless', 'no Web UI')
+  .action(async (opts: { port: number; uiPort?: number; db: string; headless?: boolean }) => {
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFile: opts.db, headless: opts.headless, log });
+    console.log(`Temporal dev server at ${server.address}; history in ${opts.db}`);
+    if (server.uiUrl) console.log(`Web UI: ${server.uiUrl}`);
+    console.log('Press Ctrl-C to stop.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.stop();
+  });
+
+program
+  .command('worker')
+  .description('run a worker: workflows and control steps, and one training slot')
+  .option('--control-only', 'no training slot (e.g. on a CPU-only machine)')
+  .option('--train-only', 'only train (e.g. on each GPU of a GPU box)')
+  .option('--slot <name>', 'this training slot\'s name on this machine', 'gpu0')
+  .option('--gpus <ids>', 'pin training to these GPUs (CUDA_VISIBLE_DEVICES)')
+  .action(async (opts: { controlOnly?: boolean; trainOnly?: boolean; slot: string; gpus?: string }) => {
+    if (opts.controlOnly && opts.trainOnly) throw new Error('--control-only and --train-only exclude each other; pass one.');
+    const extraPath = opts.controlOnly ? [] : await ensureUv(log);
+    const settings = temporalSettings();
+    const connection = await connectWorkerConnection(settings);
+    const workers = await createWorkers({
+      connection,
+      namespace: settings.namespace,
+      control: !opts.trainOnly,
+      train: !opts.controlOnly,
+      slot: opts.slot,
+      gpus: opts.gpus,
+      extraPath,
+    });
+    console.log(`worker polling ${settings.address} (${settings.namespace}); Ctrl-C to stop`);
+    await runWorkers(workers);
+    await connection.close();
+  });
+
+program
+  .command('start')
+  .description('start a research run on a target repository')
+  .argument('<repo>', 'git repository of the target (karpathy/autoresearch layout, or with autoresearch.toml)')
+  .requiredOption('-t, --tag <tag>', 'name of the run: branch autoresearch/<tag>, workflow autoresearch-<tag>')
+  .addOption(new Option('--proposer <kind>', 'who writes the edits').choices(['mutate']).default('mutate'))
+  .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
+  .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
+  .option('--timeout <seconds>', "override the target's hard timeout", positiveSeconds)
+  .option('--seed <n>', 'seed of the mutate proposer', positiveInt, 0)
+  .option('--wait', 'follow the run until it ends and print its results')
+  .action(
+    async (
+      repo: string,
+      opts: { tag: string; proposer: ProposerKind; maxExperiments?: number; budget?: number; timeout?: number; seed: number; wait?: boolean },
+    ) => {
+      const client = await connectClient();
+      const handle = await startRun(client, {
+        repo,
+        tag: opts.tag,
+        proposer: opts.proposer,
+        maxExperiments: opts.maxExperiments,
+        budgetSeconds: opts.budget,
+        timeoutSeconds: opts.timeout,
+        seed: opts.seed,
+      });
+      console.log(`started ${handle.workflowId}`);
+      const ui = uiUrlFor(temporalSettings());
+      if (ui) console.log(`Web UI: ${runUiUrl(ui, client.options.namespace, opts.tag)}`);
+      if (opts.wait) {
+        const summary = await followRun<RunSummary>(handle, {
+          onExperiment: (r) => console.log(`exp ${r.n} ${r.status} ${r.metric?.toFixed(6) ?? '-'} ${r.description}`),
+        });
+        console.log(summaryText(summary));
+      }
+      await client.connection.close();
+    },
+  );
+
+program
+  .command('status')
+  .description("print a run's status")
+  .addOption(tagOption())
+  .option('--json', 'machine-readable')
+  .option('--watch', 'keep printing until the run ends')
+  .action(async (opts: { tag?: string; json?: boolean; watch?: boolean }) => {
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    const print = (status: Awaited<ReturnType<typeof queryStatus>>) =>
+      console.log(opts.json ? JSON.stringify(status) : `${statusText(status)}\n`);
+    if (opts.watch) {
+      let last = '';
+      await followRun(runHandle(client, tag), {
+        onStatus: (s) => {
+          const text = JSON.stringify(s);
+          if (text !== last) print(s);
+          last = text;
+        },
+      }).catch((err: Error) => console.log(`run ended: ${err.message}`));
+    } else {
+      print(await queryStatus(client, tag));
+    }
+    await client.connection.close();
+  });
+
+for (const [name, signal, help] of [
+  ['pause', pauseSignal, 'finish the experiment in flight, then wait'],
+  ['resume', resumeSignal, 'continue a paused run'],
+  ['stop', stopSignal, 'finish the experiment in flight, then end the run with a summary'],
+] as const) {
+  program
+    .command(name)
+    .description(help)
+    .addOption(tagOption())
+    .action(async (opts: { tag?: string }) => {
+      const client = await connectClient();
+      const tag = await resolveTag(client, opts.tag);
+      await runHandle(client, tag).signal(signal);
+      console.log(`${name} sent to run ${tag}`);
+      await client.connection.close();
+    });
+}
+
+program
+  .command('redirect')
+  .description('give every later proposal a note from you (e.g. "focus on the optimizer")')
+  .argument('<note>')
+  .addOption(tagOption())
+  .action(async (note: string, opts: { tag?: string }) => {
+    if (!note.trim()) throw new Error('The note is empty: say what the researcher should focus on.');
+    if (note.length > MAX_NOTE_LENGTH) throw new Error(`The note is ${note.length} characters; keep it under ${MAX_NOTE_LENGTH}.`);
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    await runHandle(client, tag).signal(redirectSignal, note);
+    console.log(`note sent to run ${tag}`);
+    await client.connection.close();
+  });
+
+program
+  .command('results')
+  .description("print a run's results")
+  .addOption(tagOption())
+  .option('--tsv', "autoresearch's results.tsv format")
+  .option('--json', 'machine-readable')
+  .action(async (opts: { tag?: string; tsv?: boolean; json?: boolean }) => {
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    const status = await queryStatus(client, tag);
+    const records = allRecords(status);
+    if (opts.json) console.log(JSON.stringify(records));
+    else if (opts.tsv) process.stdout.write(formatResultsTsv(records));
+    else console.log(`${resultsTable(records, status.metricName ?? 'metric')}\n${statusText(status)}`);
+    await client.connection.close();
+  });
+
+program
+  .command('demo')
+  .description('the whole thing on the bundled CPU example: server, worker, a run, live progress, results')
+  .option('-n, --max-experiments <n>', 'experiments after the baseline', positiveInt, 5)
+  .option('--budget <seconds>', 'training budget per experiment', positiveSeconds)
+  .option('--keep-server', 'keep the embedded server (and its Web UI) up after the run, until Ctrl-C')
+  .action(async (opts: { maxExperiments: number; budget?: number; keepServer?: boolean }) => {
+    await runDemo({
+      maxExperiments: opts.maxExperiments,
+      budgetSeconds: opts.budget,
+      keepServer: opts.keepServer ?? Boolean(process.stdout.isTTY && !process.env.CI),
+      ensureServer: () => ensureServer(log),
+      log,
+    });
+  });
+
+program.parseAsync().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`autoresearch: ${err.message}`);
+    process.exit(1);
+  },
+);

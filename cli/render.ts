@@ -1,0 +1,67 @@
+// What a person reads: the results table and the status of a run, as text made for both people and grep.
+import Table from 'cli-table3';
+import type { ExperimentRecord, RunStatus, RunSummary } from '../lib/types';
+
+function fmtMetric(value: number | undefined): string {
+  return value === undefined ? '-' : value.toFixed(6);
+}
+
+export function resultsTable(records: ExperimentRecord[], metricName = 'metric'): string {
+  const table = new Table({
+    head: ['exp', 'commit', metricName, 'mem GB', 'status', 'train s', 'description'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    colAligns: ['right', 'left', 'right', 'right', 'left', 'right', 'left'],
+  });
+  for (const r of records) {
+    table.push([
+      r.n,
+      r.commit.slice(0, 7),
+      fmtMetric(r.metric),
+      r.memoryGb === undefined ? '-' : r.memoryGb.toFixed(1),
+      r.status,
+      r.trainSeconds.toFixed(1),
+      r.status === 'keep' || r.status === 'discard' ? r.description : `${r.description} (${r.reason ?? r.status})`,
+    ]);
+  }
+  return table.toString();
+}
+
+export function statusText(status: RunStatus): string {
+  const lines: string[] = [];
+  const best = status.best
+    ? `${status.metricName ?? 'metric'} ${status.best.metric.toFixed(6)} (experiment ${status.best.n}, ${status.best.commit.slice(0, 7)})`
+    : 'none yet';
+  const limit = status.maxExperiments === null ? 'until stopped' : `of ${status.maxExperiments + 1}`;
+  lines.push(`run ${status.tag}: ${status.phase}${status.paused ? ' (paused)' : ''}${status.stopRequested ? ' (stopping)' : ''}`);
+  if (status.currentExperiment !== null)
+    lines.push(`now: experiment ${status.currentExperiment}${status.currentDescription ? `: ${status.currentDescription}` : ''}`);
+  lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
+  lines.push(`best: ${best}`);
+  if (status.branch) lines.push(`branch: ${status.branch}`);
+  if (status.notes.length) lines.push(`notes: ${status.notes.map((n) => JSON.stringify(n)).join(', ')}`);
+  return lines.join('\n');
+}
+
+function countsText(counts: RunStatus['counts']): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+}
+
+export function summaryText(summary: RunSummary): string {
+  const best = summary.best;
+  const gain =
+    best && summary.baselineMetric !== null
+      ? ` (baseline ${summary.baselineMetric.toFixed(6)}, ${(best.metric - summary.baselineMetric).toFixed(6)})`
+      : '';
+  return [
+    `run ${summary.tag} ended (${summary.reason}): ${summary.experimentsDone} experiments; ${countsText(summary.counts)}`,
+    `best: ${best ? `${best.metric.toFixed(6)} at experiment ${best.n} (${best.commit.slice(0, 7)})${gain}` : 'none'}`,
+    summary.branch ? `branch: ${summary.branch}` : '',
+    summary.resultsPath ? `results: ${summary.resultsPath}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}

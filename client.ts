@@ -1,0 +1,94 @@
+// Wiring only: start a run and reach a running one. The CLI (`cli/`) and the tests use these.
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import path from 'node:path';
+import { preflight } from './lib/node/target';
+import { ALL_SEARCH_ATTRIBUTES } from './lib/searchAttributes';
+import type { ProposerKind, RunOptions } from './lib/types';
+import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
+import type { researchLoop } from './workflows';
+
+export function workflowIdFor(tag: string): string {
+  return `autoresearch-${tag}`;
+}
+
+export interface StartRunRequest {
+  repo: string;
+  tag: string;
+  proposer?: ProposerKind;
+  maxExperiments?: number;
+  seed?: number;
+  budgetSeconds?: number;
+  timeoutSeconds?: number;
+  experimentsPerRun?: number;
+  heartbeatTimeoutSeconds?: number;
+  taskQueue?: string;
+  trainTaskQueue?: string;
+}
+
+export async function startRun(client: Client, request: StartRunRequest): Promise<WorkflowHandle<typeof researchLoop>> {
+  const repo = path.resolve(request.repo);
+  // Fail here, at the keyboard, rather than inside the workflow a second later.
+  await preflight(repo, request.tag, request);
+  const searchAttributes = await ensureSearchAttributes(client);
+  const options: RunOptions = {
+    tag: request.tag,
+    repo,
+    proposer: request.proposer ?? 'mutate',
+    maxExperiments: request.maxExperiments,
+    seed: request.seed ?? 0,
+    budgetSeconds: request.budgetSeconds,
+    timeoutSeconds: request.timeoutSeconds,
+    experimentsPerRun: request.experimentsPerRun ?? 25,
+    trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
+    heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
+    searchAttributes,
+  };
+  try {
+    return await client.workflow.start<typeof researchLoop>('researchLoop', {
+      taskQueue: request.taskQueue ?? CONTROL_TASK_QUEUE,
+      workflowId: workflowIdFor(request.tag),
+      args: [options],
+      staticSummary: `autoresearch ${request.tag}: ${options.proposer} on ${repo}`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new Error(
+        `A run with tag "${request.tag}" is already running (workflow ${workflowIdFor(request.tag)}): ` +
+          'watch it with `autoresearch status`, or pick another --tag.',
+      );
+    throw err;
+  }
+}
+
+export function runHandle(client: Client, tag: string): WorkflowHandle<typeof researchLoop> {
+  return client.workflow.getHandle<typeof researchLoop>(workflowIdFor(tag));
+}
+
+/**
+ * Registers the project's search attributes if the server lacks them (a dev server started elsewhere);
+ * false when that is not allowed (e.g. Temporal Cloud without them): the run then works without columns.
+ */
+export async function ensureSearchAttributes(client: Client): Promise<boolean> {
+  const namespace = client.options.namespace;
+  const types = proto.temporal.api.enums.v1.IndexedValueType;
+  const wanted: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
+  for (const key of ALL_SEARCH_ATTRIBUTES)
+    wanted[key.name] = key.type === 'DOUBLE' ? types.INDEXED_VALUE_TYPE_DOUBLE : key.type === 'INT' ? types.INDEXED_VALUE_TYPE_INT : types.INDEXED_VALUE_TYPE_KEYWORD;
+  try {
+    const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.fromEntries(
+      Object.entries(wanted).filter(([name]) => !(name in (existing.customAttributes ?? {}))),
+    );
+    if (Object.keys(missing).length === 0) return true;
+    await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Web UI page of a run. */
+export function runUiUrl(uiBase: string, namespace: string, tag: string): string {
+  return `${uiBase.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdFor(tag))}`;
+}

@@ -1,0 +1,25 @@
+// Lint rules: the recommended sets, plus the workflow sandbox rule that matters most here:
+// workflow code may not import Node built-ins (it must stay deterministic and replayable).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'examples/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'os', '../activities/*', '../lib/node/*'], message: 'Workflow code must stay deterministic: no Node APIs or activity implementations.' }] },
+      ],
+    },
+  },
+);

@@ -1,0 +1,12 @@
+// One folder for everything the tool installs or keeps on a machine: the Temporal CLI, the uv tool
+// environment, the dev server's SQLite file, the demo's target. Override with AUTORESEARCH_HOME.
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+export function autoresearchHome(): string {
+  return process.env.AUTORESEARCH_HOME ?? path.join(homedir(), '.autoresearch');
+}
+
+export function homePath(...parts: string[]): string {
+  return path.join(autoresearchHome(), ...parts);
+}

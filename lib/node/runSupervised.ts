@@ -1,0 +1,120 @@
+// Runs a shell command the way training must run: in its own process group, output to a log file,
+// progress reported while it runs, a hard timeout, cancellation, and the whole group killed at the
+// end, so nothing it spawned outlives it (DESIGN invariant 4).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync, fstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SUPERVISOR = fileURLToPath(new URL('./trainingSupervisor.js', import.meta.url));
+/** How long a stopped command may take to exit on SIGTERM before the group gets SIGKILL. */
+const KILL_GRACE_MS = 5000;
+
+export interface SupervisedRun {
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  logPath: string;
+  timeoutSeconds: number;
+  /** Holds the process group id while the command runs, so a later worker can reap a leftover group. */
+  pidFile: string;
+  cancel?: AbortSignal;
+  /** Called about every `progressEveryMs` with the last line of the log. */
+  onProgress?: (lastLine: string, elapsedSeconds: number) => void;
+  progressEveryMs?: number;
+}
+
+export interface SupervisedResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  seconds: number;
+}
+
+export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The last bytes of a file, decoded (never the whole file: a log can be huge). */
+export function readTail(file: string, bytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim());
+  return (lines[lines.length - 1] ?? '').slice(0, 200);
+}
+
+export async function runSupervised(run: SupervisedRun): Promise<SupervisedResult> {
+  mkdirSync(path.dirname(run.logPath), { recursive: true });
+  const log = openSync(run.logPath, 'w');
+  const started = Date.now();
+  const child = spawn(process.execPath, [SUPERVISOR, run.command], {
+    cwd: run.cwd,
+    env: run.env,
+    detached: true,
+    stdio: ['pipe', log, log],
+  });
+  closeSync(log);
+  const pgid = child.pid!;
+  writeFileSync(run.pidFile, String(pgid));
+
+  let timedOut = false;
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    killGroup(pgid, 'SIGTERM');
+    killTimer ??= setTimeout(() => killGroup(pgid, 'SIGKILL'), KILL_GRACE_MS);
+  };
+  const timeout = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, run.timeoutSeconds * 1000);
+  const onCancel = () => {
+    cancelled = true;
+    stop();
+  };
+  run.cancel?.addEventListener('abort', onCancel);
+  if (run.cancel?.aborted) onCancel();
+  const progress = setInterval(
+    () => run.onProgress?.(lastLine(readTail(run.logPath, 4096)), (Date.now() - started) / 1000),
+    run.progressEveryMs ?? 2000,
+  );
+
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (c, s) => resolve([c, s]));
+    });
+    return { exitCode: code, signal, timedOut, cancelled, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    clearTimeout(timeout);
+    clearTimeout(killTimer);
+    clearInterval(progress);
+    run.cancel?.removeEventListener('abort', onCancel);
+    // Whatever the command left behind in its group (data loaders, servers) goes with it.
+    killGroup(pgid, 'SIGKILL');
+    child.stdin?.destroy();
+    rmSync(run.pidFile, { force: true });
+  }
+}

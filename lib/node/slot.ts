@@ -1,0 +1,94 @@
+// A slot is one place a training runs (one GPU on one worker). It owns a git worktree of the target,
+// reused across experiments so set-up (uv sync, data) happens once; a lock so two workers on one
+// machine never share it; and a pid file so a group left by a dead worker is reaped.
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Repo } from './git';
+import { killGroup } from './runSupervised';
+import { slotDir } from './runPaths';
+
+export interface Slot {
+  name: string;
+  dir: string;
+  worktree: string;
+  pidFile: string;
+  setupMarker: string;
+  setupLog: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Claims the first slot of this repo that no live process holds (our own claim counts as free). */
+export function claimSlot(repo: Repo, preferred: string): Slot {
+  for (let k = 0; k < 64; k++) {
+    const name = k === 0 ? preferred : `${preferred}-${k}`;
+    const dir = slotDir(repo.commonDir, name);
+    mkdirSync(dir, { recursive: true });
+    const lock = path.join(dir, 'lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        closeSync(openSync(lock, 'wx'));
+        writeFileSync(lock, String(process.pid));
+      } catch {
+        const holder = Number(readFileSync(lock, 'utf8')) || 0;
+        if (holder !== process.pid && holder !== 0 && alive(holder)) break;
+        if (holder !== process.pid) {
+          rmSync(lock, { force: true });
+          continue;
+        }
+      }
+      const slot: Slot = {
+        name,
+        dir,
+        worktree: path.join(dir, 'worktree'),
+        pidFile: path.join(dir, 'training.pid'),
+        setupMarker: path.join(dir, 'setup.json'),
+        setupLog: path.join(dir, 'setup.log'),
+      };
+      reapLeftoverTraining(slot);
+      return slot;
+    }
+  }
+  throw new Error(`no free training slot in ${repo.commonDir}: 64 slots are held by live processes`);
+}
+
+/** Kills the process group a dead worker left in this slot, if any is still there. */
+export function reapLeftoverTraining(slot: Slot): void {
+  if (!existsSync(slot.pidFile)) return;
+  const pgid = Number(readFileSync(slot.pidFile, 'utf8'));
+  if (pgid > 0) killGroup(pgid, 'SIGKILL');
+  rmSync(slot.pidFile, { force: true });
+}
+
+/** Puts the slot's worktree at `commit`, clean: tracked files reset, untracked ones removed (ignored ones such as .venv kept). */
+export async function checkoutSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
+  if (!existsSync(path.join(slot.worktree, '.git'))) {
+    await repo.raw(['worktree', 'prune']);
+    rmSync(slot.worktree, { recursive: true, force: true });
+    await repo.raw(['worktree', 'add', '--detach', '--force', slot.worktree, commit]);
+    return;
+  }
+  await cleanSlot(repo, slot, commit);
+}
+
+export async function cleanSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
+  await repo.rawIn(slot.worktree, ['checkout', '--detach', '--force', commit]);
+  await repo.rawIn(slot.worktree, ['clean', '-fdq']);
+}
+
+/** Files among `files` that differ in the slot's worktree from the checked-out commit. */
+export async function modifiedInSlot(repo: Repo, slot: Slot, files: string[]): Promise<string[]> {
+  if (files.length === 0) return [];
+  const out = await repo.rawIn(slot.worktree, ['status', '--porcelain', '--', ...files]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(3));
+}

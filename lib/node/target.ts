@@ -1,0 +1,67 @@
+// Reading a target: its repository, its committed baseline, its config and its frozen files. Shared by
+// the prepare activity and by `autoresearch start`, which checks the same things before it starts a run.
+import type { TargetConfig } from '../types';
+import { targetError } from './errors';
+import { Repo, branchName } from './git';
+import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './targetConfig';
+
+export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function checkTag(tag: string): void {
+  if (!TAG_PATTERN.test(tag))
+    throw targetError(`Tag "${tag}" is not usable in a branch name: use letters, digits, ".", "_" or "-", e.g. mar5.`);
+}
+
+export interface InspectedTarget {
+  repo: Repo;
+  base: string;
+  config: TargetConfig;
+  frozenBlobs: Record<string, string>;
+}
+
+/** Validates the target at `base` (default: HEAD, which must be clean) and reads its config. */
+export async function inspectTarget(
+  repoPath: string,
+  overrides: { budgetSeconds?: number; timeoutSeconds?: number },
+  base?: string,
+): Promise<InspectedTarget> {
+  const repo = await Repo.open(repoPath);
+  if (!base) {
+    const dirty = await repo.dirtyFiles();
+    if (dirty.length > 0)
+      throw targetError(
+        `Target ${repo.root} has uncommitted changes (${dirty.slice(0, 5).join(', ')}): the baseline is the committed HEAD, ` +
+          'so commit or stash them first.',
+      );
+  }
+  const at = base ?? (await repo.resolve('HEAD'))!;
+  const config = withOverrides(
+    await resolveTargetConfig(await repo.readFile(at, CONFIG_FILE), async (f) => (await repo.blobSha(at, f)) !== null),
+    overrides.budgetSeconds,
+    overrides.timeoutSeconds,
+  );
+  const frozenBlobs: Record<string, string> = {};
+  for (const file of config.files.frozen) frozenBlobs[file] = (await repo.blobSha(at, file))!;
+  return { repo, base: at, config, frozenBlobs };
+}
+
+/** Everything `start` can check before the run exists: tag, target, and that the branch is new. */
+export async function preflight(
+  repoPath: string,
+  tag: string,
+  overrides: { budgetSeconds?: number; timeoutSeconds?: number },
+): Promise<InspectedTarget> {
+  checkTag(tag);
+  const target = await inspectTarget(repoPath, overrides);
+  const branch = branchName(tag);
+  if (await target.repo.readRef(`refs/heads/${branch}`)) throw branchTaken(target.repo, tag);
+  return target;
+}
+
+export function branchTaken(repo: Repo, tag: string) {
+  const branch = branchName(tag);
+  return targetError(
+    `Branch ${branch} already exists in ${repo.root}: each run needs a new tag (e.g. --tag ${tag}b), ` +
+      `or delete the old branch with \`git branch -D ${branch}\`.`,
+  );
+}

@@ -1,0 +1,165 @@
+// How a target is run and scored. A plain karpathy/autoresearch clone needs no config at all; any other
+// target declares itself in `autoresearch.toml`. Every field is validated with a message naming the
+// field and the fix.
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import type { TargetConfig } from '../types';
+import { targetError } from './errors';
+
+export const CONFIG_FILE = 'autoresearch.toml';
+
+/** karpathy/autoresearch's contract (DESIGN §3): uv, a 300 s budget enforced by train.py, 10 min kill. */
+export const AUTORESEARCH_DEFAULTS: Omit<TargetConfig, 'source'> = {
+  train: {
+    command: 'uv run train.py',
+    setup: ['uv sync', 'uv run prepare.py'],
+    budgetSeconds: undefined,
+    timeoutSeconds: 600,
+  },
+  metric: { name: 'val_bpb', direction: 'minimize', memoryKey: 'peak_vram_mb' },
+  files: { editable: ['train.py'], frozen: ['prepare.py'], program: 'program.md' },
+};
+
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
+    message: 'must be a path relative to the repository root, without ".."',
+  });
+
+const schema = z
+  .object({
+    train: z
+      .object({
+        command: z.string().min(1).optional(),
+        setup: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+        budget_seconds: z.number().positive().optional(),
+        timeout_seconds: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    metric: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z_][\w.-]*$/, 'must be a plain key such as val_bpb')
+          .optional(),
+        pattern: z.string().optional(),
+        direction: z.enum(['minimize', 'maximize']).optional(),
+        memory_key: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    files: z
+      .object({
+        editable: z.array(relativePath).min(1).optional(),
+        frozen: z.array(relativePath).optional(),
+        program: relativePath.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/**
+ * Builds a target's config from the text of its autoresearch.toml (or null when it has none), and checks
+ * that the files it names exist via `exists`.
+ */
+export async function resolveTargetConfig(
+  tomlText: string | null,
+  exists: (file: string) => Promise<boolean>,
+): Promise<TargetConfig> {
+  let config: TargetConfig;
+  if (tomlText === null) {
+    config = { source: 'defaults (karpathy/autoresearch layout)', ...structuredClone(AUTORESEARCH_DEFAULTS) };
+  } else {
+    config = parseConfigText(tomlText);
+  }
+
+  const named = [...config.files.editable, ...config.files.frozen, ...(config.files.program ? [config.files.program] : [])];
+  const missing: string[] = [];
+  for (const file of named) if (!(await exists(file))) missing.push(file);
+  if (missing.length > 0) {
+    const hint =
+      tomlText === null
+        ? `Without ${CONFIG_FILE} a target must look like karpathy/autoresearch (train.py, prepare.py, program.md). ` +
+          `Add ${CONFIG_FILE} naming your files, e.g. [files] editable = ["train.py"], frozen = ["eval.py"].`
+        : `Commit the files, or fix [files] in ${CONFIG_FILE}.`;
+    throw targetError(`Target is missing ${missing.join(', ')} (committed at HEAD). ${hint}`);
+  }
+  const overlap = config.files.editable.filter((f) => config.files.frozen.includes(f));
+  if (overlap.length > 0)
+    throw targetError(`${config.source}: ${overlap.join(', ')} is both editable and frozen; list it in one of them.`);
+  return config;
+}
+
+export function parseConfigText(tomlText: string): TargetConfig {
+  let raw: unknown;
+  try {
+    raw = parseToml(tomlText);
+  } catch (err) {
+    throw targetError(`${CONFIG_FILE} is not valid TOML: ${(err as Error).message.split('\n')[0]}. Fix the syntax.`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const field = issue.path.join('.') || '(top level)';
+      return `${field}: ${issue.message}`;
+    });
+    throw targetError(
+      `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
+        'Known fields: [train] command, setup, budget_seconds, timeout_seconds; ' +
+        '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program.',
+    );
+  }
+  const c = parsed.data;
+  const d = AUTORESEARCH_DEFAULTS;
+  const setup = c.train?.setup === undefined ? d.train.setup : [c.train.setup].flat();
+  const config: TargetConfig = {
+    source: CONFIG_FILE,
+    train: {
+      command: c.train?.command ?? d.train.command,
+      setup,
+      budgetSeconds: c.train?.budget_seconds,
+      timeoutSeconds: c.train?.timeout_seconds ?? d.train.timeoutSeconds,
+    },
+    metric: {
+      name: c.metric?.name ?? d.metric.name,
+      pattern: c.metric?.pattern,
+      direction: c.metric?.direction ?? d.metric.direction,
+      memoryKey: c.metric?.memory_key ?? d.metric.memoryKey,
+    },
+    files: {
+      editable: c.files?.editable ?? d.files.editable,
+      frozen: c.files?.frozen ?? d.files.frozen,
+      program: c.files?.program ?? (c.files ? undefined : d.files.program),
+    },
+  };
+  if (config.metric.pattern !== undefined) {
+    let re: RegExp;
+    try {
+      re = new RegExp(config.metric.pattern, 'm');
+    } catch (err) {
+      throw targetError(`${CONFIG_FILE}: metric.pattern is not a valid regular expression (${(err as Error).message}).`);
+    }
+    if (new RegExp(`${re.source}|`).exec('')!.length < 2)
+      throw targetError(`${CONFIG_FILE}: metric.pattern needs one capture group around the number, e.g. "^loss: ([0-9.]+)".`);
+  }
+  if (config.train.budgetSeconds !== undefined && config.train.budgetSeconds >= config.train.timeoutSeconds)
+    throw targetError(
+      `${CONFIG_FILE}: train.budget_seconds (${config.train.budgetSeconds}) must be below train.timeout_seconds (${config.train.timeoutSeconds}).`,
+    );
+  return config;
+}
+
+/** Applies run-time overrides (`--budget`, `--timeout`) to a target's config. */
+export function withOverrides(config: TargetConfig, budgetSeconds?: number, timeoutSeconds?: number): TargetConfig {
+  const train = { ...config.train };
+  if (budgetSeconds !== undefined) train.budgetSeconds = budgetSeconds;
+  if (timeoutSeconds !== undefined) train.timeoutSeconds = timeoutSeconds;
+  else if (train.budgetSeconds !== undefined && train.timeoutSeconds <= train.budgetSeconds)
+    train.timeoutSeconds = Math.ceil(train.budgetSeconds * 2 + 60);
+  if (train.budgetSeconds !== undefined && train.timeoutSeconds <= train.budgetSeconds)
+    throw targetError(`--timeout (${train.timeoutSeconds}s) must be longer than the budget (${train.budgetSeconds}s).`);
+  return { ...config, train };
+}

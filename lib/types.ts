@@ -1,0 +1,167 @@
+// The vocabulary shared by the workflow, the activities and the CLI. Types only: the workflow sandbox
+// imports this file, so it must never pull in Node APIs.
+
+export type ProposerKind = 'mutate' | 'claude' | 'command';
+
+/** `keep`, `discard` and `crash` are autoresearch's statuses; `timeout` and `invalid` are finer kinds of crash. */
+export type ExperimentStatus = 'keep' | 'discard' | 'crash' | 'timeout' | 'invalid';
+
+export type MetricDirection = 'minimize' | 'maximize';
+
+/** How a target is run and scored: read from `autoresearch.toml`, or karpathy/autoresearch's defaults. */
+export interface TargetConfig {
+  /** Where the config came from, for messages: a file name or "defaults". */
+  source: string;
+  train: {
+    /** Shell command run in the slot's worktree for each experiment. */
+    command: string;
+    /** Commands run once per slot before its first training (e.g. `uv sync`, `uv run prepare.py`). */
+    setup: string[];
+    /** The training budget the script enforces itself; passed as AUTORESEARCH_TIME_BUDGET when set. */
+    budgetSeconds?: number;
+    /** A run longer than this is killed and recorded as `timeout`. */
+    timeoutSeconds: number;
+  };
+  metric: {
+    name: string;
+    /** Regex with one capture group; default: `^<name>:\s*(value)` at line start. */
+    pattern?: string;
+    direction: MetricDirection;
+    /** Summary key holding peak memory in MB, reported as memory_gb in results.tsv. */
+    memoryKey?: string;
+  };
+  files: {
+    editable: string[];
+    frozen: string[];
+    program?: string;
+  };
+}
+
+/** What a person chooses when starting a run. */
+export interface RunOptions {
+  tag: string;
+  /** Absolute path of the target's git repository on the workers' machine. */
+  repo: string;
+  proposer: ProposerKind;
+  /** Experiments after the baseline; absent = until stopped. */
+  maxExperiments?: number;
+  seed: number;
+  /** Overrides the target's training budget (seconds). */
+  budgetSeconds?: number;
+  /** Overrides the target's hard timeout (seconds). */
+  timeoutSeconds?: number;
+  /** Continue-as-new after this many experiments even if Temporal does not suggest it yet. */
+  experimentsPerRun: number;
+  /** Task queue of the GPU (training) workers. */
+  trainTaskQueue: string;
+  /** Heartbeat timeout of training; how fast a dead worker's experiment moves to another. */
+  heartbeatTimeoutSeconds: number;
+  /** Whether the server has this project's search attributes registered. */
+  searchAttributes: boolean;
+}
+
+export interface PreparedRun {
+  branch: string;
+  baseCommit: string;
+  config: TargetConfig;
+  /** Blob SHA of each frozen file at the baseline: proof the evaluation was not touched. */
+  frozenBlobs: Record<string, string>;
+  /** Where this run's logs, records and results.tsv live (inside the repo's git dir, never its working tree). */
+  runDir: string;
+}
+
+export interface Candidate {
+  n: number;
+  parent: string;
+  commit: string;
+  description: string;
+}
+
+export interface TrainingOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** The `key: value` lines of the summary block after `---`. */
+  summary: Record<string, string>;
+  /** The metric value as printed (the configured pattern's capture), if any. */
+  metricText: string | null;
+  logPath: string;
+  /** Last lines of the log, for the record and for the next proposal after a crash. */
+  logTail: string;
+  trainSeconds: number;
+  slot: string;
+  /** Set when the slot's setup commands failed, so nothing was trained. */
+  setupFailed?: boolean;
+  /** Frozen files the training process changed in its worktree (the run is then not scored). */
+  frozenModified: string[];
+}
+
+export interface Evaluation {
+  status: 'ok' | 'crash' | 'timeout' | 'invalid';
+  metric?: number;
+  memoryGb?: number;
+  reason?: string;
+}
+
+export interface ExperimentRecord {
+  n: number;
+  parent: string;
+  commit: string;
+  description: string;
+  status: ExperimentStatus;
+  metric?: number;
+  memoryGb?: number;
+  reason?: string;
+  trainSeconds: number;
+  /** Workflow time in ms when the experiment started and finished (propose to record). */
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface BestResult {
+  n: number;
+  commit: string;
+  metric: number;
+}
+
+export type Phase =
+  | 'preparing'
+  | 'proposing'
+  | 'training'
+  | 'evaluating'
+  | 'recording'
+  | 'paused'
+  | 'stopped'
+  | 'finished'
+  | 'failed';
+
+/** What the `status` query answers. */
+export interface RunStatus {
+  tag: string;
+  phase: Phase;
+  currentExperiment: number | null;
+  currentDescription: string | null;
+  best: BestResult | null;
+  metricName: string | null;
+  direction: MetricDirection | null;
+  experimentsDone: number;
+  counts: Record<ExperimentStatus, number>;
+  recent: ExperimentRecord[];
+  paused: boolean;
+  stopRequested: boolean;
+  notes: string[];
+  runDir: string | null;
+  branch: string | null;
+  maxExperiments: number | null;
+}
+
+export interface RunSummary {
+  tag: string;
+  reason: 'max-experiments' | 'stopped';
+  experimentsDone: number;
+  best: BestResult | null;
+  baselineMetric: number | null;
+  counts: Record<ExperimentStatus, number>;
+  branch: string | null;
+  resultsPath: string | null;
+}

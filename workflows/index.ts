@@ -1,0 +1,1 @@
+export { researchLoop } from './researchLoop';

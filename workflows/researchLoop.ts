@@ -1,0 +1,186 @@
+// The research loop, as program.md tells it: run the baseline; then forever propose an edit to the
+// best code so far, train it for the fixed budget, score it, keep it if strictly better, else discard.
+// Deterministic: every side effect is an activity; the state and its rules live in RunState.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ControlActivities, TrainActivities } from '../activities';
+import { BEST_METRIC, EXPERIMENTS, PHASE, TAG } from '../lib/searchAttributes';
+import type { Candidate, ExperimentRecord, Phase, RunOptions, RunSummary } from '../lib/types';
+import { pauseSignal, redirectSignal, resumeSignal, statusQuery, stopSignal } from './messages';
+import { RunState, type RunSnapshot } from './runState';
+
+// Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
+// A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
+const controlOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['TargetError'] },
+};
+const control = proxyActivities<ControlActivities>(controlOptions);
+
+function trainOptions(options: RunOptions, timeoutSeconds: number): ActivityOptions {
+  return {
+    taskQueue: options.trainTaskQueue,
+    // The script's own hard timeout kills it first; this bound only catches a worker that hangs itself.
+    // Slot setup (uv sync, data preparation) can add a few minutes on a fresh slot.
+    startToCloseTimeout: `${timeoutSeconds + 30 * 60} seconds`,
+    // A dead worker is noticed only through missed heartbeats; its experiment is then retried elsewhere.
+    heartbeatTimeout: `${options.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  };
+}
+
+export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot): Promise<RunSummary> {
+  const state = RunState.start(options, snapshot);
+
+  setHandler(pauseSignal, () => state.pause());
+  setHandler(resumeSignal, () => state.resume());
+  setHandler(stopSignal, () => state.stop());
+  setHandler(redirectSignal, (note: string) => {
+    // A bad note is dropped (signals cannot answer back); `autoresearch redirect` validates before sending.
+    try {
+      state.addNote(note);
+    } catch {
+      /* ignored: empty or oversized note */
+    }
+  });
+  setHandler(statusQuery, () => state.status());
+
+  const show = (phase: Phase, details: string) => {
+    state.phase = phase;
+    setCurrentDetails(details);
+    if (options.searchAttributes) upsertSearchAttributes([{ key: PHASE, value: phase }]);
+  };
+
+  if (options.searchAttributes) upsertSearchAttributes([{ key: TAG, value: options.tag }]);
+
+  if (!state.prepared) {
+    show('preparing', `Preparing target ${options.repo}`);
+    state.setPrepared(
+      await control.prepareRun.executeWithOptions(
+        { ...controlOptions, summary: `prepare ${options.tag}: validate target, create branch` },
+        [{ repo: options.repo, tag: options.tag, budgetSeconds: options.budgetSeconds, timeoutSeconds: options.timeoutSeconds }],
+      ),
+    );
+  }
+
+  while (!state.finished) {
+    if (state.paused) {
+      show('paused', `Paused after ${state.experimentsDone} experiments; signal "resume" to continue`);
+      await condition(() => !state.paused || state.stopRequested);
+      continue;
+    }
+    await runExperiment(state, show);
+    if (options.searchAttributes) {
+      upsertSearchAttributes([{ key: EXPERIMENTS, value: state.experimentsDone }]);
+      if (state.best) upsertSearchAttributes([{ key: BEST_METRIC, value: state.best.metric }]);
+    }
+    if (state.finished) break;
+    if (workflowInfo().continueAsNewSuggested || state.finishedThisExecution >= options.experimentsPerRun) {
+      // Keep the history bounded: a new execution carries the state; let in-flight handlers finish first.
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof researchLoop>(options, state.snapshot());
+    }
+  }
+
+  const summary = state.summary();
+  show(
+    summary.reason === 'stopped' ? 'stopped' : 'finished',
+    `Finished: ${summary.experimentsDone} experiments, best ${state.best?.metric ?? 'n/a'} (experiment ${state.best?.n ?? '-'})`,
+  );
+  await condition(allHandlersFinished);
+  return summary;
+}
+
+async function runExperiment(state: RunState, show: (phase: Phase, details: string) => void): Promise<void> {
+  const options = state.options;
+  const prepared = state.prepared!;
+  const config = prepared.config;
+  const n = state.nextExperiment;
+  const startedAt = Date.now();
+
+  let candidate: Candidate;
+  if (n === 0) {
+    candidate = { n, parent: prepared.baseCommit, commit: prepared.baseCommit, description: 'baseline' };
+  } else {
+    state.begin({ n, description: null });
+    show('proposing', `Experiment ${n}: asking the ${options.proposer} proposer for an edit`);
+    candidate = await control.proposeCandidate.executeWithOptions(
+      { ...controlOptions, summary: `exp ${n} propose (${options.proposer})` },
+      [
+        {
+          repo: options.repo,
+          tag: options.tag,
+          n,
+          parent: state.parentCommit,
+          proposer: options.proposer,
+          seed: options.seed,
+          config,
+          notes: [...state.notes],
+        },
+      ],
+    );
+  }
+  state.begin(candidate);
+
+  show('training', `Experiment ${n} training: ${candidate.description}`);
+  const outcome = await proxyActivities<TrainActivities>(
+    trainOptions(options, config.train.timeoutSeconds),
+  ).trainCandidate.executeWithOptions(
+    { ...trainOptions(options, config.train.timeoutSeconds), summary: `exp ${n} train: ${candidate.description}` },
+    [{ repo: options.repo, tag: options.tag, n, commit: candidate.commit, config }],
+  );
+
+  show('evaluating', `Experiment ${n} evaluating: ${candidate.description}`);
+  const evaluation = await control.evaluateCandidate.executeWithOptions(
+    { ...controlOptions, summary: `exp ${n} evaluate` },
+    [{ repo: options.repo, commit: candidate.commit, config, frozenBlobs: prepared.frozenBlobs, outcome }],
+  );
+
+  const status = state.decide(evaluation);
+  const record: ExperimentRecord = {
+    n,
+    parent: candidate.parent,
+    commit: candidate.commit,
+    description: candidate.description,
+    status,
+    metric: evaluation.metric,
+    memoryGb: evaluation.memoryGb,
+    reason: evaluation.reason,
+    trainSeconds: outcome.trainSeconds,
+    startedAt,
+    finishedAt: Date.now(),
+  };
+
+  show('recording', `Experiment ${n} ${status}: ${candidate.description}`);
+  await control.recordExperiment.executeWithOptions(
+    { ...controlOptions, summary: `exp ${n} record: ${status}` },
+    [
+      {
+        repo: options.repo,
+        runDir: prepared.runDir,
+        branch: prepared.branch,
+        record,
+        previousBest: state.parentCommit,
+      },
+    ],
+  );
+  state.finish(record);
+
+  if (n === 0 && status !== 'keep') {
+    throw ApplicationFailure.nonRetryable(
+      `The baseline did not produce a valid ${config.metric.name} (${status}: ${evaluation.reason ?? 'no reason given'}). ` +
+        `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"; log: ${outcome.logPath}`,
+      'BaselineFailed',
+    );
+  }
+}
