@@ -1,0 +1,179 @@
+// The pure rules: decisions, parsing, formats, the mutate proposer, config validation, secret scrubbing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { scoreOutcome } from '../activities/evaluate';
+import { extractMetricText, parseSummary } from '../lib/metrics';
+import { findNumericConstants, mutate } from '../lib/proposers/mutate';
+import { seededRandom } from '../lib/proposers/seededRandom';
+import { formatResultsTsv, RESULTS_HEADER } from '../lib/resultsTsv';
+import { isSecretName, trainingEnv } from '../lib/node/trainingEnv';
+import { AUTORESEARCH_DEFAULTS, parseConfigText, withOverrides } from '../lib/node/targetConfig';
+import type { ExperimentRecord, RunOptions, TargetConfig, TrainingOutcome } from '../lib/types';
+import { RunState } from '../workflows/runState';
+
+const options: RunOptions = {
+  tag: 'unit',
+  repo: '/nowhere',
+  proposer: 'mutate',
+  maxExperiments: 2,
+  seed: 0,
+  experimentsPerRun: 10,
+  trainTaskQueue: 'gpu',
+  heartbeatTimeoutSeconds: 30,
+  searchAttributes: false,
+};
+const config: TargetConfig = { source: 'defaults', ...structuredClone(AUTORESEARCH_DEFAULTS) };
+
+function record(n: number, status: ExperimentRecord['status'], metric?: number): ExperimentRecord {
+  return { n, parent: 'p'.repeat(40), commit: `${n}`.repeat(40).slice(0, 40), description: `exp ${n}`, status, metric, trainSeconds: 1, startedAt: 0, finishedAt: 1 };
+}
+
+describe('RunState', () => {
+  const prepared = { branch: 'autoresearch/unit', baseCommit: 'b'.repeat(40), config, frozenBlobs: {}, runDir: '/tmp/x' };
+
+  it('keeps only strict improvements and moves the parent to the best', () => {
+    const state = RunState.start(options);
+    state.setPrepared(prepared);
+    assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'keep');
+    state.finish(record(0, 'keep', 1.5));
+    assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'discard', 'a tie is not progress');
+    assert.equal(state.decide({ status: 'ok', metric: 1.6 }), 'discard');
+    assert.equal(state.decide({ status: 'crash', reason: 'x' }), 'crash');
+    assert.equal(state.decide({ status: 'ok', metric: 1.4 }), 'keep');
+    state.finish(record(1, 'keep', 1.4));
+    assert.equal(state.parentCommit, record(1, 'keep').commit);
+    assert.equal(state.best?.metric, 1.4);
+  });
+
+  it('maximizes when the target says so', () => {
+    const state = RunState.start(options);
+    state.setPrepared({ ...prepared, config: { ...config, metric: { ...config.metric, direction: 'maximize' } } });
+    state.finish(record(0, 'keep', 0.5));
+    assert.equal(state.decide({ status: 'ok', metric: 0.6 }), 'keep');
+    assert.equal(state.decide({ status: 'ok', metric: 0.4 }), 'discard');
+  });
+
+  it('refuses an experiment out of order, and finishes after max experiments', () => {
+    const state = RunState.start(options);
+    state.setPrepared(prepared);
+    assert.throws(() => state.finish(record(1, 'keep', 1)), /expected/);
+    for (let n = 0; n <= 2; n++) state.finish(record(n, n === 0 ? 'keep' : 'discard', 1));
+    assert.equal(state.finished, true);
+    assert.equal(state.experimentsDone, 3);
+  });
+
+  it('survives a snapshot round trip (continue-as-new)', () => {
+    const state = RunState.start(options);
+    state.setPrepared(prepared);
+    state.finish(record(0, 'keep', 2));
+    state.addNote('try a smaller model');
+    state.pause();
+    const again = RunState.start(options, JSON.parse(JSON.stringify(state.snapshot())));
+    assert.equal(again.nextExperiment, 1);
+    assert.equal(again.best?.metric, 2);
+    assert.deepEqual(again.notes, ['try a smaller model']);
+    assert.equal(again.paused, true);
+  });
+
+  it('rejects empty notes', () => {
+    assert.throws(() => RunState.start(options).addNote('   '), /empty/);
+  });
+});
+
+describe('log parsing', () => {
+  const log = 'step 1\rstep 2\rstep 3\n---\nval_bpb:          1.234567\ntraining_seconds: 30.1\npeak_vram_mb:     512.0\n';
+  it('reads the summary block after ---, with carriage-return progress before it', () => {
+    assert.deepEqual(parseSummary(log), { val_bpb: '1.234567', training_seconds: '30.1', peak_vram_mb: '512.0' });
+    assert.equal(extractMetricText(log, 'val_bpb'), '1.234567');
+  });
+  it('finds no metric in a crashed log, and honours a custom pattern', () => {
+    assert.equal(extractMetricText('Traceback...\nValueError\n', 'val_bpb'), null);
+    assert.equal(extractMetricText('eval loss=0.25 acc=0.9\n', 'loss', 'loss=([0-9.]+)'), '0.25');
+  });
+});
+
+describe('scoring an outcome', () => {
+  const base: TrainingOutcome = {
+    exitCode: 0, signal: null, timedOut: false, summary: { peak_vram_mb: '2048' }, metricText: '1.5',
+    logPath: '/x.log', logTail: '', trainSeconds: 1, slot: 'gpu0', frozenModified: [],
+  };
+  it('scores a clean run and converts memory to GB', () => {
+    assert.deepEqual(scoreOutcome(base, config), { status: 'ok', metric: 1.5, memoryGb: 2 });
+  });
+  it('calls out crashes, timeouts, missing and non-finite metrics', () => {
+    assert.equal(scoreOutcome({ ...base, exitCode: 1 }, config).status, 'crash');
+    assert.equal(scoreOutcome({ ...base, timedOut: true, exitCode: null }, config).status, 'timeout');
+    assert.equal(scoreOutcome({ ...base, metricText: null }, config).status, 'crash');
+    assert.equal(scoreOutcome({ ...base, metricText: 'nan' }, config).status, 'invalid');
+  });
+});
+
+describe('results.tsv', () => {
+  it("matches autoresearch's format exactly", () => {
+    const records = [
+      { ...record(1, 'crash'), description: 'tab\there', memoryGb: 3 },
+      { ...record(0, 'keep', 0.9979), memoryGb: 44.0234 },
+      { ...record(2, 'timeout') },
+    ];
+    const text = formatResultsTsv(records);
+    assert.equal(
+      text,
+      `${RESULTS_HEADER}\n0000000\t0.997900\t44.0\tkeep\texp 0\n1111111\t0.000000\t0.0\tcrash\ttab here\n2222222\t0.000000\t0.0\tcrash\texp 2\n`,
+    );
+  });
+});
+
+describe('mutate proposer', () => {
+  const source = 'import x\nLEARNING_RATE = 3e-4  # lr\nDEPTH = 8  # layers\nSEED = 42\nname = 1\nTOTAL = 2**19\n';
+  it('finds plain numeric UPPERCASE constants, not seeds or expressions', () => {
+    assert.deepEqual(
+      findNumericConstants(source).map((c) => c.name),
+      ['LEARNING_RATE', 'DEPTH'],
+    );
+  });
+  it('is deterministic for a seed and changes exactly one constant, keeping comments', () => {
+    const a = mutate(source, seededRandom(1, 'tag', 3));
+    const b = mutate(source, seededRandom(1, 'tag', 3));
+    assert.ok(a);
+    assert.deepEqual(a, b);
+    const changed = source.split('\n').filter((line, i) => line !== a.content.split('\n')[i]);
+    assert.equal(changed.length, 1);
+    assert.match(a.content, /# (lr|layers)/);
+    assert.match(a.description, /^(raise|lower) (LEARNING_RATE|DEPTH) /);
+  });
+  it('spreads over the constants across experiments', () => {
+    const names = new Set<string>();
+    for (let n = 1; n < 40; n++) names.add(mutate(source, seededRandom(0, 't', n))?.description.split(' ')[1] ?? '');
+    assert.ok(names.has('LEARNING_RATE') && names.has('DEPTH'));
+  });
+});
+
+describe('target config', () => {
+  it('fills defaults and reads overrides', () => {
+    const c = parseConfigText('[train]\ncommand = "python train.py"\nbudget_seconds = 5\ntimeout_seconds = 20\n');
+    assert.equal(c.train.command, 'python train.py');
+    assert.equal(c.metric.name, 'val_bpb');
+    assert.equal(withOverrides(c, 3).train.budgetSeconds, 3);
+  });
+  it('names the field and the fix on bad input', () => {
+    assert.throws(() => parseConfigText('[train]\ntimeout_seconds = "ten"\n'), /train\.timeout_seconds.*Known fields/);
+    assert.throws(() => parseConfigText('[metric]\ndirection = "down"\n'), /metric\.direction/);
+    assert.throws(() => parseConfigText('[train\n'), /not valid TOML/);
+    assert.throws(() => parseConfigText('[trian]\ncommand = "x"\n'), /trian/);
+    assert.throws(() => parseConfigText('[metric]\npattern = "loss: [0-9.]+"\n'), /capture group/);
+    assert.throws(() => parseConfigText('[files]\neditable = ["../etc/passwd"]\n'), /relative/);
+  });
+});
+
+describe('training environment', () => {
+  it('never passes secrets, and sets budget, GPU and PATH', () => {
+    const env = trainingEnv(
+      { PATH: '/usr/bin', ANTHROPIC_API_KEY: 'sk-x', TEMPORAL_API_KEY: 'k', HF_TOKEN: 't', AWS_SECRET_ACCESS_KEY: 's', HOME: '/root' },
+      { budgetSeconds: 5, gpus: '1', extraPath: ['/opt/uv'] },
+    );
+    assert.deepEqual(Object.keys(env).sort(), ['AUTORESEARCH_TIME_BUDGET', 'CUDA_VISIBLE_DEVICES', 'HOME', 'PATH', 'PYTHONUNBUFFERED']);
+    assert.equal(env.PATH, '/opt/uv:/usr/bin');
+    assert.equal(env.AUTORESEARCH_TIME_BUDGET, '5');
+    assert.ok(isSecretName('GITHUB_TOKEN') && !isSecretName('CUDA_VISIBLE_DEVICES'));
+  });
+});

@@ -1,0 +1,53 @@
+// A tiny target for tests that exercise orchestration rather than learning: a Python script that
+// "trains" by sleeping and derives its metric from its constants, so outcomes are known in advance.
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GIT_IDENTITY } from '../../lib/node/git';
+
+export interface FakeTargetOptions {
+  /** Seconds each training sleeps. */
+  sleepSeconds?: number;
+  /** Python condition on the constants that makes training crash, e.g. "WIDTH > 20". */
+  crashWhen?: string;
+  /** Extra lines of train.py, run before the summary. */
+  extra?: string;
+  timeoutSeconds?: number;
+}
+
+export async function makeFakeTarget(options: FakeTargetOptions = {}): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ar-target-'));
+  const train = `import os, sys, time
+LEARNING_RATE = 0.01  # learning rate
+WIDTH = 16  # model width
+SLEEP = ${options.sleepSeconds ?? 0.2}  # seconds of "training"
+for step in range(5):
+    print(f"\\rstep {step}", end="", flush=True)
+    time.sleep(SLEEP / 5)
+print()
+${options.crashWhen ? `if ${options.crashWhen}:\n    raise RuntimeError("this configuration crashes")` : ''}
+${options.extra ?? ''}
+loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
+print("---")
+print(f"val_bpb:          {loss:.6f}")
+print(f"training_seconds: {SLEEP:.1f}")
+print("peak_vram_mb:     1536.0")
+`;
+  writeFileSync(path.join(dir, 'train.py'), train);
+  writeFileSync(path.join(dir, 'prepare.py'), '# frozen: data and evaluation\nEVAL_TOKENS = 1000\n');
+  writeFileSync(path.join(dir, 'program.md'), '# program\nLower val_bpb.\n');
+  writeFileSync(
+    path.join(dir, 'autoresearch.toml'),
+    `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n`,
+  );
+  const git = (args: string[]) => execa('git', args, { cwd: dir, env: GIT_IDENTITY });
+  await git(['init', '-q', '-b', 'main']);
+  await git(['add', '-A']);
+  await git(['commit', '-q', '-m', 'fake target']);
+  return dir;
+}
+
+export async function git(dir: string, args: string[]): Promise<string> {
+  return (await execa('git', args, { cwd: dir })).stdout.trim();
+}

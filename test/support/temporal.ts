@@ -1,0 +1,64 @@
+// The real Temporal dev server for tests: the one `npm test` started (TEMPORAL_ADDRESS), or one of
+// our own when a test file is run alone. Workers run inside the test process on unique task queues.
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startDevServer, type DevServer } from '../../lib/node/devServer';
+import { createWorkers, runWorkers, type WorkerSetup } from '../../worker';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let shared: Promise<{ address: string; stop: () => Promise<void> }> | undefined;
+
+export function freePort(): number {
+  return 20000 + Math.floor(Math.random() * 20000);
+}
+
+export async function startOwnServer(dbFile?: string, port = freePort()): Promise<DevServer> {
+  const db = dbFile ?? path.join(mkdtempSync(path.join(tmpdir(), 'ar-temporal-')), 'temporal.sqlite');
+  return startDevServer({ port, dbFile: db, headless: true });
+}
+
+/** The address of a running test server. */
+export async function testServer(): Promise<string> {
+  if (process.env.TEMPORAL_ADDRESS) return process.env.TEMPORAL_ADDRESS;
+  shared ??= startOwnServer().then((s) => ({ address: s.address, stop: s.stop }));
+  return (await shared).address;
+}
+
+export async function stopOwnServer(): Promise<void> {
+  if (shared) await (await shared).stop();
+}
+
+export async function testClient(address: string): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address }) });
+}
+
+let counter = 0;
+export function uniqueQueues(name: string): { taskQueue: string; trainTaskQueue: string } {
+  const id = `${name}-${process.pid}-${Date.now()}-${counter++}`;
+  return { taskQueue: `t-${id}`, trainTaskQueue: `t-${id}-gpu` };
+}
+
+export interface RunningWorkers {
+  stop(): Promise<void>;
+}
+
+/** Control and training workers in this process, until stop(). */
+export async function startWorkers(
+  address: string,
+  setup: Omit<WorkerSetup, 'connection' | 'namespace'>,
+): Promise<RunningWorkers> {
+  const connection = await NativeConnection.connect({ address });
+  const workers: Worker[] = await createWorkers({ connection, namespace: 'default', ...setup });
+  const running = runWorkers(workers);
+  return {
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
