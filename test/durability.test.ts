@@ -11,7 +11,9 @@ import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { makeFakeTarget } from './support/fakeTarget';
+import { runningInGroup } from './support/processes';
 import { assertRunInvariants, checkoutState } from './support/invariants';
+import { waitFor } from './support/waitFor';
 import { freePort, startOwnServer, startWorkers, testClient, testServer, uniqueQueues } from './support/temporal';
 
 const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
@@ -26,27 +28,6 @@ function spawnWorker(address: string, queues: { taskQueue: string; trainTaskQueu
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await Promise.resolve()
-      .then(probe)
-      .catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('durability', () => {
@@ -71,11 +52,11 @@ describe('durability', () => {
       return s.currentExperiment === 1 && s.phase === 'training' && existsSync(pidFile) ? s : undefined;
     });
     const pgid = Number(readFileSync(pidFile, 'utf8'));
-    assert.ok(groupAlive(pgid), 'the training process group is running');
+    assert.ok(runningInGroup(pgid).length > 0, 'the training process group is running');
 
     first.kill('SIGKILL');
     await waitFor('the killed worker to exit', () => (first.exitCode !== null || first.signalCode ? true : undefined));
-    await waitFor('the orphaned training group to be gone', () => (groupAlive(pgid) ? undefined : true), 10_000);
+    await waitFor('the orphaned training group to be gone', () => (runningInGroup(pgid).length > 0 ? undefined : true), 10_000);
 
     const second = spawnWorker(address, queues);
     children.push(second);

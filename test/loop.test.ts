@@ -9,6 +9,7 @@ import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
+import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
 
 let client: Client;
@@ -21,16 +22,6 @@ before(async () => {
 after(async () => {
   await client.connection.close();
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('research loop on a fake target', () => {
   let workers: RunningWorkers;

@@ -1,0 +1,145 @@
+// Activities on real git repos and real processes, outside any workflow: idempotency under retries,
+// the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { prepareRun } from '../activities/prepare';
+import { proposeCandidate, type ProposeInput } from '../activities/propose';
+import { recordExperiment } from '../activities/record';
+import { Repo } from '../lib/node/git';
+import { runSupervised } from '../lib/node/runSupervised';
+import { trainingEnv } from '../lib/node/trainingEnv';
+import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
+import type { ExperimentRecord, PreparedRun } from '../lib/types';
+import { git, makeFakeTarget } from './support/fakeTarget';
+import { isRunning } from './support/processes';
+
+async function prepared(repo: string, tag: string): Promise<PreparedRun> {
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'run-1' } });
+  return env.run(prepareRun, { repo, tag });
+}
+
+describe('prepare and propose', () => {
+  it('prepare is idempotent for its own run and refuses another run on the same branch', async () => {
+    const repo = await makeFakeTarget();
+    const a = await prepared(repo, 'p');
+    const b = await prepared(repo, 'p');
+    assert.deepEqual(a, b);
+    assert.equal(await git(repo, ['rev-parse', 'autoresearch/p']), a.baseCommit);
+    assert.deepEqual(Object.keys(a.frozenBlobs), ['prepare.py']);
+    const other = new MockActivityEnvironment({ workflowExecution: { workflowId: 'autoresearch-p', runId: 'run-2' } });
+    await assert.rejects(other.run(prepareRun, { repo, tag: 'p' }), /already exists/);
+  });
+
+  it('a retried proposal returns the same candidate; later ones never repeat a tried edit', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'q');
+    const input: ProposeInput = { repo, tag: 'q', n: 1, parent: run.baseCommit, proposer: 'mutate', seed: 0, config: run.config, notes: [] };
+    const first = await proposeCandidate(input);
+    const retry = await proposeCandidate(input);
+    assert.deepEqual(retry, first);
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/q/exp/1']), first.commit);
+    assert.deepEqual(await git(repo, ['diff', '--name-only', run.baseCommit, first.commit]), 'train.py');
+
+    const trees = new Set([await git(repo, [`rev-parse`, `${first.commit}^{tree}`])]);
+    for (let n = 2; n <= 12; n++) {
+      const c = await proposeCandidate({ ...input, n });
+      const tree = await git(repo, ['rev-parse', `${c.commit}^{tree}`]);
+      assert.ok(!trees.has(tree), `experiment ${n} repeats an earlier edit: ${c.description}`);
+      trees.add(tree);
+    }
+    assert.equal(await git(repo, ['status', '--porcelain']), '', 'proposing never touches the working tree');
+  });
+
+  it('the edit gate refuses frozen files, empty files and code that does not parse', async () => {
+    const repo = await makeFakeTarget();
+    const { config } = await prepared(repo, 'g');
+    await assert.rejects(validateEdit(config, { 'prepare.py': 'x = 1\n' }), /not editable/);
+    await assert.rejects(validateEdit(config, { 'train.py': '  \n' }), /empty/);
+    await assert.rejects(validateEdit(config, { 'train.py': 'def f(:\n' }), (e: Error) => e instanceof InvalidEdit && /does not parse/.test(e.message));
+    await validateEdit(config, { 'train.py': 'x = 1\n' });
+  });
+});
+
+describe('record', () => {
+  it('moves the branch only from the expected commit, and rewrites results.tsv idempotently', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'r');
+    const candidate = await proposeCandidate({ repo, tag: 'r', n: 1, parent: run.baseCommit, proposer: 'mutate', seed: 0, config: run.config, notes: [] });
+    const record: ExperimentRecord = {
+      n: 1, parent: run.baseCommit, commit: candidate.commit, description: candidate.description, status: 'keep',
+      metric: 0.5, memoryGb: 1, trainSeconds: 1, startedAt: 0, finishedAt: 1,
+    };
+    const input = { repo, runDir: run.runDir, branch: run.branch, record, previousBest: run.baseCommit };
+    await recordExperiment(input);
+    const once = readFileSync(path.join(run.runDir, 'results.tsv'), 'utf8');
+    await recordExperiment(input); // a retry
+    assert.equal(readFileSync(path.join(run.runDir, 'results.tsv'), 'utf8'), once);
+    assert.equal(await git(repo, ['rev-parse', run.branch]), candidate.commit);
+
+    // Someone else moved the branch: the run refuses to clobber it.
+    await git(repo, ['update-ref', `refs/heads/${run.branch}`, run.baseCommit]);
+    await assert.rejects(
+      recordExperiment({ ...input, record: { ...record, n: 2 }, previousBest: candidate.commit }),
+      /something else moved the research branch/,
+    );
+  });
+});
+
+describe('running a training process', () => {
+  const tmp = () => mkdtempSync(path.join(tmpdir(), 'ar-proc-'));
+
+  it('kills the whole process group at the hard timeout', async () => {
+    const dir = tmp();
+    const result = await runSupervised({
+      command: 'sleep 60 & echo child $! ; sleep 60',
+      cwd: dir,
+      env: process.env,
+      logPath: path.join(dir, 'log'),
+      timeoutSeconds: 1,
+      pidFile: path.join(dir, 'pid'),
+    });
+    assert.equal(result.timedOut, true);
+    assert.ok(result.seconds < 10);
+    const child = Number(/child (\d+)/.exec(readFileSync(path.join(dir, 'log'), 'utf8'))![1]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(isRunning(child), false, 'the background grandchild is gone too');
+  });
+
+  it('stops on cancellation and reports the exit code otherwise', async () => {
+    const dir = tmp();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const cancelled = await runSupervised({
+      command: 'sleep 60', cwd: dir, env: process.env, logPath: path.join(dir, 'a'), timeoutSeconds: 60,
+      pidFile: path.join(dir, 'pid'), cancel: controller.signal,
+    });
+    assert.equal(cancelled.cancelled, true);
+    const failed = await runSupervised({
+      command: 'echo boom; exit 3', cwd: dir, env: process.env, logPath: path.join(dir, 'b'), timeoutSeconds: 60, pidFile: path.join(dir, 'pid'),
+    });
+    assert.equal(failed.exitCode, 3);
+    assert.equal(readFileSync(path.join(dir, 'b'), 'utf8'), 'boom\n');
+  });
+
+  it('never hands secrets to the training process', async () => {
+    const dir = tmp();
+    const env = trainingEnv({ ...process.env, ANTHROPIC_API_KEY: 'sk-ant-test-not-real', TEMPORAL_API_KEY: 'tk' }, { budgetSeconds: 7 });
+    await runSupervised({
+      command: 'env', cwd: dir, env, logPath: path.join(dir, 'env'), timeoutSeconds: 10, pidFile: path.join(dir, 'pid'),
+    });
+    const seen = readFileSync(path.join(dir, 'env'), 'utf8');
+    assert.doesNotMatch(seen, /sk-ant-test-not-real|TEMPORAL_API_KEY/);
+    assert.match(seen, /^AUTORESEARCH_TIME_BUDGET=7$/m);
+  });
+
+  it('Repo.open explains what is wrong with a target', async () => {
+    await assert.rejects(Repo.open(tmp()), /not a git repository.*git init/);
+    const empty = tmp();
+    await git(empty, ['init', '-q']);
+    await assert.rejects(Repo.open(empty), /no commits yet/);
+  });
+});

@@ -1,0 +1,27 @@
+// What `npm test` sets up before the tests run: the Temporal CLI and uv (installed if missing), and one
+// dev server for the whole suite (tests that restart a server start their own).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startDevServer, type DevServer } from '../../lib/node/devServer';
+import { ensureUv } from '../../lib/node/pythonTools';
+import { ensureTemporalCli } from '../../lib/node/temporalCli';
+import { freePort } from './temporal';
+
+export interface TestEnvironment {
+  server: DevServer;
+  env: Record<string, string>;
+}
+
+export async function prepareTestEnvironment(log: (line: string) => void): Promise<TestEnvironment> {
+  const cli = await ensureTemporalCli(log);
+  log(cli ? `temporal CLI: ${cli}` : 'temporal CLI: none; the SDK download is the fallback');
+  const uvPath = await ensureUv(log);
+  const db = path.join(mkdtempSync(path.join(tmpdir(), 'ar-test-server-')), 'temporal.sqlite');
+  const server = await startDevServer({ port: freePort(), dbFile: db, headless: true, log });
+  log(`test server: ${server.address}`);
+  const env: Record<string, string> = { TEMPORAL_ADDRESS: server.address };
+  if (uvPath.length) env.PATH = [...uvPath, process.env.PATH ?? ''].join(path.delimiter);
+  if (cli) env.AUTORESEARCH_TEMPORAL_CLI = cli;
+  return { server, env };
+}

@@ -1,0 +1,28 @@
+// Is anything still running? Read from /proc, so zombies (dead, not yet reaped) do not count.
+import { readdirSync, readFileSync } from 'node:fs';
+
+function stat(pid: number | string): { state: string; pgrp: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, pgrp: Number(fields[2]) };
+  } catch {
+    return null;
+  }
+}
+
+export function isRunning(pid: number): boolean {
+  const s = stat(pid);
+  return s !== null && s.state !== 'Z';
+}
+
+/** Live processes in a process group. */
+export function runningInGroup(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      const s = stat(pid);
+      return s !== null && s.pgrp === pgid && s.state !== 'Z';
+    })
+    .map(Number);
+}
