@@ -1,5 +1,10 @@
 // Wiring only: start a run and reach a running one. The CLI (`cli/`) and the tests use these.
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import proto from '@temporalio/proto';
 import path from 'node:path';
 import { preflight } from './lib/node/target';
@@ -26,7 +31,10 @@ export interface StartRunRequest {
   trainTaskQueue?: string;
 }
 
-export async function startRun(client: Client, request: StartRunRequest): Promise<WorkflowHandle<typeof researchLoop>> {
+export async function startRun(
+  client: Client,
+  request: StartRunRequest,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof researchLoop>> {
   const repo = path.resolve(request.repo);
   // Fail here, at the keyboard, rather than inside the workflow a second later.
   await preflight(repo, request.tag, request);

@@ -69,7 +69,8 @@ export class RunState {
   }
 
   snapshot(): RunSnapshot {
-    return structuredClone(this.s);
+    // structuredClone is not in the workflow sandbox; the snapshot is plain JSON anyway.
+    return JSON.parse(JSON.stringify(this.s)) as RunSnapshot;
   }
 
   get prepared(): PreparedRun | null {
