@@ -64,6 +64,7 @@ export async function startRun(
       throw new Error(
         `A run with tag "${request.tag}" is already running (workflow ${workflowIdFor(request.tag)}): ` +
           'watch it with `autoresearch status`, or pick another --tag.',
+        { cause: err },
       );
     throw err;
   }
@@ -82,7 +83,12 @@ export async function ensureSearchAttributes(client: Client): Promise<boolean> {
   const types = proto.temporal.api.enums.v1.IndexedValueType;
   const wanted: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
   for (const key of ALL_SEARCH_ATTRIBUTES)
-    wanted[key.name] = key.type === 'DOUBLE' ? types.INDEXED_VALUE_TYPE_DOUBLE : key.type === 'INT' ? types.INDEXED_VALUE_TYPE_INT : types.INDEXED_VALUE_TYPE_KEYWORD;
+    wanted[key.name] =
+      key.type === 'DOUBLE'
+        ? types.INDEXED_VALUE_TYPE_DOUBLE
+        : key.type === 'INT'
+          ? types.INDEXED_VALUE_TYPE_INT
+          : types.INDEXED_VALUE_TYPE_KEYWORD;
   try {
     const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
     const missing = Object.fromEntries(

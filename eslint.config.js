@@ -8,7 +8,9 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
@@ -18,7 +20,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'os', '../activities/*', '../lib/node/*'], message: 'Workflow code must stay deterministic: no Node APIs or activity implementations.' }] },
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'child_process', 'os', '../activities/*', '../lib/node/*'],
+              message: 'Workflow code must stay deterministic: no Node APIs or activity implementations.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,7 +1,12 @@
 // Wiring only: a control worker (workflows + git/file activities) and a training worker (one slot,
 // one training at a time) polling their task queues. `autoresearch worker` runs both by default;
 // on a GPU box that only trains, run `autoresearch worker --train-only` once per GPU.
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createControlActivities, createTrainActivities } from './activities';
 
@@ -57,7 +62,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       await Worker.create({
         ...common,
         taskQueue: setup.trainTaskQueue ?? TRAIN_TASK_QUEUE,
-        activities: createTrainActivities({ slot: setup.slot ?? 'gpu0', gpus: setup.gpus, extraPath: setup.extraPath }),
+        activities: createTrainActivities({
+          slot: setup.slot ?? 'gpu0',
+          gpus: setup.gpus,
+          extraPath: setup.extraPath,
+        }),
         // One slot trains one candidate at a time.
         maxConcurrentActivityTaskExecutions: 1,
         // On shutdown, give a training a moment to be cancelled cleanly; it is then retried elsewhere.

@@ -18,9 +18,13 @@ export async function evaluateCandidate(input: EvaluateInput): Promise<Evaluatio
   const changed: string[] = [];
   for (const [file, blob] of Object.entries(input.frozenBlobs))
     if ((await repo.blobSha(input.commit, file)) !== blob) changed.push(file);
-  if (changed.length > 0) return { status: 'invalid', reason: `frozen file changed in the candidate: ${changed.join(', ')}` };
+  if (changed.length > 0)
+    return { status: 'invalid', reason: `frozen file changed in the candidate: ${changed.join(', ')}` };
   if (outcome.frozenModified.length > 0)
-    return { status: 'invalid', reason: `training modified frozen file(s): ${outcome.frozenModified.join(', ')}` };
+    return {
+      status: 'invalid',
+      reason: `training modified frozen file(s): ${outcome.frozenModified.join(', ')}`,
+    };
   return scoreOutcome(outcome, config);
 }
 
@@ -40,7 +44,10 @@ export function scoreOutcome(outcome: TrainingOutcome, config: TargetConfig): Ev
     return { status: 'crash', reason: `no "${config.metric.name}:" line in the output` };
   const metric = Number(outcome.metricText);
   if (!Number.isFinite(metric))
-    return { status: 'invalid', reason: `${config.metric.name} is ${outcome.metricText}, not a finite number` };
+    return {
+      status: 'invalid',
+      reason: `${config.metric.name} is ${outcome.metricText}, not a finite number`,
+    };
   const memoryMb = config.metric.memoryKey ? Number(outcome.summary[config.metric.memoryKey]) : NaN;
   return { status: 'ok', metric, memoryGb: Number.isFinite(memoryMb) ? memoryMb / 1024 : undefined };
 }

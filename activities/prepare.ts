@@ -19,7 +19,10 @@ export interface PrepareInput {
 export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
   checkTag(input.tag);
   const repo = await Repo.open(input.repo);
-  const { runId, workflowId } = Context.current().info.workflowExecution ?? { runId: 'none', workflowId: 'none' };
+  const { runId, workflowId } = Context.current().info.workflowExecution ?? {
+    runId: 'none',
+    workflowId: 'none',
+  };
 
   // The branch must be new, unless it is this very run's (a retry of this activity after a crash):
   // then the baseline is where the branch already points.
@@ -28,7 +31,9 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
   const branch = branchName(input.tag);
   const existing = await repo.readRef(`refs/heads/${branch}`);
   if (existing) {
-    const owner = existsSync(ownerFile) ? (JSON.parse(readFileSync(ownerFile, 'utf8')) as { runId: string }) : null;
+    const owner = existsSync(ownerFile)
+      ? (JSON.parse(readFileSync(ownerFile, 'utf8')) as { runId: string })
+      : null;
     if (owner?.runId !== runId) throw branchTaken(repo, input.tag);
   }
   const target = await inspectTarget(input.repo, input, existing ?? undefined);

@@ -34,7 +34,8 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   try {
     await validateEdit(input.config, files);
   } catch (err) {
-    if (err instanceof InvalidEdit) throw targetError(`The ${input.proposer} proposer made an invalid edit: ${err.message}`);
+    if (err instanceof InvalidEdit)
+      throw targetError(`The ${input.proposer} proposer made an invalid edit: ${err.message}`);
     throw err;
   }
   const message = `${description}\n\nautoresearch experiment ${input.n} (${input.proposer})`;
@@ -74,7 +75,8 @@ async function proposeMutation(
   const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
   tried.add(await repo.treeOf(input.parent));
   const sources: Record<string, string> = {};
-  for (const file of input.config.files.editable) sources[file] = (await repo.readFile(input.parent, file)) ?? '';
+  for (const file of input.config.files.editable)
+    sources[file] = (await repo.readFile(input.parent, file)) ?? '';
 
   const random = seededRandom(input.seed, input.tag, input.n);
   for (let draw = 0; draw < MAX_DRAWS; draw++) {

@@ -35,7 +35,9 @@ export function readRecords(runDir: string): ExperimentRecord[] {
   } catch {
     return [];
   }
-  return names.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ExperimentRecord).sort((a, b) => a.n - b.n);
+  return names
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ExperimentRecord)
+    .sort((a, b) => a.n - b.n);
 }
 
 /** Readers (the CLI, a person with `cat`) never see a half-written file. */

@@ -100,9 +100,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     const commands = input.config.train.setup;
     if (commands.length === 0) return null;
     const frozen = await Promise.all(input.config.files.frozen.map((f) => repo.blobSha(input.commit, f)));
-    const key = createHash('sha256')
-      .update(JSON.stringify({ commands, frozen }))
-      .digest('hex');
+    const key = createHash('sha256').update(JSON.stringify({ commands, frozen })).digest('hex');
     if (existsSync(slot.setupMarker) && readFileSync(slot.setupMarker, 'utf8') === key) return null;
     const result = await runSupervised({
       command: commands.map((c) => `(${c})`).join(' && '),
@@ -124,7 +122,10 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
 function readFinished(resultPath: string, commit: string): TrainingOutcome | null {
   if (!existsSync(resultPath)) return null;
   try {
-    const saved = JSON.parse(readFileSync(resultPath, 'utf8')) as { commit: string; outcome: TrainingOutcome };
+    const saved = JSON.parse(readFileSync(resultPath, 'utf8')) as {
+      commit: string;
+      outcome: TrainingOutcome;
+    };
     return saved.commit === commit ? saved.outcome : null;
   } catch {
     return null;

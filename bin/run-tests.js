@@ -22,7 +22,15 @@ const { server, env } = await prepareTestEnvironment((line) => console.error(`[s
 const code = await new Promise((resolve) => {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      '--test-timeout=300000',
+      '--test-reporter=spec',
+      ...files,
+    ],
     { stdio: 'inherit', env: { ...process.env, ...env } },
   );
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

@@ -51,13 +51,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const summary = await followRun<RunSummary>(handle, {
       onStatus: (s) => {
         if (!live || s.currentExperiment === null) return;
-        process.stdout.write(`\r\x1b[K  exp ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`);
+        process.stdout.write(
+          `\r\x1b[K  exp ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`,
+        );
       },
       onExperiment: (r, s) => {
         if (live) process.stdout.write('\r\x1b[K');
         const metric = r.metric === undefined ? '-' : r.metric.toFixed(6);
         const best = s.best ? s.best.metric.toFixed(6) : '-';
-        console.log(`exp ${r.n} ${r.status.padEnd(7)} ${s.metricName ?? 'metric'} ${metric} (best ${best})  ${r.description}`);
+        console.log(
+          `exp ${r.n} ${r.status.padEnd(7)} ${s.metricName ?? 'metric'} ${metric} (best ${best})  ${r.description}`,
+        );
       },
     });
     const status = await queryStatus(client, tag);

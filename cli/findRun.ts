@@ -22,7 +22,9 @@ export async function resolveTag(client: Client, tag: string | undefined): Promi
   for await (const wf of client.workflow.list({ query: `WorkflowType = 'researchLoop'`, pageSize: 1 })) {
     if (wf.workflowId.startsWith(PREFIX)) return wf.workflowId.slice(PREFIX.length);
   }
-  throw new Error('No autoresearch run found on this server: start one with `autoresearch start <repo> --tag <tag>`.');
+  throw new Error(
+    'No autoresearch run found on this server: start one with `autoresearch start <repo> --tag <tag>`.',
+  );
 }
 
 export async function queryStatus(client: Client, tag: string): Promise<RunStatus> {
@@ -30,8 +32,14 @@ export async function queryStatus(client: Client, tag: string): Promise<RunStatu
     return await runHandle(client, tag).query(statusQuery);
   } catch (err) {
     const message = (err as Error).message;
-    if (/not found/i.test(message)) throw new Error(`No run with tag "${tag}" (workflow ${workflowIdFor(tag)}) on this server.`);
-    throw new Error(`Could not read the status of run "${tag}": ${message}. Is a worker running (\`autoresearch worker\`)?`);
+    if (/not found/i.test(message))
+      throw new Error(`No run with tag "${tag}" (workflow ${workflowIdFor(tag)}) on this server.`, {
+        cause: err,
+      });
+    throw new Error(
+      `Could not read the status of run "${tag}": ${message}. Is a worker running (\`autoresearch worker\`)?`,
+      { cause: err },
+    );
   }
 }
 

@@ -33,7 +33,9 @@ function positiveSeconds(value: string): number {
 }
 
 const program = new Command('autoresearch')
-  .description('Durable autonomous ML research on Temporal: propose, train, evaluate, keep or discard, forever.')
+  .description(
+    'Durable autonomous ML research on Temporal: propose, train, evaluate, keep or discard, forever.',
+  )
   .showHelpAfterError();
 
 const tagOption = () => new Option('-t, --tag <tag>', 'the run (default: the only running one)');
@@ -56,7 +58,13 @@ program
   .option('--db <file>', 'SQLite file holding the history', defaultDbFile())
   .option('--headless', 'no Web UI')
   .action(async (opts: { port: number; uiPort?: number; db: string; headless?: boolean }) => {
-    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFile: opts.db, headless: opts.headless, log });
+    const server = await startDevServer({
+      port: opts.port,
+      uiPort: opts.uiPort,
+      dbFile: opts.db,
+      headless: opts.headless,
+      log,
+    });
     console.log(`Temporal dev server at ${server.address}; history in ${opts.db}`);
     if (server.uiUrl) console.log(`Web UI: ${server.uiUrl}`);
     console.log('Press Ctrl-C to stop.');
@@ -72,10 +80,11 @@ program
   .description('run a worker: workflows and control steps, and one training slot')
   .option('--control-only', 'no training slot (e.g. on a CPU-only machine)')
   .option('--train-only', 'only train (e.g. on each GPU of a GPU box)')
-  .option('--slot <name>', 'this training slot\'s name on this machine', 'gpu0')
+  .option('--slot <name>', "this training slot's name on this machine", 'gpu0')
   .option('--gpus <ids>', 'pin training to these GPUs (CUDA_VISIBLE_DEVICES)')
   .action(async (opts: { controlOnly?: boolean; trainOnly?: boolean; slot: string; gpus?: string }) => {
-    if (opts.controlOnly && opts.trainOnly) throw new Error('--control-only and --train-only exclude each other; pass one.');
+    if (opts.controlOnly && opts.trainOnly)
+      throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
     const settings = temporalSettings();
     const connection = await connectWorkerConnection(settings);
@@ -96,8 +105,14 @@ program
 program
   .command('start')
   .description('start a research run on a target repository')
-  .argument('<repo>', 'git repository of the target (karpathy/autoresearch layout, or with autoresearch.toml)')
-  .requiredOption('-t, --tag <tag>', 'name of the run: branch autoresearch/<tag>, workflow autoresearch-<tag>')
+  .argument(
+    '<repo>',
+    'git repository of the target (karpathy/autoresearch layout, or with autoresearch.toml)',
+  )
+  .requiredOption(
+    '-t, --tag <tag>',
+    'name of the run: branch autoresearch/<tag>, workflow autoresearch-<tag>',
+  )
   .addOption(new Option('--proposer <kind>', 'who writes the edits').choices(['mutate']).default('mutate'))
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
   .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
@@ -107,7 +122,15 @@ program
   .action(
     async (
       repo: string,
-      opts: { tag: string; proposer: ProposerKind; maxExperiments?: number; budget?: number; timeout?: number; seed: number; wait?: boolean },
+      opts: {
+        tag: string;
+        proposer: ProposerKind;
+        maxExperiments?: number;
+        budget?: number;
+        timeout?: number;
+        seed: number;
+        wait?: boolean;
+      },
     ) => {
       const client = await connectClient();
       const handle = await startRun(client, {
@@ -124,7 +147,8 @@ program
       if (ui) console.log(`Web UI: ${runUiUrl(ui, client.options.namespace, opts.tag)}`);
       if (opts.wait) {
         const summary = await followRun<RunSummary>(handle, {
-          onExperiment: (r) => console.log(`exp ${r.n} ${r.status} ${r.metric?.toFixed(6) ?? '-'} ${r.description}`),
+          onExperiment: (r) =>
+            console.log(`exp ${r.n} ${r.status} ${r.metric?.toFixed(6) ?? '-'} ${r.description}`),
         });
         console.log(summaryText(summary));
       }
@@ -183,7 +207,8 @@ program
   .addOption(tagOption())
   .action(async (note: string, opts: { tag?: string }) => {
     if (!note.trim()) throw new Error('The note is empty: say what the researcher should focus on.');
-    if (note.length > MAX_NOTE_LENGTH) throw new Error(`The note is ${note.length} characters; keep it under ${MAX_NOTE_LENGTH}.`);
+    if (note.length > MAX_NOTE_LENGTH)
+      throw new Error(`The note is ${note.length} characters; keep it under ${MAX_NOTE_LENGTH}.`);
     const client = await connectClient();
     const tag = await resolveTag(client, opts.tag);
     await runHandle(client, tag).signal(redirectSignal, note);

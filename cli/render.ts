@@ -21,7 +21,9 @@ export function resultsTable(records: ExperimentRecord[], metricName = 'metric')
       r.memoryGb === undefined ? '-' : r.memoryGb.toFixed(1),
       r.status,
       r.trainSeconds.toFixed(1),
-      r.status === 'keep' || r.status === 'discard' ? r.description : `${r.description} (${r.reason ?? r.status})`,
+      r.status === 'keep' || r.status === 'discard'
+        ? r.description
+        : `${r.description} (${r.reason ?? r.status})`,
     ]);
   }
   return table.toString();
@@ -33,9 +35,13 @@ export function statusText(status: RunStatus): string {
     ? `${status.metricName ?? 'metric'} ${status.best.metric.toFixed(6)} (experiment ${status.best.n}, ${status.best.commit.slice(0, 7)})`
     : 'none yet';
   const limit = status.maxExperiments === null ? 'until stopped' : `of ${status.maxExperiments + 1}`;
-  lines.push(`run ${status.tag}: ${status.phase}${status.paused ? ' (paused)' : ''}${status.stopRequested ? ' (stopping)' : ''}`);
+  lines.push(
+    `run ${status.tag}: ${status.phase}${status.paused ? ' (paused)' : ''}${status.stopRequested ? ' (stopping)' : ''}`,
+  );
   if (status.currentExperiment !== null)
-    lines.push(`now: experiment ${status.currentExperiment}${status.currentDescription ? `: ${status.currentDescription}` : ''}`);
+    lines.push(
+      `now: experiment ${status.currentExperiment}${status.currentDescription ? `: ${status.currentDescription}` : ''}`,
+    );
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
   if (status.branch) lines.push(`branch: ${status.branch}`);

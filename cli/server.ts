@@ -1,7 +1,12 @@
 // Finding a Temporal server, or starting the embedded one: `npm start` and `autoresearch worker` work on
 // a bare machine, and join an existing server (local, self-hosted or Cloud) when TEMPORAL_ADDRESS says so.
 import { startDevServer, type DevServer } from '../lib/node/devServer';
-import { isLocalAddress, serverAnswers, temporalSettings, type TemporalSettings } from '../lib/node/connection';
+import {
+  isLocalAddress,
+  serverAnswers,
+  temporalSettings,
+  type TemporalSettings,
+} from '../lib/node/connection';
 import { homePath } from '../lib/node/home';
 
 export interface ServerHandle {
@@ -28,7 +33,10 @@ export function defaultDbFile(): string {
   return process.env.AUTORESEARCH_TEMPORAL_DB ?? homePath('temporal.sqlite');
 }
 
-export async function ensureServer(log: (line: string) => void, options: { headless?: boolean } = {}): Promise<ServerHandle> {
+export async function ensureServer(
+  log: (line: string) => void,
+  options: { headless?: boolean } = {},
+): Promise<ServerHandle> {
   const settings = temporalSettings();
   if (await serverAnswers(settings)) return { settings, uiUrl: uiUrlFor(settings), started: null };
   if (!isLocalAddress(settings.address))
@@ -36,7 +44,9 @@ export async function ensureServer(log: (line: string) => void, options: { headl
       `No Temporal server answers at ${settings.address} (TEMPORAL_ADDRESS). Check the address, TLS and API key ` +
         'settings, or unset TEMPORAL_ADDRESS to use the embedded dev server.',
     );
-  log(`No Temporal server at ${settings.address}; starting the embedded dev server (history in ${defaultDbFile()})...`);
+  log(
+    `No Temporal server at ${settings.address}; starting the embedded dev server (history in ${defaultDbFile()})...`,
+  );
   const started = await startDevServer({
     port: portOf(settings.address),
     dbFile: defaultDbFile(),

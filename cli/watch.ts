@@ -11,7 +11,11 @@ export interface WatchCallbacks {
 }
 
 /** Polls until the workflow closes; resolves with its result (or rejects with its failure). */
-export async function followRun<T>(handle: WorkflowHandle, callbacks: WatchCallbacks, everyMs = 1000): Promise<T> {
+export async function followRun<T>(
+  handle: WorkflowHandle,
+  callbacks: WatchCallbacks,
+  everyMs = 1000,
+): Promise<T> {
   let seen = -1;
   const result = handle.result() as Promise<T>;
   let closed = false;

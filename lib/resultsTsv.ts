@@ -15,7 +15,13 @@ export function resultsRow(record: ExperimentRecord): string {
   const memory = crashed || record.memoryGb === undefined ? 0 : record.memoryGb;
   // Tabs and newlines would break the columns; a description is one line.
   const description = record.description.replace(/[\t\r\n]+/g, ' ').trim();
-  return [record.commit.slice(0, 7), metric.toFixed(6), memory.toFixed(1), tsvStatus(record.status), description].join('\t');
+  return [
+    record.commit.slice(0, 7),
+    metric.toFixed(6),
+    memory.toFixed(1),
+    tsvStatus(record.status),
+    description,
+  ].join('\t');
 }
 
 export function formatResultsTsv(records: ExperimentRecord[]): string {

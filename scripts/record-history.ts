@@ -12,7 +12,14 @@ const client = await testClient(address);
 const queues = uniqueQueues('record');
 const workers = await startWorkers(address, queues);
 const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16' });
-const handle = await startRun(client, { repo, tag: 'recorded', maxExperiments: 4, experimentsPerRun: 3, seed: 3, ...queues });
+const handle = await startRun(client, {
+  repo,
+  tag: 'recorded',
+  maxExperiments: 4,
+  experimentsPerRun: 3,
+  seed: 3,
+  ...queues,
+});
 await handle.result();
 const history = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
 const file = new URL(`../test/fixtures/histories/${name}.json`, import.meta.url);

@@ -18,7 +18,9 @@ import { git, makeFakeTarget } from './support/fakeTarget';
 import { isRunning } from './support/processes';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'run-1' } });
+  const env = new MockActivityEnvironment({
+    workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'run-1' },
+  });
   return env.run(prepareRun, { repo, tag });
 }
 
@@ -30,14 +32,25 @@ describe('prepare and propose', () => {
     assert.deepEqual(a, b);
     assert.equal(await git(repo, ['rev-parse', 'autoresearch/p']), a.baseCommit);
     assert.deepEqual(Object.keys(a.frozenBlobs), ['prepare.py']);
-    const other = new MockActivityEnvironment({ workflowExecution: { workflowId: 'autoresearch-p', runId: 'run-2' } });
+    const other = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-p', runId: 'run-2' },
+    });
     await assert.rejects(other.run(prepareRun, { repo, tag: 'p' }), /already exists/);
   });
 
   it('a retried proposal returns the same candidate; later ones never repeat a tried edit', async () => {
     const repo = await makeFakeTarget();
     const run = await prepared(repo, 'q');
-    const input: ProposeInput = { repo, tag: 'q', n: 1, parent: run.baseCommit, proposer: 'mutate', seed: 0, config: run.config, notes: [] };
+    const input: ProposeInput = {
+      repo,
+      tag: 'q',
+      n: 1,
+      parent: run.baseCommit,
+      proposer: 'mutate',
+      seed: 0,
+      config: run.config,
+      notes: [],
+    };
     const first = await proposeCandidate(input);
     const retry = await proposeCandidate(input);
     assert.deepEqual(retry, first);
@@ -59,7 +72,10 @@ describe('prepare and propose', () => {
     const { config } = await prepared(repo, 'g');
     await assert.rejects(validateEdit(config, { 'prepare.py': 'x = 1\n' }), /not editable/);
     await assert.rejects(validateEdit(config, { 'train.py': '  \n' }), /empty/);
-    await assert.rejects(validateEdit(config, { 'train.py': 'def f(:\n' }), (e: Error) => e instanceof InvalidEdit && /does not parse/.test(e.message));
+    await assert.rejects(
+      validateEdit(config, { 'train.py': 'def f(:\n' }),
+      (e: Error) => e instanceof InvalidEdit && /does not parse/.test(e.message),
+    );
     await validateEdit(config, { 'train.py': 'x = 1\n' });
   });
 });
@@ -68,10 +84,27 @@ describe('record', () => {
   it('moves the branch only from the expected commit, and rewrites results.tsv idempotently', async () => {
     const repo = await makeFakeTarget();
     const run = await prepared(repo, 'r');
-    const candidate = await proposeCandidate({ repo, tag: 'r', n: 1, parent: run.baseCommit, proposer: 'mutate', seed: 0, config: run.config, notes: [] });
+    const candidate = await proposeCandidate({
+      repo,
+      tag: 'r',
+      n: 1,
+      parent: run.baseCommit,
+      proposer: 'mutate',
+      seed: 0,
+      config: run.config,
+      notes: [],
+    });
     const record: ExperimentRecord = {
-      n: 1, parent: run.baseCommit, commit: candidate.commit, description: candidate.description, status: 'keep',
-      metric: 0.5, memoryGb: 1, trainSeconds: 1, startedAt: 0, finishedAt: 1,
+      n: 1,
+      parent: run.baseCommit,
+      commit: candidate.commit,
+      description: candidate.description,
+      status: 'keep',
+      metric: 0.5,
+      memoryGb: 1,
+      trainSeconds: 1,
+      startedAt: 0,
+      finishedAt: 1,
     };
     const input = { repo, runDir: run.runDir, branch: run.branch, record, previousBest: run.baseCommit };
     await recordExperiment(input);
@@ -114,12 +147,22 @@ describe('running a training process', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
     const cancelled = await runSupervised({
-      command: 'sleep 60', cwd: dir, env: process.env, logPath: path.join(dir, 'a'), timeoutSeconds: 60,
-      pidFile: path.join(dir, 'pid'), cancel: controller.signal,
+      command: 'sleep 60',
+      cwd: dir,
+      env: process.env,
+      logPath: path.join(dir, 'a'),
+      timeoutSeconds: 60,
+      pidFile: path.join(dir, 'pid'),
+      cancel: controller.signal,
     });
     assert.equal(cancelled.cancelled, true);
     const failed = await runSupervised({
-      command: 'echo boom; exit 3', cwd: dir, env: process.env, logPath: path.join(dir, 'b'), timeoutSeconds: 60, pidFile: path.join(dir, 'pid'),
+      command: 'echo boom; exit 3',
+      cwd: dir,
+      env: process.env,
+      logPath: path.join(dir, 'b'),
+      timeoutSeconds: 60,
+      pidFile: path.join(dir, 'pid'),
     });
     assert.equal(failed.exitCode, 3);
     assert.equal(readFileSync(path.join(dir, 'b'), 'utf8'), 'boom\n');
@@ -127,9 +170,17 @@ describe('running a training process', () => {
 
   it('never hands secrets to the training process', async () => {
     const dir = tmp();
-    const env = trainingEnv({ ...process.env, ANTHROPIC_API_KEY: 'sk-ant-test-not-real', TEMPORAL_API_KEY: 'tk' }, { budgetSeconds: 7 });
+    const env = trainingEnv(
+      { ...process.env, ANTHROPIC_API_KEY: 'sk-ant-test-not-real', TEMPORAL_API_KEY: 'tk' },
+      { budgetSeconds: 7 },
+    );
     await runSupervised({
-      command: 'env', cwd: dir, env, logPath: path.join(dir, 'env'), timeoutSeconds: 10, pidFile: path.join(dir, 'pid'),
+      command: 'env',
+      cwd: dir,
+      env,
+      logPath: path.join(dir, 'env'),
+      timeoutSeconds: 10,
+      pidFile: path.join(dir, 'pid'),
     });
     const seen = readFileSync(path.join(dir, 'env'), 'utf8');
     assert.doesNotMatch(seen, /sk-ant-test-not-real|TEMPORAL_API_KEY/);

@@ -14,7 +14,14 @@ import { makeFakeTarget } from './support/fakeTarget';
 import { runningInGroup } from './support/processes';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { waitFor } from './support/waitFor';
-import { freePort, startOwnServer, startWorkers, testClient, testServer, uniqueQueues } from './support/temporal';
+import {
+  freePort,
+  startOwnServer,
+  startWorkers,
+  testClient,
+  testServer,
+  uniqueQueues,
+} from './support/temporal';
 
 const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
 
@@ -44,7 +51,13 @@ describe('durability', () => {
     const checkout = await checkoutState(repo);
     const first = spawnWorker(address, queues);
     children.push(first);
-    const handle = await startRun(client, { repo, tag: 'kill9', maxExperiments: 2, heartbeatTimeoutSeconds: 3, ...queues });
+    const handle = await startRun(client, {
+      repo,
+      tag: 'kill9',
+      maxExperiments: 2,
+      heartbeatTimeoutSeconds: 3,
+      ...queues,
+    });
 
     const pidFile = path.join(repo, '.git', 'autoresearch', 'slots', 'gpu0', 'training.pid');
     await waitFor('experiment 1 to be training', async () => {
@@ -55,8 +68,14 @@ describe('durability', () => {
     assert.ok(runningInGroup(pgid).length > 0, 'the training process group is running');
 
     first.kill('SIGKILL');
-    await waitFor('the killed worker to exit', () => (first.exitCode !== null || first.signalCode ? true : undefined));
-    await waitFor('the orphaned training group to be gone', () => (runningInGroup(pgid).length > 0 ? undefined : true), 10_000);
+    await waitFor('the killed worker to exit', () =>
+      first.exitCode !== null || first.signalCode ? true : undefined,
+    );
+    await waitFor(
+      'the orphaned training group to be gone',
+      () => (runningInGroup(pgid).length > 0 ? undefined : true),
+      10_000,
+    );
 
     const second = spawnWorker(address, queues);
     children.push(second);
@@ -82,7 +101,13 @@ describe('durability', () => {
     const repo = await makeFakeTarget({ sleepSeconds: 1.5 });
     const checkout = await checkoutState(repo);
     try {
-      const handle = await startRun(client, { repo, tag: 'restart', maxExperiments: 4, heartbeatTimeoutSeconds: 5, ...queues });
+      const handle = await startRun(client, {
+        repo,
+        tag: 'restart',
+        maxExperiments: 4,
+        heartbeatTimeoutSeconds: 5,
+        ...queues,
+      });
       await waitFor('two experiments', async () => {
         const s = await handle.query(statusQuery);
         return s.experimentsDone >= 2 ? s : undefined;

@@ -41,8 +41,12 @@ describe('research loop on a fake target', () => {
     const records = await assertRunInvariants(repo, 'crashy', summary, checkout);
 
     const crashed = records.filter((r) => r.status === 'crash');
-    assert.ok(crashed.length > 0, `seed 3 proposes a WIDTH change within 6 experiments: ${records.map((r) => r.description)}`);
-    for (const r of records) assert.equal(r.status === 'crash', r.description.includes('WIDTH'), r.description);
+    assert.ok(
+      crashed.length > 0,
+      `seed 3 proposes a WIDTH change within 6 experiments: ${records.map((r) => r.description)}`,
+    );
+    for (const r of records)
+      assert.equal(r.status === 'crash', r.description.includes('WIDTH'), r.description);
     for (const r of crashed) {
       assert.match(r.reason ?? '', /exit 1.*RuntimeError|RuntimeError/);
       assert.notEqual(summary.best?.commit, r.commit);
@@ -87,11 +91,17 @@ describe('research loop on a fake target', () => {
   });
 
   it('refuses bad input at start with a message that names the fix, touching nothing', async () => {
-    await assert.rejects(startRun(client, { repo: '/nonexistent/target', tag: 'x', ...queues }), /does not exist/);
+    await assert.rejects(
+      startRun(client, { repo: '/nonexistent/target', tag: 'x', ...queues }),
+      /does not exist/,
+    );
     const repo = await makeFakeTarget();
     await assert.rejects(startRun(client, { repo, tag: 'bad tag!', ...queues }), /Tag "bad tag!"/);
     writeFileSync(path.join(repo, 'train.py'), 'LR = 1\n');
-    await assert.rejects(startRun(client, { repo, tag: 'dirty', ...queues }), /uncommitted changes.*commit or stash/);
+    await assert.rejects(
+      startRun(client, { repo, tag: 'dirty', ...queues }),
+      /uncommitted changes.*commit or stash/,
+    );
     assert.equal(await git(repo, ['status', '--porcelain']), 'M train.py', 'the user edit is still there');
     await git(repo, ['checkout', 'train.py']);
     writeFileSync(path.join(repo, 'autoresearch.toml'), '[metric]\ndirection = "lower"\n');

@@ -41,9 +41,17 @@ describe('workflow determinism', () => {
 
   it('replays a history recorded just now, across continue-as-new', async () => {
     const repo = await makeFakeTarget();
-    const handle = await startRun(client, { repo, tag: 'replay', maxExperiments: 3, experimentsPerRun: 2, ...queues });
+    const handle = await startRun(client, {
+      repo,
+      tag: 'replay',
+      maxExperiments: 3,
+      experimentsPerRun: 2,
+      ...queues,
+    });
     await handle.result();
-    const history = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+    const history = await client.workflow
+      .getHandle(handle.workflowId, handle.firstExecutionRunId)
+      .fetchHistory();
     const last = history.events![history.events!.length - 1]!.eventType;
     assert.equal(last, proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);

@@ -25,11 +25,27 @@ const options: RunOptions = {
 const config: TargetConfig = { source: 'defaults', ...structuredClone(AUTORESEARCH_DEFAULTS) };
 
 function record(n: number, status: ExperimentRecord['status'], metric?: number): ExperimentRecord {
-  return { n, parent: 'p'.repeat(40), commit: `${n}`.repeat(40).slice(0, 40), description: `exp ${n}`, status, metric, trainSeconds: 1, startedAt: 0, finishedAt: 1 };
+  return {
+    n,
+    parent: 'p'.repeat(40),
+    commit: `${n}`.repeat(40).slice(0, 40),
+    description: `exp ${n}`,
+    status,
+    metric,
+    trainSeconds: 1,
+    startedAt: 0,
+    finishedAt: 1,
+  };
 }
 
 describe('RunState', () => {
-  const prepared = { branch: 'autoresearch/unit', baseCommit: 'b'.repeat(40), config, frozenBlobs: {}, runDir: '/tmp/x' };
+  const prepared = {
+    branch: 'autoresearch/unit',
+    baseCommit: 'b'.repeat(40),
+    config,
+    frozenBlobs: {},
+    runDir: '/tmp/x',
+  };
 
   it('keeps only strict improvements and moves the parent to the best', () => {
     const state = RunState.start(options);
@@ -47,7 +63,10 @@ describe('RunState', () => {
 
   it('maximizes when the target says so', () => {
     const state = RunState.start(options);
-    state.setPrepared({ ...prepared, config: { ...config, metric: { ...config.metric, direction: 'maximize' } } });
+    state.setPrepared({
+      ...prepared,
+      config: { ...config, metric: { ...config.metric, direction: 'maximize' } },
+    });
     state.finish(record(0, 'keep', 0.5));
     assert.equal(state.decide({ status: 'ok', metric: 0.6 }), 'keep');
     assert.equal(state.decide({ status: 'ok', metric: 0.4 }), 'discard');
@@ -81,9 +100,14 @@ describe('RunState', () => {
 });
 
 describe('log parsing', () => {
-  const log = 'step 1\rstep 2\rstep 3\n---\nval_bpb:          1.234567\ntraining_seconds: 30.1\npeak_vram_mb:     512.0\n';
+  const log =
+    'step 1\rstep 2\rstep 3\n---\nval_bpb:          1.234567\ntraining_seconds: 30.1\npeak_vram_mb:     512.0\n';
   it('reads the summary block after ---, with carriage-return progress before it', () => {
-    assert.deepEqual(parseSummary(log), { val_bpb: '1.234567', training_seconds: '30.1', peak_vram_mb: '512.0' });
+    assert.deepEqual(parseSummary(log), {
+      val_bpb: '1.234567',
+      training_seconds: '30.1',
+      peak_vram_mb: '512.0',
+    });
     assert.equal(extractMetricText(log, 'val_bpb'), '1.234567');
   });
   it('finds no metric in a crashed log, and honours a custom pattern', () => {
@@ -94,8 +118,16 @@ describe('log parsing', () => {
 
 describe('scoring an outcome', () => {
   const base: TrainingOutcome = {
-    exitCode: 0, signal: null, timedOut: false, summary: { peak_vram_mb: '2048' }, metricText: '1.5',
-    logPath: '/x.log', logTail: '', trainSeconds: 1, slot: 'gpu0', frozenModified: [],
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    summary: { peak_vram_mb: '2048' },
+    metricText: '1.5',
+    logPath: '/x.log',
+    logTail: '',
+    trainSeconds: 1,
+    slot: 'gpu0',
+    frozenModified: [],
   };
   it('scores a clean run and converts memory to GB', () => {
     assert.deepEqual(scoreOutcome(base, config), { status: 'ok', metric: 1.5, memoryGb: 2 });
@@ -124,7 +156,8 @@ describe('results.tsv', () => {
 });
 
 describe('mutate proposer', () => {
-  const source = 'import x\nLEARNING_RATE = 3e-4  # lr\nDEPTH = 8  # layers\nSEED = 42\nname = 1\nTOTAL = 2**19\n';
+  const source =
+    'import x\nLEARNING_RATE = 3e-4  # lr\nDEPTH = 8  # layers\nSEED = 42\nname = 1\nTOTAL = 2**19\n';
   it('finds plain numeric UPPERCASE constants, not seeds or expressions', () => {
     assert.deepEqual(
       findNumericConstants(source).map((c) => c.name),
@@ -143,20 +176,26 @@ describe('mutate proposer', () => {
   });
   it('spreads over the constants across experiments', () => {
     const names = new Set<string>();
-    for (let n = 1; n < 40; n++) names.add(mutate(source, seededRandom(0, 't', n))?.description.split(' ')[1] ?? '');
+    for (let n = 1; n < 40; n++)
+      names.add(mutate(source, seededRandom(0, 't', n))?.description.split(' ')[1] ?? '');
     assert.ok(names.has('LEARNING_RATE') && names.has('DEPTH'));
   });
 });
 
 describe('target config', () => {
   it('fills defaults and reads overrides', () => {
-    const c = parseConfigText('[train]\ncommand = "python train.py"\nbudget_seconds = 5\ntimeout_seconds = 20\n');
+    const c = parseConfigText(
+      '[train]\ncommand = "python train.py"\nbudget_seconds = 5\ntimeout_seconds = 20\n',
+    );
     assert.equal(c.train.command, 'python train.py');
     assert.equal(c.metric.name, 'val_bpb');
     assert.equal(withOverrides(c, 3).train.budgetSeconds, 3);
   });
   it('names the field and the fix on bad input', () => {
-    assert.throws(() => parseConfigText('[train]\ntimeout_seconds = "ten"\n'), /train\.timeout_seconds.*Known fields/);
+    assert.throws(
+      () => parseConfigText('[train]\ntimeout_seconds = "ten"\n'),
+      /train\.timeout_seconds.*Known fields/,
+    );
     assert.throws(() => parseConfigText('[metric]\ndirection = "down"\n'), /metric\.direction/);
     assert.throws(() => parseConfigText('[train\n'), /not valid TOML/);
     assert.throws(() => parseConfigText('[trian]\ncommand = "x"\n'), /trian/);
@@ -168,10 +207,23 @@ describe('target config', () => {
 describe('training environment', () => {
   it('never passes secrets, and sets budget, GPU and PATH', () => {
     const env = trainingEnv(
-      { PATH: '/usr/bin', ANTHROPIC_API_KEY: 'sk-x', TEMPORAL_API_KEY: 'k', HF_TOKEN: 't', AWS_SECRET_ACCESS_KEY: 's', HOME: '/root' },
+      {
+        PATH: '/usr/bin',
+        ANTHROPIC_API_KEY: 'sk-x',
+        TEMPORAL_API_KEY: 'k',
+        HF_TOKEN: 't',
+        AWS_SECRET_ACCESS_KEY: 's',
+        HOME: '/root',
+      },
       { budgetSeconds: 5, gpus: '1', extraPath: ['/opt/uv'] },
     );
-    assert.deepEqual(Object.keys(env).sort(), ['AUTORESEARCH_TIME_BUDGET', 'CUDA_VISIBLE_DEVICES', 'HOME', 'PATH', 'PYTHONUNBUFFERED']);
+    assert.deepEqual(Object.keys(env).sort(), [
+      'AUTORESEARCH_TIME_BUDGET',
+      'CUDA_VISIBLE_DEVICES',
+      'HOME',
+      'PATH',
+      'PYTHONUNBUFFERED',
+    ]);
     assert.equal(env.PATH, '/opt/uv:/usr/bin');
     assert.equal(env.AUTORESEARCH_TIME_BUDGET, '5');
     assert.ok(isSecretName('GITHUB_TOKEN') && !isSecretName('CUDA_VISIBLE_DEVICES'));

@@ -23,7 +23,11 @@ import { RunState, type RunSnapshot } from './runState';
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
 const controlOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['TargetError'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['TargetError'],
+  },
 };
 const control = proxyActivities<ControlActivities>(controlOptions);
 
@@ -68,7 +72,14 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
     state.setPrepared(
       await control.prepareRun.executeWithOptions(
         { ...controlOptions, summary: `prepare ${options.tag}: validate target, create branch` },
-        [{ repo: options.repo, tag: options.tag, budgetSeconds: options.budgetSeconds, timeoutSeconds: options.timeoutSeconds }],
+        [
+          {
+            repo: options.repo,
+            tag: options.tag,
+            budgetSeconds: options.budgetSeconds,
+            timeoutSeconds: options.timeoutSeconds,
+          },
+        ],
       ),
     );
   }
@@ -136,7 +147,10 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   const outcome = await proxyActivities<TrainActivities>(
     trainOptions(options, config.train.timeoutSeconds),
   ).trainCandidate.executeWithOptions(
-    { ...trainOptions(options, config.train.timeoutSeconds), summary: `exp ${n} train: ${candidate.description}` },
+    {
+      ...trainOptions(options, config.train.timeoutSeconds),
+      summary: `exp ${n} train: ${candidate.description}`,
+    },
     [{ repo: options.repo, tag: options.tag, n, commit: candidate.commit, config }],
   );
 

@@ -110,7 +110,10 @@ export class RunState {
   }
   addNote(note: string): void {
     const trimmed = note.trim();
-    if (!trimmed) throw new Error('redirect note is empty: pass the instruction text, e.g. redirect "try a smaller model"');
+    if (!trimmed)
+      throw new Error(
+        'redirect note is empty: pass the instruction text, e.g. redirect "try a smaller model"',
+      );
     if (trimmed.length > MAX_NOTE_LENGTH)
       throw new Error(`redirect note is ${trimmed.length} characters; keep it under ${MAX_NOTE_LENGTH}`);
     this.s.notes.push(trimmed);

@@ -25,7 +25,9 @@ export function isLocalAddress(address: string): boolean {
 }
 
 export async function connectClient(settings = temporalSettings()): Promise<Client> {
-  const connection = await Connection.connect(settings.connectionOptions as Parameters<typeof Connection.connect>[0]);
+  const connection = await Connection.connect(
+    settings.connectionOptions as Parameters<typeof Connection.connect>[0],
+  );
   return new Client({ connection, namespace: settings.namespace });
 }
 
@@ -41,7 +43,7 @@ export async function serverAnswers(settings: TemporalSettings, timeoutMs = 2000
       ...(settings.connectionOptions as Parameters<typeof Connection.connect>[0]),
       connectTimeout: timeoutMs,
     });
-    await connection.workflowService.getSystemInfo({}, );
+    await connection.workflowService.getSystemInfo({});
     return true;
   } catch {
     return false;

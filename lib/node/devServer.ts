@@ -73,7 +73,9 @@ async function waitUntilReady(address: string, child: ChildProcess, stderr: () =
   child.once('exit', (code) => (exited = code ?? -1));
   while (Date.now() < deadline) {
     if (exited !== null)
-      throw new Error(`The Temporal dev server exited (code ${exited}) before it was ready: ${stderr().trim().slice(-800)}`);
+      throw new Error(
+        `The Temporal dev server exited (code ${exited}) before it was ready: ${stderr().trim().slice(-800)}`,
+      );
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -87,7 +89,9 @@ async function waitUntilReady(address: string, child: ChildProcess, stderr: () =
     }
   }
   child.kill('SIGKILL');
-  throw new Error(`The Temporal dev server did not answer at ${address} within ${timeoutMs / 1000}s: ${stderr().trim().slice(-800)}`);
+  throw new Error(
+    `The Temporal dev server did not answer at ${address} within ${timeoutMs / 1000}s: ${stderr().trim().slice(-800)}`,
+  );
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -123,8 +127,15 @@ async function startWithSdkDownload(
         extraArgs: devServerSearchAttributeFlags(),
       },
     });
-    return { address, uiUrl: options.headless ? null : `http://localhost:${uiPort}`, stop: () => env.teardown() };
+    return {
+      address,
+      uiUrl: options.headless ? null : `http://localhost:${uiPort}`,
+      stop: () => env.teardown(),
+    };
   } catch (err) {
-    throw new Error(`${NO_TEMPORAL_CLI_HELP} (The SDK download failed too: ${(err as Error).message.split('\n')[0]})`);
+    throw new Error(
+      `${NO_TEMPORAL_CLI_HELP} (The SDK download failed too: ${(err as Error).message.split('\n')[0]})`,
+      { cause: err },
+    );
   }
 }

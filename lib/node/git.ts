@@ -20,7 +20,10 @@ function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
 /** simple-git guards GIT_* variables; these are the ones we set on purpose. */
 function gitAt(dir: string, extra: Record<string, string> = {}): SimpleGit {
   const env = gitEnv(extra);
-  return simpleGit({ baseDir: dir, allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')) }).env(env);
+  return simpleGit({
+    baseDir: dir,
+    allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')),
+  }).env(env);
 }
 
 export const GIT_IDENTITY = {
@@ -57,12 +60,16 @@ export class Repo {
     try {
       top = (await git.raw(['rev-parse', '--show-toplevel'])).trim();
     } catch {
-      throw targetError(`Target ${root} is not a git repository: run \`git init && git add -A && git commit -m init\` there first.`);
+      throw targetError(
+        `Target ${root} is not a git repository: run \`git init && git add -A && git commit -m init\` there first.`,
+      );
     }
     try {
       await git.raw(['rev-parse', '--verify', 'HEAD^{commit}']);
     } catch {
-      throw targetError(`Target ${top} has no commits yet: commit the target's files first (git add -A && git commit).`);
+      throw targetError(
+        `Target ${top} has no commits yet: commit the target's files first (git add -A && git commit).`,
+      );
     }
     const commonDir = path.resolve(top, (await git.raw(['rev-parse', '--git-common-dir'])).trim());
     return new Repo(top, commonDir, gitAt(top));

@@ -9,7 +9,9 @@ export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkTag(tag: string): void {
   if (!TAG_PATTERN.test(tag))
-    throw targetError(`Tag "${tag}" is not usable in a branch name: use letters, digits, ".", "_" or "-", e.g. mar5.`);
+    throw targetError(
+      `Tag "${tag}" is not usable in a branch name: use letters, digits, ".", "_" or "-", e.g. mar5.`,
+    );
 }
 
 export interface InspectedTarget {
@@ -36,7 +38,10 @@ export async function inspectTarget(
   }
   const at = base ?? (await repo.resolve('HEAD'))!;
   const config = withOverrides(
-    await resolveTargetConfig(await repo.readFile(at, CONFIG_FILE), async (f) => (await repo.blobSha(at, f)) !== null),
+    await resolveTargetConfig(
+      await repo.readFile(at, CONFIG_FILE),
+      async (f) => (await repo.blobSha(at, f)) !== null,
+    ),
     overrides.budgetSeconds,
     overrides.timeoutSeconds,
   );

@@ -76,7 +76,11 @@ export async function resolveTargetConfig(
     config = parseConfigText(tomlText);
   }
 
-  const named = [...config.files.editable, ...config.files.frozen, ...(config.files.program ? [config.files.program] : [])];
+  const named = [
+    ...config.files.editable,
+    ...config.files.frozen,
+    ...(config.files.program ? [config.files.program] : []),
+  ];
   const missing: string[] = [];
   for (const file of named) if (!(await exists(file))) missing.push(file);
   if (missing.length > 0) {
@@ -89,7 +93,9 @@ export async function resolveTargetConfig(
   }
   const overlap = config.files.editable.filter((f) => config.files.frozen.includes(f));
   if (overlap.length > 0)
-    throw targetError(`${config.source}: ${overlap.join(', ')} is both editable and frozen; list it in one of them.`);
+    throw targetError(
+      `${config.source}: ${overlap.join(', ')} is both editable and frozen; list it in one of them.`,
+    );
   return config;
 }
 
@@ -98,7 +104,9 @@ export function parseConfigText(tomlText: string): TargetConfig {
   try {
     raw = parseToml(tomlText);
   } catch (err) {
-    throw targetError(`${CONFIG_FILE} is not valid TOML: ${(err as Error).message.split('\n')[0]}. Fix the syntax.`);
+    throw targetError(
+      `${CONFIG_FILE} is not valid TOML: ${(err as Error).message.split('\n')[0]}. Fix the syntax.`,
+    );
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -140,10 +148,14 @@ export function parseConfigText(tomlText: string): TargetConfig {
     try {
       re = new RegExp(config.metric.pattern, 'm');
     } catch (err) {
-      throw targetError(`${CONFIG_FILE}: metric.pattern is not a valid regular expression (${(err as Error).message}).`);
+      throw targetError(
+        `${CONFIG_FILE}: metric.pattern is not a valid regular expression (${(err as Error).message}).`,
+      );
     }
     if (new RegExp(`${re.source}|`).exec('')!.length < 2)
-      throw targetError(`${CONFIG_FILE}: metric.pattern needs one capture group around the number, e.g. "^loss: ([0-9.]+)".`);
+      throw targetError(
+        `${CONFIG_FILE}: metric.pattern needs one capture group around the number, e.g. "^loss: ([0-9.]+)".`,
+      );
   }
   if (config.train.budgetSeconds !== undefined && config.train.budgetSeconds >= config.train.timeoutSeconds)
     throw targetError(
@@ -153,13 +165,19 @@ export function parseConfigText(tomlText: string): TargetConfig {
 }
 
 /** Applies run-time overrides (`--budget`, `--timeout`) to a target's config. */
-export function withOverrides(config: TargetConfig, budgetSeconds?: number, timeoutSeconds?: number): TargetConfig {
+export function withOverrides(
+  config: TargetConfig,
+  budgetSeconds?: number,
+  timeoutSeconds?: number,
+): TargetConfig {
   const train = { ...config.train };
   if (budgetSeconds !== undefined) train.budgetSeconds = budgetSeconds;
   if (timeoutSeconds !== undefined) train.timeoutSeconds = timeoutSeconds;
   else if (train.budgetSeconds !== undefined && train.timeoutSeconds <= train.budgetSeconds)
     train.timeoutSeconds = Math.ceil(train.budgetSeconds * 2 + 60);
   if (train.budgetSeconds !== undefined && train.timeoutSeconds <= train.budgetSeconds)
-    throw targetError(`--timeout (${train.timeoutSeconds}s) must be longer than the budget (${train.budgetSeconds}s).`);
+    throw targetError(
+      `--timeout (${train.timeoutSeconds}s) must be longer than the budget (${train.budgetSeconds}s).`,
+    );
   return { ...config, train };
 }

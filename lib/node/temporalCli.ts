@@ -10,8 +10,6 @@ import { homePath } from './home';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-
-
 export function cachedTemporalCli(): string {
   return homePath('bin', 'temporal');
 }
@@ -21,7 +19,9 @@ export function findTemporalCli(): string | null {
   const explicit = process.env.AUTORESEARCH_TEMPORAL_CLI;
   if (explicit) {
     if (!isExecutable(explicit))
-      throw new Error(`AUTORESEARCH_TEMPORAL_CLI=${explicit} is not an executable file: fix the path or unset it.`);
+      throw new Error(
+        `AUTORESEARCH_TEMPORAL_CLI=${explicit} is not an executable file: fix the path or unset it.`,
+      );
     return explicit;
   }
   return findOnPath('temporal') ?? (isExecutable(cachedTemporalCli()) ? cachedTemporalCli() : null);
@@ -37,7 +37,10 @@ export async function ensureTemporalCli(log: (line: string) => void = () => {}):
   mkdirSync(bin, { recursive: true });
   log(`Building the Temporal CLI with Go (${TEMPORAL_CLI_MODULE}); the first time takes a few minutes...`);
   const attempt = (extra: Record<string, string>) =>
-    execa(go, ['install', TEMPORAL_CLI_MODULE], { env: { GOBIN: bin, GOFLAGS: '-buildvcs=false', ...extra }, reject: false });
+    execa(go, ['install', TEMPORAL_CLI_MODULE], {
+      env: { GOBIN: bin, GOFLAGS: '-buildvcs=false', ...extra },
+      reject: false,
+    });
   let result = await attempt({});
   // Without the checksum database, the CLI's own go.sum still pins every dependency.
   if (result.exitCode !== 0 && /sum\.golang\.org|checksum database|verifying module/i.test(result.stderr))

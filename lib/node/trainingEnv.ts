@@ -18,7 +18,8 @@ export interface TrainingEnvOptions {
 
 export function trainingEnv(base: NodeJS.ProcessEnv, options: TrainingEnvOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(base)) if (value !== undefined && !isSecretName(name)) env[name] = value;
+  for (const [name, value] of Object.entries(base))
+    if (value !== undefined && !isSecretName(name)) env[name] = value;
   if (options.extraPath?.length) env.PATH = [...options.extraPath, env.PATH ?? ''].join(path.delimiter);
   if (options.budgetSeconds !== undefined) env.AUTORESEARCH_TIME_BUDGET = String(options.budgetSeconds);
   if (options.gpus !== undefined) env.CUDA_VISIBLE_DEVICES = options.gpus;

@@ -10,7 +10,9 @@ export async function validateEdit(config: TargetConfig, files: Record<string, s
   if (names.length === 0) throw new InvalidEdit('the edit changes no file');
   for (const name of names) {
     if (!config.files.editable.includes(name))
-      throw new InvalidEdit(`the edit touches ${name}, which is not editable (editable: ${config.files.editable.join(', ')})`);
+      throw new InvalidEdit(
+        `the edit touches ${name}, which is not editable (editable: ${config.files.editable.join(', ')})`,
+      );
     const content = files[name]!;
     if (!content.trim()) throw new InvalidEdit(`the edit leaves ${name} empty`);
     if (name.endsWith('.py')) await checkPythonParses(name, content);

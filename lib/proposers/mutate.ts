@@ -17,7 +17,8 @@ export interface Mutation {
   description: string;
 }
 
-const CONSTANT_LINE = /^([A-Z][A-Z0-9_]*)(\s*=\s*)([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)(\s*(?:#.*)?)$/;
+const CONSTANT_LINE =
+  /^([A-Z][A-Z0-9_]*)(\s*=\s*)([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)(\s*(?:#.*)?)$/;
 /** Seeds only reshuffle noise; tuning them would mine luck, not find better ideas. */
 const SKIPPED = /SEED/;
 
@@ -64,7 +65,10 @@ export function mutate(source: string, random: () => number): Mutation | null {
   const next = newValue(c, random);
   if (!next) return null;
   const lines = source.split('\n');
-  lines[c.line] = lines[c.line]!.replace(CONSTANT_LINE, (_all, name, eq, _lit, rest) => `${name}${eq}${next.literal}${rest}`);
+  lines[c.line] = lines[c.line]!.replace(
+    CONSTANT_LINE,
+    (_all, name, eq, _lit, rest) => `${name}${eq}${next.literal}${rest}`,
+  );
   const verb = next.value > c.value ? 'raise' : 'lower';
   return { content: lines.join('\n'), description: `${verb} ${c.name} ${c.literal} -> ${next.literal}` };
 }

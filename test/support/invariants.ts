@@ -37,20 +37,29 @@ export async function assertRunInvariants(
   const kept = records.filter((r) => r.status === 'keep');
   assert.equal(head, kept[kept.length - 1]!.commit, 'branch head = last kept commit');
   assert.equal(head, summary.best?.commit);
-  for (const r of records) assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/exp/${r.n}`]), r.commit);
+  for (const r of records)
+    assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/exp/${r.n}`]), r.commit);
 
   // 4. the user's working tree and checkout are untouched; slot worktrees are clean
-  assert.equal(await git(repo, ['status', '--porcelain', '--untracked-files=all']), '', 'user tree untouched');
+  assert.equal(
+    await git(repo, ['status', '--porcelain', '--untracked-files=all']),
+    '',
+    'user tree untouched',
+  );
   assert.equal(await git(repo, ['rev-parse', 'HEAD']), before.head);
   assert.equal(await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']), before.branch);
   const slots = path.join(repo, '.git', 'autoresearch', 'slots');
   for (const slot of existsSync(slots) ? readdirSync(slots) : []) {
     const worktree = path.join(slots, slot, 'worktree');
-    if (existsSync(worktree)) assert.equal(await git(worktree, ['status', '--porcelain']), '', `slot ${slot} is clean`);
+    if (existsSync(worktree))
+      assert.equal(await git(worktree, ['status', '--porcelain']), '', `slot ${slot} is clean`);
   }
   return records;
 }
 
 export async function checkoutState(repo: string): Promise<{ head: string; branch: string }> {
-  return { head: await git(repo, ['rev-parse', 'HEAD']), branch: await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']) };
+  return {
+    head: await git(repo, ['rev-parse', 'HEAD']),
+    branch: await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']),
+  };
 }
