@@ -38,6 +38,24 @@ describe('prepare and propose', () => {
     await assert.rejects(other.run(prepareRun, { repo, tag: 'p' }), /already exists/);
   });
 
+  it('a karpathy/autoresearch layout needs no config; a missing file is named', async () => {
+    const repo = await makeFakeTarget();
+    await git(repo, ['rm', '-q', 'autoresearch.toml']);
+    await git(repo, ['commit', '-qm', 'plain autoresearch layout']);
+    const run = await prepared(repo, 'plain');
+    assert.equal(run.config.train.command, 'uv run train.py');
+    assert.deepEqual(run.config.train.setup, ['uv sync', 'uv run prepare.py']);
+    assert.equal(run.config.train.timeoutSeconds, 600);
+    assert.deepEqual(run.config.files, {
+      editable: ['train.py'],
+      frozen: ['prepare.py'],
+      program: 'program.md',
+    });
+    await git(repo, ['rm', '-q', 'program.md']);
+    await git(repo, ['commit', '-qm', 'no program']);
+    await assert.rejects(prepared(repo, 'noprog'), /missing program\.md.*autoresearch\.toml/);
+  });
+
   it('a retried proposal returns the same candidate; later ones never repeat a tried edit', async () => {
     const repo = await makeFakeTarget();
     const run = await prepared(repo, 'q');

@@ -1,11 +1,14 @@
 // The loop on a real Temporal server with a fast fake target: decisions, crashes, steering, bad input.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunStatus, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
@@ -22,6 +25,16 @@ before(async () => {
 after(async () => {
   await client.connection.close();
 });
+
+const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
+
+/** The project's own command line, as a person would type it. */
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: address },
+  });
+  return stdout;
+}
 
 describe('research loop on a fake target', () => {
   let workers: RunningWorkers;
@@ -63,7 +76,7 @@ describe('research loop on a fake target', () => {
       const s = await handle.query(statusQuery);
       return s.experimentsDone >= 1 ? s : undefined;
     });
-    await handle.signal('pause');
+    await cli(['pause', '--tag', 'steer']);
     const paused = await waitFor('the run to pause', async () => {
       const s = await handle.query(statusQuery);
       return s.phase === 'paused' ? s : undefined;
@@ -74,8 +87,8 @@ describe('research loop on a fake target', () => {
     assert.equal(still.experimentsDone, paused.experimentsDone, 'no experiment ran while paused');
     assert.equal(still.currentExperiment, null);
 
-    await handle.signal('redirect', 'try a wider model');
-    await handle.signal('resume');
+    await cli(['redirect', 'try a wider model', '--tag', 'steer']);
+    await cli(['resume', '--tag', 'steer']);
     await waitFor('an experiment after resume', async () => {
       const s = await handle.query(statusQuery);
       return s.experimentsDone > paused.experimentsDone ? s : undefined;
@@ -84,10 +97,12 @@ describe('research loop on a fake target', () => {
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'stopped');
     assert.ok(summary.experimentsDone > paused.experimentsDone);
-    const status = await handle.query(statusQuery);
+    const status = JSON.parse(await cli(['status', '--tag', 'steer', '--json'])) as RunStatus;
     assert.deepEqual(status.notes, ['try a wider model']);
     assert.equal(status.phase, 'stopped');
     await assertRunInvariants(repo, 'steer', summary, checkout);
+    const tsv = await cli(['results', '--tag', 'steer', '--tsv']);
+    assert.equal(tsv, readFileSync(path.join(repo, '.git/autoresearch/runs/steer/results.tsv'), 'utf8'));
   });
 
   it('refuses bad input at start with a message that names the fix, touching nothing', async () => {

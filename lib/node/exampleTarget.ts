@@ -8,23 +8,29 @@ import { GIT_IDENTITY } from './git';
 
 export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples', import.meta.url));
 
-/** Creates (or reuses) a git repository at `dest` holding the example `name`; returns its path. */
+/**
+ * Creates (or brings up to date) a git repository at `dest` holding the example `name`; returns its path.
+ * A newer version of the bundled example becomes a new commit there; earlier runs' branches stay.
+ */
 export async function materializeExample(name: string, dest: string): Promise<string> {
   const source = path.join(EXAMPLES_DIR, name);
   if (!existsSync(source)) throw new Error(`No bundled example named "${name}" in ${EXAMPLES_DIR}.`);
-  if (existsSync(path.join(dest, '.git'))) return dest;
+  const git = (args: string[]) => execa('git', args, { cwd: dest, env: GIT_IDENTITY });
+  const fresh = !existsSync(path.join(dest, '.git'));
   mkdirSync(dest, { recursive: true });
+  if (fresh) await git(['init', '-q', '-b', 'main']);
+  else await git(['checkout', '-q', '--force', 'main']);
   cpSync(source, dest, {
     recursive: true,
     filter: (src) => !/(^|\/)(\.venv|__pycache__)(\/|$)/.test(path.relative(source, src)),
   });
-  const git = (args: string[]) =>
-    execa('git', args, {
-      cwd: dest,
-      env: GIT_IDENTITY,
-    });
-  await git(['init', '-q', '-b', 'main']);
   await git(['add', '-A']);
-  await git(['commit', '-q', '-m', `the ${name} example target`]);
+  if ((await git(['status', '--porcelain'])).stdout.trim())
+    await git([
+      'commit',
+      '-q',
+      '-m',
+      fresh ? `the ${name} example target` : `update the ${name} example target`,
+    ]);
   return dest;
 }

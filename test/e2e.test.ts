@@ -1,0 +1,70 @@
+// The whole loop for real: the bundled tinylm target (numpy training through uv), the mutate proposer,
+// a worker and the dev server. Baseline plus three experiments, then DESIGN §5 checked on the result.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { startRun } from '../client';
+import { materializeExample } from '../lib/node/exampleTarget';
+import { ensureUv } from '../lib/node/pythonTools';
+import type { RunSummary } from '../lib/types';
+import { assertRunInvariants, checkoutState } from './support/invariants';
+import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+
+/** Seconds of training per experiment: enough to learn something, short enough for CI. */
+const BUDGET = 4;
+
+describe('end to end on the bundled example', () => {
+  let client: Client;
+  let workers: RunningWorkers;
+  const queues = uniqueQueues('e2e');
+  before(async () => {
+    const address = await testServer();
+    client = await testClient(address);
+    workers = await startWorkers(address, { ...queues, extraPath: await ensureUv() });
+  });
+  after(async () => {
+    await workers.stop();
+    await client.connection.close();
+  });
+
+  it('runs the baseline and 3 experiments with the mutate proposer', async (t) => {
+    const repo = await materializeExample(
+      'tinylm',
+      path.join(mkdtempSync(path.join(tmpdir(), 'ar-e2e-')), 'tinylm'),
+    );
+    const checkout = await checkoutState(repo);
+    const handle = await startRun(client, {
+      repo,
+      tag: 'e2e',
+      maxExperiments: 3,
+      budgetSeconds: BUDGET,
+      ...queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.experimentsDone, 4);
+    const records = await assertRunInvariants(repo, 'e2e', summary, checkout);
+
+    const baseline = records[0]!;
+    assert.equal(baseline.status, 'keep');
+    assert.ok(
+      baseline.metric! < 5,
+      `the baseline learns: val_bpb ${baseline.metric} is far below the 8 bits of a uniform guess`,
+    );
+    for (const r of records.slice(1)) {
+      assert.match(r.description, /^(raise|lower) [A-Z_]+ /);
+      assert.ok(['keep', 'discard', 'crash'].includes(r.status), `${r.n}: ${r.status} ${r.reason ?? ''}`);
+      assert.ok(
+        existsSync(path.join(repo, '.git', 'autoresearch', 'runs', 'e2e', 'logs', `exp-000${r.n}.log`)),
+      );
+    }
+    for (const r of records) {
+      const wall = (r.finishedAt - r.startedAt) / 1000;
+      t.diagnostic(
+        `exp ${r.n} ${r.status} ${r.metric?.toFixed(4) ?? '-'} wall ${wall.toFixed(1)}s train ${r.trainSeconds}s overhead ${(wall - r.trainSeconds).toFixed(1)}s ${r.description}`,
+      );
+    }
+  });
+});
