@@ -30,7 +30,7 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   const existing = await repo.readRef(ref);
   if (existing) return candidateFromCommit(repo, input.n, existing);
 
-  const { files, description } = await proposeEdit(repo, input);
+  const { files, description, tree } = await proposeEdit(repo, input);
   try {
     await validateEdit(input.config, files);
   } catch (err) {
@@ -39,7 +39,11 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
     throw err;
   }
   const message = `${description}\n\nautoresearch experiment ${input.n} (${input.proposer})`;
-  const commit = await repo.commitFiles(input.parent, files, message);
+  const commit = await repo.commitTree(
+    tree ?? (await repo.writeTree(input.parent, files)),
+    input.parent,
+    message,
+  );
   // Another attempt may have won the race to the ref; the ref's commit is the candidate either way.
   const winner = await repo.createRef(ref, commit);
   return candidateFromCommit(repo, input.n, winner);
@@ -51,10 +55,14 @@ async function candidateFromCommit(repo: Repo, n: number, commit: string): Promi
   return { n, parent, commit, description };
 }
 
-async function proposeEdit(
-  repo: Repo,
-  input: ProposeInput,
-): Promise<{ files: Record<string, string>; description: string }> {
+/** An edit: new contents of some files, and the tree they make on the parent when already known. */
+interface Edit {
+  files: Record<string, string>;
+  description: string;
+  tree?: string;
+}
+
+async function proposeEdit(repo: Repo, input: ProposeInput): Promise<Edit> {
   switch (input.proposer) {
     case 'mutate':
       return proposeMutation(repo, input);
@@ -68,10 +76,7 @@ async function proposeEdit(
 }
 
 /** A seeded perturbation of one constant, redrawn until its tree differs from every candidate so far. */
-async function proposeMutation(
-  repo: Repo,
-  input: ProposeInput,
-): Promise<{ files: Record<string, string>; description: string }> {
+async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
   tried.add(await repo.treeOf(input.parent));
   const sources: Record<string, string> = {};
@@ -84,8 +89,9 @@ async function proposeMutation(
     const mutation = mutate(sources[file]!, random);
     if (!mutation) continue;
     const files = { [file]: mutation.content };
-    if (tried.has(await repo.writeTree(input.parent, files))) continue;
-    return { files, description: mutation.description };
+    const tree = await repo.writeTree(input.parent, files);
+    if (tried.has(tree)) continue;
+    return { files, description: mutation.description, tree };
   }
   throw targetError(
     `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws: ` +

@@ -50,9 +50,14 @@ export class Repo {
     private readonly git: SimpleGit,
   ) {}
 
+  /** Repositories already validated by this process: every activity opens its target, often. */
+  private static opened = new Map<string, Repo>();
+
   /** Opens an existing non-bare repository with at least one commit, or throws a TargetError saying why not. */
   static async open(repoPath: string): Promise<Repo> {
     const root = path.resolve(repoPath);
+    const cached = Repo.opened.get(root);
+    if (cached && existsSync(cached.commonDir)) return cached;
     if (!existsSync(root) || !statSync(root).isDirectory())
       throw targetError(`Target ${root} does not exist: pass the path of a git repository holding train.py.`);
     const git = simpleGit(root);
@@ -72,7 +77,9 @@ export class Repo {
       );
     }
     const commonDir = path.resolve(top, (await git.raw(['rev-parse', '--git-common-dir'])).trim());
-    return new Repo(top, commonDir, gitAt(top));
+    const repo = new Repo(top, commonDir, gitAt(top));
+    Repo.opened.set(root, repo);
+    return repo;
   }
 
   raw(args: string[]): Promise<string> {
@@ -186,9 +193,8 @@ export class Repo {
     }
   }
 
-  /** Commits `parent` with some files replaced; returns the new commit's SHA. */
-  async commitFiles(parent: string, files: Record<string, string>, message: string): Promise<string> {
-    const tree = await this.writeTree(parent, files);
+  /** Commits a tree (from writeTree) on top of `parent`; returns the new commit's SHA. */
+  async commitTree(tree: string, parent: string, message: string): Promise<string> {
     return (await this.git.raw(['commit-tree', tree, '-p', parent, '-m', message])).trim();
   }
 
