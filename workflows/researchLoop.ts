@@ -2,7 +2,9 @@
 // best code so far, train it for the fixed budget, score it, keep it if strictly better, else discard.
 // Deterministic: every side effect is an activity; the state and its rules live in RunState.
 import {
+  ActivityFailure,
   ApplicationFailure,
+  isCancellation,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -15,7 +17,15 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities, TrainActivities } from '../activities';
 import { BEST_METRIC, EXPERIMENTS, PHASE, TAG } from '../lib/searchAttributes';
-import type { Candidate, ExperimentRecord, Phase, RunOptions, RunSummary } from '../lib/types';
+import type {
+  Candidate,
+  ExperimentRecord,
+  Phase,
+  RunOptions,
+  RunSummary,
+  TargetConfig,
+  TrainingOutcome,
+} from '../lib/types';
 import { pauseSignal, redirectSignal, resumeSignal, statusQuery, stopSignal } from './messages';
 import { RunState, type RunSnapshot } from './runState';
 
@@ -144,21 +154,22 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   state.begin(candidate);
 
   show('training', `Experiment ${n} training: ${candidate.description}`);
-  const outcome = await proxyActivities<TrainActivities>(
-    trainOptions(options, config.train.timeoutSeconds),
-  ).trainCandidate.executeWithOptions(
-    {
-      ...trainOptions(options, config.train.timeoutSeconds),
-      summary: `exp ${n} train: ${candidate.description}`,
-    },
-    [{ repo: options.repo, tag: options.tag, n, commit: candidate.commit, config }],
-  );
-
+  const outcome = await train(options, config, candidate);
   show('evaluating', `Experiment ${n} evaluating: ${candidate.description}`);
-  const evaluation = await control.evaluateCandidate.executeWithOptions(
-    { ...controlOptions, summary: `exp ${n} evaluate` },
-    [{ repo: options.repo, commit: candidate.commit, config, frozenBlobs: prepared.frozenBlobs, outcome }],
-  );
+  const evaluation = outcome.failure
+    ? { status: 'crash' as const, reason: outcome.failure }
+    : await control.evaluateCandidate.executeWithOptions(
+        { ...controlOptions, summary: `exp ${n} evaluate` },
+        [
+          {
+            repo: options.repo,
+            commit: candidate.commit,
+            config,
+            frozenBlobs: prepared.frozenBlobs,
+            outcome,
+          },
+        ],
+      );
 
   const status = state.decide(evaluation);
   const record: ExperimentRecord = {
@@ -196,5 +207,40 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
         `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"; log: ${outcome.logPath}`,
       'BaselineFailed',
     );
+  }
+}
+
+/**
+ * Trains a candidate on the GPU queue. If every attempt fails (the slot itself is broken, not the
+ * script: a script's crash is a normal outcome), the experiment is recorded as a crash and the run goes
+ * on, rather than a whole night's run failing on one bad worker.
+ */
+async function train(
+  options: RunOptions,
+  config: TargetConfig,
+  candidate: Candidate,
+): Promise<TrainingOutcome & { failure?: string }> {
+  const activityOptions = trainOptions(options, config.train.timeoutSeconds);
+  try {
+    return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
+      { ...activityOptions, summary: `exp ${candidate.n} train: ${candidate.description}` },
+      [{ repo: options.repo, tag: options.tag, n: candidate.n, commit: candidate.commit, config }],
+    );
+  } catch (err) {
+    if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+    const cause = err.cause?.message ?? err.message;
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      summary: {},
+      metricText: null,
+      logPath: '',
+      logTail: '',
+      trainSeconds: 0,
+      slot: '',
+      frozenModified: [],
+      failure: `training failed on the worker after retries: ${cause}`,
+    };
   }
 }
