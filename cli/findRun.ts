@@ -1,9 +1,14 @@
 // Which run a command means: --tag, else the only running run, else the most recent one.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { readRecords } from '../activities/record';
 import { runHandle, workflowIdFor } from '../client';
-import type { ExperimentRecord, RunStatus } from '../lib/types';
+import { Repo } from '../lib/node/git';
+import { runDir as runDirOf } from '../lib/node/runPaths';
+import { inspectTarget } from '../lib/node/target';
+import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
+import { emptyCounts, RECENT_RECORDS } from '../workflows/runState';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -28,19 +33,69 @@ export async function resolveTag(client: Client, tag: string | undefined): Promi
 }
 
 export async function queryStatus(client: Client, tag: string): Promise<RunStatus> {
+  const handle = runHandle(client, tag);
+  let running: boolean;
   try {
-    return await runHandle(client, tag).query(statusQuery);
+    running = (await handle.describe()).status.name === 'RUNNING';
   } catch (err) {
-    const message = (err as Error).message;
-    if (/not found/i.test(message))
+    if (err instanceof WorkflowNotFoundError)
       throw new Error(`No run with tag "${tag}" (workflow ${workflowIdFor(tag)}) on this server.`, {
         cause: err,
       });
+    throw err;
+  }
+  // A finished run needs no worker: its input and result are in the history, its records in git.
+  if (!running) {
+    const offline = await closedRunStatus(client, tag).catch(() => null);
+    if (offline) return offline;
+  }
+  try {
+    return await handle.query(statusQuery);
+  } catch (err) {
     throw new Error(
-      `Could not read the status of run "${tag}": ${message}. Is a worker running (\`autoresearch worker\`)?`,
+      `Could not read the status of run "${tag}": ${(err as Error).message}. Is a worker running (\`autoresearch worker\`)?`,
       { cause: err },
     );
   }
+}
+
+/** The status of a run that has ended, read without a worker; null when its target is not on this machine. */
+async function closedRunStatus(client: Client, tag: string): Promise<RunStatus | null> {
+  const handle = runHandle(client, tag);
+  const description = await handle.describe();
+  // The first execution's input names the target; every execution shares its run directory.
+  const firstRunId = description.raw.workflowExecutionInfo?.firstRunId ?? undefined;
+  const first = await client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory();
+  const input = first.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!input) return null;
+  const options = defaultPayloadConverter.fromPayload<RunOptions>(input);
+  const repo = await Repo.open(options.repo);
+  const dir = runDirOf(repo.commonDir, tag);
+  const records = readRecords(dir);
+  const summary = description.status.name === 'COMPLETED' ? ((await handle.result()) as RunSummary) : null;
+  const counts = emptyCounts();
+  for (const r of records) counts[r.status] += 1;
+  const kept = records.filter((r) => r.status === 'keep' && r.metric !== undefined);
+  const best = kept[kept.length - 1];
+  const config = await inspectTarget(repo.root, {}, records[0]?.commit).catch(() => null);
+  return {
+    tag,
+    phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
+    currentExperiment: null,
+    currentDescription: null,
+    best: best ? { n: best.n, commit: best.commit, metric: best.metric! } : null,
+    metricName: config?.config.metric.name ?? null,
+    direction: config?.config.metric.direction ?? null,
+    experimentsDone: records.length,
+    counts,
+    recent: records.slice(-RECENT_RECORDS),
+    paused: false,
+    stopRequested: false,
+    notes: summary?.notes ?? [],
+    runDir: dir,
+    branch: `autoresearch/${tag}`,
+    maxExperiments: options.maxExperiments ?? null,
+  };
 }
 
 /** Every record when the run directory is on this machine; otherwise the recent ones the workflow keeps. */

@@ -252,6 +252,10 @@ program
 program.parseAsync().then(
   () => process.exit(0),
   (err: Error) => {
+    if (/Failed to connect before the deadline|tcp connect error|ConnectionRefused/i.test(err.message))
+      err.message =
+        `No Temporal server answers at ${temporalSettings().address}: start one with \`autoresearch server\` ` +
+        '(or `npm start` for the demo), or point TEMPORAL_ADDRESS at yours.';
     console.error(`autoresearch: ${err.message}`);
     process.exit(1);
   },

@@ -164,4 +164,6 @@ export interface RunSummary {
   counts: Record<ExperimentStatus, number>;
   branch: string | null;
   resultsPath: string | null;
+  /** The operator's redirect notes, kept with the result. */
+  notes: string[];
 }

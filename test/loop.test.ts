@@ -127,3 +127,14 @@ describe('research loop on a fake target', () => {
     await assert.rejects(startRun(client, { repo, tag: 'taken', ...queues }), /already exists.*new tag/);
   });
 });
+
+describe('a finished run, with no worker left', () => {
+  it('still answers status and results from its history and the run directory', async () => {
+    const status = JSON.parse(await cli(['status', '--tag', 'steer', '--json'])) as RunStatus;
+    assert.equal(status.phase, 'stopped');
+    assert.ok(status.experimentsDone >= 2);
+    assert.equal(status.metricName, 'val_bpb');
+    const tsv = await cli(['results', '--tag', 'steer', '--tsv']);
+    assert.equal(tsv.trimEnd().split('\n').length, status.experimentsDone + 1);
+  });
+});

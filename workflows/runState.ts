@@ -196,6 +196,7 @@ export class RunState {
       counts: { ...this.s.counts },
       branch: p?.branch ?? null,
       resultsPath: p ? `${p.runDir}/results.tsv` : null,
+      notes: [...this.s.notes],
     };
   }
 }
