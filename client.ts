@@ -9,7 +9,8 @@ import proto from '@temporalio/proto';
 import path from 'node:path';
 import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES } from './lib/searchAttributes';
-import type { ProposerKind, RunOptions } from './lib/types';
+import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
+import type { ClaudeSettings, ProposerKind, RunOptions } from './lib/types';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
 
@@ -29,6 +30,8 @@ export interface StartRunRequest {
   heartbeatTimeoutSeconds?: number;
   taskQueue?: string;
   trainTaskQueue?: string;
+  /** Settings of the claude proposer (model, max tokens, thinking budget). */
+  claude?: Partial<ClaudeSettings>;
 }
 
 export async function startRun(
@@ -51,6 +54,7 @@ export async function startRun(
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
     searchAttributes,
+    ...(claudeOptions(request) ?? {}),
   };
   try {
     return await client.workflow.start<typeof researchLoop>('researchLoop', {
@@ -68,6 +72,21 @@ export async function startRun(
       );
     throw err;
   }
+}
+
+function claudeOptions(request: StartRunRequest): Pick<RunOptions, 'claude'> | null {
+  if ((request.proposer ?? 'mutate') !== 'claude') return null;
+  const claude = { ...DEFAULT_CLAUDE, ...request.claude };
+  if (
+    claude.thinkingBudget !== undefined &&
+    (claude.thinkingBudget < 1024 || claude.thinkingBudget >= claude.maxTokens)
+  )
+    throw new Error(
+      `--thinking ${claude.thinkingBudget} must be at least 1024 and below --max-tokens (${claude.maxTokens}).`,
+    );
+  if (!process.env.ANTHROPIC_API_KEY)
+    console.warn('Note: ANTHROPIC_API_KEY is not set here; the worker that runs proposals needs it.');
+  return { claude };
 }
 
 export function runHandle(client: Client, tag: string): WorkflowHandle<typeof researchLoop> {

@@ -2,7 +2,11 @@
 // The candidate lives under refs/autoresearch/<tag>/exp/<n>, so a discarded idea is never lost, and a
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
 import { ApplicationFailure } from '@temporalio/common';
-import type { Candidate, ProposerKind, TargetConfig } from '../lib/types';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Candidate, ClaudeSettings, ProposerKind, TargetConfig } from '../lib/types';
+import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/node/claudeProposer';
+import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
@@ -19,6 +23,9 @@ export interface ProposeInput {
   config: TargetConfig;
   /** Operator redirect notes, newest last (used by LLM proposers). */
   notes: string[];
+  /** The run's directory: the results so far, and where an LLM's answer is saved against retries. */
+  runDir: string;
+  claude?: ClaudeSettings;
 }
 
 /** Draws before the mutate proposer gives up finding an edit not tried before. */
@@ -28,9 +35,19 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   const repo = await Repo.open(input.repo);
   const ref = candidateRef(input.tag, input.n);
   const existing = await repo.readRef(ref);
-  if (existing) return candidateFromCommit(repo, input.n, existing);
+  if (existing) return { ...(await candidateFromCommit(repo, input.n, existing)), ...savedExtra(input) };
 
-  const { files, description, tree } = await proposeEdit(repo, input);
+  const edit = await proposeEdit(repo, input);
+  if (edit.invalid)
+    return {
+      n: input.n,
+      parent: input.parent,
+      commit: input.parent,
+      description: edit.description,
+      ...edit.extra,
+      invalid: edit.invalid,
+    };
+  const { files, description, tree } = edit;
   try {
     await validateEdit(input.config, files);
   } catch (err) {
@@ -46,7 +63,19 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   );
   // Another attempt may have won the race to the ref; the ref's commit is the candidate either way.
   const winner = await repo.createRef(ref, commit);
-  return candidateFromCommit(repo, input.n, winner);
+  return { ...(await candidateFromCommit(repo, input.n, winner)), ...edit.extra };
+}
+
+/** The hypothesis and cost of a claude proposal that was committed before a crash. */
+function savedExtra(input: ProposeInput): Edit['extra'] {
+  const file = answerFile(input);
+  if (input.proposer !== 'claude' || !existsSync(file)) return {};
+  const { hypothesis, cost } = JSON.parse(readFileSync(file, 'utf8')) as ClaudeProposal;
+  return { hypothesis, cost };
+}
+
+function answerFile(input: ProposeInput): string {
+  return path.join(input.runDir, 'proposals', `exp-${String(input.n).padStart(4, '0')}.json`);
 }
 
 async function candidateFromCommit(repo: Repo, n: number, commit: string): Promise<Candidate> {
@@ -60,12 +89,17 @@ interface Edit {
   files: Record<string, string>;
   description: string;
   tree?: string;
+  /** What the proposer adds to the candidate (hypothesis, cost). */
+  extra?: Pick<Candidate, 'hypothesis' | 'cost'>;
+  invalid?: string;
 }
 
 async function proposeEdit(repo: Repo, input: ProposeInput): Promise<Edit> {
   switch (input.proposer) {
     case 'mutate':
       return proposeMutation(repo, input);
+    case 'claude':
+      return proposeByClaude(repo, input);
     default:
       throw ApplicationFailure.create({
         message: `Proposer "${input.proposer}" is not available in this version; use --proposer mutate.`,
@@ -97,4 +131,54 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
     `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws: ` +
       'it perturbs top-level UPPERCASE constants holding plain numbers (e.g. LEARNING_RATE = 0.003); add some, or use another proposer.',
   );
+}
+
+/** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
+async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
+  const read = async (files: string[]) =>
+    Object.fromEntries(
+      await Promise.all(files.map(async (f) => [f, (await repo.readFile(input.parent, f)) ?? ''] as const)),
+    );
+  const { config } = input;
+  const results = readRecords(input.runDir);
+  const last = results[results.length - 1];
+  const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
+  tried.add(await repo.treeOf(input.parent));
+  const proposal = await proposeWithClaude({
+    ctx: {
+      program: config.files.program ? await repo.readFile(input.parent, config.files.program) : null,
+      editable: await read(config.files.editable),
+      frozen: await read(config.files.frozen),
+      metricName: config.metric.name,
+      direction: config.metric.direction,
+      budgetSeconds: config.train.budgetSeconds,
+      n: input.n,
+      results,
+      notes: input.notes,
+      lastCrash:
+        last && last.logTail && ['crash', 'timeout'].includes(last.status)
+          ? { n: last.n, description: last.description, reason: last.reason, logTail: last.logTail }
+          : undefined,
+    },
+    settings: input.claude ?? DEFAULT_CLAUDE,
+    editableFiles: config.files.editable,
+    answerFile: answerFile(input),
+    check: async (files) => {
+      try {
+        await validateEdit(config, files);
+      } catch (err) {
+        if (err instanceof InvalidEdit) return err.message;
+        throw err;
+      }
+      return tried.has(await repo.writeTree(input.parent, files))
+        ? 'this exact edit was already tried in this run; propose a different idea'
+        : null;
+    },
+  });
+  return {
+    files: proposal.files,
+    description: proposal.description,
+    extra: { hypothesis: proposal.hypothesis, cost: proposal.cost },
+    invalid: proposal.invalid,
+  };
 }

@@ -35,16 +35,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   try {
     const repo = await materializeExample('tinylm', homePath('demo', 'tinylm'));
     const tag = timestampTag();
+    // Claude when a key is here; the offline mutate proposer otherwise.
+    const proposer = process.env.ANTHROPIC_API_KEY ? 'claude' : 'mutate';
     const handle = await startRun(client, {
       repo,
       tag,
-      proposer: 'mutate',
+      proposer,
       maxExperiments: options.maxExperiments,
       budgetSeconds: options.budgetSeconds,
     });
     const ui = server.uiUrl ? runUiUrl(server.uiUrl, server.settings.namespace, tag) : null;
     console.log(`autoresearch demo: run ${tag} on ${repo}`);
-    console.log(`proposer: mutate (offline); baseline + ${options.maxExperiments} experiments`);
+    console.log(
+      `proposer: ${proposer === 'claude' ? 'claude (ANTHROPIC_API_KEY is set)' : 'mutate (offline; set ANTHROPIC_API_KEY for claude)'}; ` +
+        `baseline + ${options.maxExperiments} experiments`,
+    );
     if (ui) console.log(`watch it in the Temporal Web UI: ${ui}`);
 
     const live = process.stdout.isTTY;

@@ -8,7 +8,7 @@ import { Repo } from '../lib/node/git';
 import { runDir as runDirOf } from '../lib/node/runPaths';
 import { inspectTarget } from '../lib/node/target';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
-import { emptyCounts, RECENT_RECORDS } from '../workflows/runState';
+import { emptyCounts, noSpend, RECENT_RECORDS } from '../workflows/runState';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -90,7 +90,9 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     counts,
     recent: records.slice(-RECENT_RECORDS),
     paused: false,
+    pausedReason: null,
     stopRequested: false,
+    spend: summary?.spend ?? noSpend(),
     notes: summary?.notes ?? [],
     runDir: dir,
     branch: `autoresearch/${tag}`,

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runHandle, runUiUrl, startRun } from '../client';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
+import { DEFAULT_CLAUDE } from '../lib/node/claudeProposer';
 import { ensureUv } from '../lib/node/pythonTools';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../lib/node/temporalCli';
 import { MAX_NOTE_LENGTH } from '../workflows/runState';
@@ -113,7 +114,14 @@ program
     '-t, --tag <tag>',
     'name of the run: branch autoresearch/<tag>, workflow autoresearch-<tag>',
   )
-  .addOption(new Option('--proposer <kind>', 'who writes the edits').choices(['mutate']).default('mutate'))
+  .addOption(
+    new Option('--proposer <kind>', 'who writes the edits: claude (Anthropic API) or mutate (offline)')
+      .choices(['mutate', 'claude'])
+      .default(process.env.ANTHROPIC_API_KEY ? 'claude' : 'mutate'),
+  )
+  .option('--model <model>', 'claude proposer: the model', DEFAULT_CLAUDE.model)
+  .option('--max-tokens <n>', 'claude proposer: max output tokens', positiveInt, DEFAULT_CLAUDE.maxTokens)
+  .option('--thinking <tokens>', 'claude proposer: extended thinking budget (>= 1024)', positiveInt)
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
   .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
   .option('--timeout <seconds>', "override the target's hard timeout", positiveSeconds)
@@ -125,6 +133,9 @@ program
       opts: {
         tag: string;
         proposer: ProposerKind;
+        model: string;
+        maxTokens: number;
+        thinking?: number;
         maxExperiments?: number;
         budget?: number;
         timeout?: number;
@@ -141,8 +152,9 @@ program
         budgetSeconds: opts.budget,
         timeoutSeconds: opts.timeout,
         seed: opts.seed,
+        claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
       });
-      console.log(`started ${handle.workflowId}`);
+      console.log(`started ${handle.workflowId} (proposer: ${opts.proposer})`);
       const ui = uiUrlFor(temporalSettings());
       if (ui) console.log(`Web UI: ${runUiUrl(ui, client.options.namespace, opts.tag)}`);
       if (opts.wait) {

@@ -1,6 +1,6 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
-import type { ExperimentRecord, RunStatus, RunSummary } from '../lib/types';
+import type { ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -8,10 +8,10 @@ function fmtMetric(value: number | undefined): string {
 
 export function resultsTable(records: ExperimentRecord[], metricName = 'metric'): string {
   const table = new Table({
-    head: ['exp', 'commit', metricName, 'mem GB', 'status', 'train s', 'description'],
+    head: ['exp', 'commit', metricName, 'mem GB', 'status', 'train s', '$', 'description'],
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    colAligns: ['right', 'left', 'right', 'right', 'left', 'right', 'left'],
+    colAligns: ['right', 'left', 'right', 'right', 'left', 'right', 'right', 'left'],
   });
   for (const r of records) {
     table.push([
@@ -21,6 +21,7 @@ export function resultsTable(records: ExperimentRecord[], metricName = 'metric')
       r.memoryGb === undefined ? '-' : r.memoryGb.toFixed(1),
       r.status,
       r.trainSeconds.toFixed(1),
+      r.cost ? r.cost.dollars.toFixed(4) : '-',
       r.status === 'keep' || r.status === 'discard'
         ? r.description
         : `${r.description} (${r.reason ?? r.status})`,
@@ -44,9 +45,17 @@ export function statusText(status: RunStatus): string {
     );
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
+  if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
+  if (status.spend.dollars > 0 || status.spend.inputTokens > 0)
+    lines.push(`proposer spend: ${spendText(status.spend)}`);
   if (status.branch) lines.push(`branch: ${status.branch}`);
   if (status.notes.length) lines.push(`notes: ${status.notes.map((n) => JSON.stringify(n)).join(', ')}`);
   return lines.join('\n');
+}
+
+export function spendText(spend: ProposalCost): string {
+  const tokens = spend.inputTokens + spend.cacheCreationTokens + spend.cacheReadTokens;
+  return `$${spend.dollars.toFixed(4)} (${tokens} input tokens, ${spend.cacheReadTokens} from cache; ${spend.outputTokens} output)`;
 }
 
 function countsText(counts: RunStatus['counts']): string {
@@ -65,6 +74,7 @@ export function summaryText(summary: RunSummary): string {
   return [
     `run ${summary.tag} ended (${summary.reason}): ${summary.experimentsDone} experiments; ${countsText(summary.counts)}`,
     `best: ${best ? `${best.metric.toFixed(6)} at experiment ${best.n} (${best.commit.slice(0, 7)})${gain}` : 'none'}`,
+    summary.spend.dollars > 0 ? `proposer spend: ${spendText(summary.spend)}` : '',
     summary.branch ? `branch: ${summary.branch}` : '',
     summary.resultsPath ? `results: ${summary.resultsPath}` : '',
   ]

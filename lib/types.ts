@@ -37,6 +37,23 @@ export interface TargetConfig {
   };
 }
 
+/** How the claude proposer calls the model. */
+export interface ClaudeSettings {
+  model: string;
+  maxTokens: number;
+  /** Extended thinking budget in tokens (>= 1024, below maxTokens); absent = no thinking. */
+  thinkingBudget?: number;
+}
+
+/** Tokens and dollars a proposal cost. */
+export interface ProposalCost {
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationTokens: number;
+  cacheReadTokens: number;
+  dollars: number;
+}
+
 /** What a person chooses when starting a run. */
 export interface RunOptions {
   tag: string;
@@ -58,6 +75,8 @@ export interface RunOptions {
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */
   searchAttributes: boolean;
+  /** Settings of the claude proposer. */
+  claude?: ClaudeSettings;
 }
 
 export interface PreparedRun {
@@ -73,8 +92,13 @@ export interface PreparedRun {
 export interface Candidate {
   n: number;
   parent: string;
+  /** The candidate commit; the parent itself when the proposal was invalid. */
   commit: string;
   description: string;
+  hypothesis?: string;
+  cost?: ProposalCost;
+  /** Why the proposal could not become a candidate (nothing is trained then). */
+  invalid?: string;
 }
 
 export interface TrainingOutcome {
@@ -112,6 +136,10 @@ export interface ExperimentRecord {
   metric?: number;
   memoryGb?: number;
   reason?: string;
+  hypothesis?: string;
+  cost?: ProposalCost;
+  /** The end of the log of a crashed run, for the next proposal (kept in the record file only). */
+  logTail?: string;
   trainSeconds: number;
   /** Workflow time in ms when the experiment started and finished (propose to record). */
   startedAt: number;
@@ -148,8 +176,12 @@ export interface RunStatus {
   counts: Record<ExperimentStatus, number>;
   recent: ExperimentRecord[];
   paused: boolean;
+  /** Why the run paused itself (e.g. the API refused the key), if it did. */
+  pausedReason: string | null;
   stopRequested: boolean;
   notes: string[];
+  /** What the proposals have cost so far. */
+  spend: ProposalCost;
   runDir: string | null;
   branch: string | null;
   maxExperiments: number | null;
@@ -166,4 +198,5 @@ export interface RunSummary {
   resultsPath: string | null;
   /** The operator's redirect notes, kept with the result. */
   notes: string[];
+  spend: ProposalCost;
 }

@@ -68,6 +68,7 @@ describe('prepare and propose', () => {
       seed: 0,
       config: run.config,
       notes: [],
+      runDir: run.runDir,
     };
     const first = await proposeCandidate(input);
     const retry = await proposeCandidate(input);
@@ -111,6 +112,7 @@ describe('record', () => {
       seed: 0,
       config: run.config,
       notes: [],
+      runDir: run.runDir,
     });
     const record: ExperimentRecord = {
       n: 1,

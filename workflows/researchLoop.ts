@@ -19,6 +19,7 @@ import type { ControlActivities, TrainActivities } from '../activities';
 import { BEST_METRIC, EXPERIMENTS, PHASE, TAG } from '../lib/searchAttributes';
 import type {
   Candidate,
+  Evaluation,
   ExperimentRecord,
   Phase,
   RunOptions,
@@ -96,7 +97,11 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
 
   while (!state.finished) {
     if (state.paused) {
-      show('paused', `Paused after ${state.experimentsDone} experiments; signal "resume" to continue`);
+      show(
+        'paused',
+        `${state.pausedReason ? `Paused: ${state.pausedReason}` : `Paused after ${state.experimentsDone} experiments`}; ` +
+          'signal "resume" to continue',
+      );
       await condition(() => !state.paused || state.stopRequested);
       continue;
     }
@@ -135,41 +140,62 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   } else {
     state.begin({ n, description: null });
     show('proposing', `Experiment ${n}: asking the ${options.proposer} proposer for an edit`);
-    candidate = await control.proposeCandidate.executeWithOptions(
-      { ...controlOptions, summary: `exp ${n} propose (${options.proposer})` },
-      [
-        {
-          repo: options.repo,
-          tag: options.tag,
-          n,
-          parent: state.parentCommit,
-          proposer: options.proposer,
-          seed: options.seed,
-          config,
-          notes: [...state.notes],
-        },
-      ],
-    );
+    try {
+      candidate = await control.proposeCandidate.executeWithOptions(
+        { ...controlOptions, summary: `exp ${n} propose (${options.proposer})` },
+        [
+          {
+            repo: options.repo,
+            tag: options.tag,
+            n,
+            parent: state.parentCommit,
+            proposer: options.proposer,
+            seed: options.seed,
+            config,
+            notes: [...state.notes],
+            runDir: prepared.runDir,
+            claude: options.claude,
+          },
+        ],
+      );
+    } catch (err) {
+      // The proposer refused for a reason a person must fix (a bad API key, an unknown model): pause,
+      // say why, and lose nothing. `resume` retries the same experiment.
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof ApplicationFailure &&
+        err.cause.type === 'ProposerRefused'
+      ) {
+        state.current = null;
+        state.pause(err.cause.message);
+        return;
+      }
+      throw err;
+    }
   }
   state.begin(candidate);
 
   show('training', `Experiment ${n} training: ${candidate.description}`);
-  const outcome = await train(options, config, candidate);
+  const outcome: (TrainingOutcome & { failure?: string }) | null = candidate.invalid
+    ? null
+    : await train(options, config, candidate);
   show('evaluating', `Experiment ${n} evaluating: ${candidate.description}`);
-  const evaluation = outcome.failure
-    ? { status: 'crash' as const, reason: outcome.failure }
-    : await control.evaluateCandidate.executeWithOptions(
-        { ...controlOptions, summary: `exp ${n} evaluate` },
-        [
-          {
-            repo: options.repo,
-            commit: candidate.commit,
-            config,
-            frozenBlobs: prepared.frozenBlobs,
-            outcome,
-          },
-        ],
-      );
+  const evaluation: Evaluation = candidate.invalid
+    ? { status: 'invalid', reason: candidate.invalid }
+    : outcome!.failure
+      ? { status: 'crash', reason: outcome!.failure }
+      : await control.evaluateCandidate.executeWithOptions(
+          { ...controlOptions, summary: `exp ${n} evaluate` },
+          [
+            {
+              repo: options.repo,
+              commit: candidate.commit,
+              config,
+              frozenBlobs: prepared.frozenBlobs,
+              outcome: outcome!,
+            },
+          ],
+        );
 
   const status = state.decide(evaluation);
   const record: ExperimentRecord = {
@@ -181,7 +207,10 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
     metric: evaluation.metric,
     memoryGb: evaluation.memoryGb,
     reason: evaluation.reason,
-    trainSeconds: outcome.trainSeconds,
+    hypothesis: candidate.hypothesis,
+    cost: candidate.cost,
+    logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
+    trainSeconds: outcome?.trainSeconds ?? 0,
     startedAt,
     finishedAt: Date.now(),
   };
@@ -204,7 +233,7 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   if (n === 0 && status !== 'keep') {
     throw ApplicationFailure.nonRetryable(
       `The baseline did not produce a valid ${config.metric.name} (${status}: ${evaluation.reason ?? 'no reason given'}). ` +
-        `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"; log: ${outcome.logPath}`,
+        `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"; log: ${outcome?.logPath ?? 'none'}`,
       'BaselineFailed',
     );
   }

@@ -8,6 +8,7 @@ import type {
   ExperimentStatus,
   Phase,
   PreparedRun,
+  ProposalCost,
   RunOptions,
   RunStatus,
   RunSummary,
@@ -28,7 +29,13 @@ export interface RunSnapshot {
   recent: ExperimentRecord[];
   notes: string[];
   paused: boolean;
+  pausedReason: string | null;
   stopRequested: boolean;
+  spend: ProposalCost;
+}
+
+export function noSpend(): ProposalCost {
+  return { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0 };
 }
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
@@ -51,21 +58,22 @@ export class RunState {
     private s: RunSnapshot,
   ) {}
 
-  static start(options: RunOptions, snapshot?: RunSnapshot): RunState {
-    return new RunState(
-      options,
-      snapshot ?? {
-        prepared: null,
-        nextExperiment: 0,
-        best: null,
-        baselineMetric: null,
-        counts: emptyCounts(),
-        recent: [],
-        notes: [],
-        paused: false,
-        stopRequested: false,
-      },
-    );
+  static start(options: RunOptions, snapshot?: Partial<RunSnapshot>): RunState {
+    // Fields added in later versions get their defaults when an older snapshot continues as new.
+    return new RunState(options, {
+      prepared: null,
+      nextExperiment: 0,
+      best: null,
+      baselineMetric: null,
+      counts: emptyCounts(),
+      recent: [],
+      notes: [],
+      paused: false,
+      pausedReason: null,
+      stopRequested: false,
+      spend: noSpend(),
+      ...snapshot,
+    });
   }
 
   snapshot(): RunSnapshot {
@@ -85,6 +93,9 @@ export class RunState {
   get paused(): boolean {
     return this.s.paused;
   }
+  get pausedReason(): string | null {
+    return this.s.pausedReason;
+  }
   get stopRequested(): boolean {
     return this.s.stopRequested;
   }
@@ -99,11 +110,13 @@ export class RunState {
     this.s.prepared = prepared;
   }
 
-  pause(): void {
+  pause(reason: string | null = null): void {
     this.s.paused = true;
+    this.s.pausedReason = reason;
   }
   resume(): void {
     this.s.paused = false;
+    this.s.pausedReason = null;
   }
   stop(): void {
     this.s.stopRequested = true;
@@ -148,11 +161,21 @@ export class RunState {
     if (record.n !== this.s.nextExperiment)
       throw new Error(`experiment ${record.n} finished but ${this.s.nextExperiment} was expected`);
     this.s.counts[record.status] += 1;
+    if (record.cost) {
+      const spend = this.s.spend;
+      spend.inputTokens += record.cost.inputTokens;
+      spend.outputTokens += record.cost.outputTokens;
+      spend.cacheCreationTokens += record.cost.cacheCreationTokens;
+      spend.cacheReadTokens += record.cost.cacheReadTokens;
+      spend.dollars = Math.round((spend.dollars + record.cost.dollars) * 1e6) / 1e6;
+    }
     if (record.status === 'keep' && record.metric !== undefined) {
       this.s.best = { n: record.n, commit: record.commit, metric: record.metric };
       if (record.n === 0) this.s.baselineMetric = record.metric;
     }
-    this.s.recent.push(record);
+    // The log tail is for the next proposal only; it lives in the record file, not in the state.
+    const { logTail: _logTail, ...kept } = record;
+    this.s.recent.push(kept);
     if (this.s.recent.length > RECENT_RECORDS) this.s.recent.splice(0, this.s.recent.length - RECENT_RECORDS);
     this.s.nextExperiment += 1;
     this.finishedThisExecution += 1;
@@ -177,8 +200,10 @@ export class RunState {
       counts: { ...this.s.counts },
       recent: [...this.s.recent],
       paused: this.s.paused,
+      pausedReason: this.s.pausedReason,
       stopRequested: this.s.stopRequested,
       notes: [...this.s.notes],
+      spend: { ...this.s.spend },
       runDir: p?.runDir ?? null,
       branch: p?.branch ?? null,
       maxExperiments: this.options.maxExperiments ?? null,
@@ -197,6 +222,7 @@ export class RunState {
       branch: p?.branch ?? null,
       resultsPath: p ? `${p.runDir}/results.tsv` : null,
       notes: [...this.s.notes],
+      spend: { ...this.s.spend },
     };
   }
 }

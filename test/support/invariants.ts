@@ -37,8 +37,11 @@ export async function assertRunInvariants(
   const kept = records.filter((r) => r.status === 'keep');
   assert.equal(head, kept[kept.length - 1]!.commit, 'branch head = last kept commit');
   assert.equal(head, summary.best?.commit);
-  for (const r of records)
+  for (const r of records) {
+    // An invalid proposal made no candidate (it stays on its parent); every other experiment has one.
+    if (r.status === 'invalid' && r.commit === r.parent) continue;
     assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/exp/${r.n}`]), r.commit);
+  }
 
   // 4. the user's working tree and checkout are untouched; slot worktrees are clean
   assert.equal(

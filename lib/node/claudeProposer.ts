@@ -1,0 +1,179 @@
+// The `claude` proposer: Claude reads the program, the code and the results, and answers with a
+// structured edit through tool use. A broken edit gets one repair round with the error shown to the model.
+// Retries belong to Temporal, not to the SDK (maxRetries: 0): rate limits, overload and 5xx become
+// retryable failures that honour retry-after; a bad key or a bad request fails fast with the fix named.
+import Anthropic from '@anthropic-ai/sdk';
+import { ApplicationFailure } from '@temporalio/common';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { applyEdits, EditError, type FileEdit } from '../proposers/applyEdits';
+import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
+import { addUsage, NO_USAGE, priceOf, type ProposalCost, type TokenUsage } from '../proposers/pricing';
+import type { ClaudeSettings } from '../types';
+
+export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
+
+export interface ClaudeProposal {
+  files: Record<string, string>;
+  description: string;
+  hypothesis: string;
+  cost: ProposalCost;
+  /** Set when even the repaired edit was unusable: the experiment is recorded as invalid, nothing trains. */
+  invalid?: string;
+}
+
+export interface ClaudeRequest {
+  ctx: PromptContext;
+  settings: ClaudeSettings;
+  editableFiles: string[];
+  /** Why a set of new file contents cannot be a candidate (does not parse, already tried...), or null. */
+  check: (files: Record<string, string>) => Promise<string | null>;
+  /** Where the answer is saved as soon as it arrives, so a retried activity does not pay twice. */
+  answerFile: string;
+}
+
+interface ToolInput {
+  description?: unknown;
+  hypothesis?: unknown;
+  edits?: unknown;
+}
+
+export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeProposal> {
+  if (existsSync(request.answerFile))
+    return JSON.parse(readFileSync(request.answerFile, 'utf8')) as ClaudeProposal;
+  if (!process.env.ANTHROPIC_API_KEY)
+    throw refused(
+      'ANTHROPIC_API_KEY is not set on the worker that runs proposals: set it there and resume the run.',
+    );
+  const client = new Anthropic({ maxRetries: 0, timeout: 10 * 60 * 1000 });
+  const { settings } = request;
+  const messages: Anthropic.MessageParam[] = [{ role: 'user', content: userPrompt(request.ctx) }];
+  let usage: TokenUsage = NO_USAGE;
+  let proposal: ClaudeProposal | null = null;
+  let problem = '';
+
+  for (let round = 0; round < 2 && !proposal; round++) {
+    const response = await callClaude(client, settings, request.ctx, messages);
+    usage = addUsage(usage, {
+      inputTokens: response.usage.input_tokens,
+      outputTokens: response.usage.output_tokens,
+      cacheCreationTokens: response.usage.cache_creation_input_tokens ?? 0,
+      cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
+    });
+    const call = response.content.find(
+      (b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === PROPOSE_TOOL.name,
+    );
+    const input = (call?.input ?? {}) as ToolInput;
+    const description = typeof input.description === 'string' ? input.description.split('\n')[0]!.trim() : '';
+    const hypothesis = typeof input.hypothesis === 'string' ? input.hypothesis.trim() : '';
+    problem = !call
+      ? 'you did not call the propose_edit tool'
+      : !description
+        ? 'the description is empty'
+        : await editProblem(request, input.edits);
+    if (!problem) {
+      const files = applyEdits(request.ctx.editable, request.editableFiles, input.edits as FileEdit[]);
+      proposal = { files, description, hypothesis, cost: { ...usage, dollars: 0 } };
+    } else if (round === 0) {
+      // The repair round: show the model what went wrong with its own answer.
+      messages.push({ role: 'assistant', content: response.content });
+      messages.push({
+        role: 'user',
+        content: call
+          ? [
+              {
+                type: 'tool_result',
+                tool_use_id: call.id,
+                is_error: true,
+                content: `The edit was rejected: ${problem}. Fix it and call propose_edit again.`,
+              },
+            ]
+          : `Your answer was rejected: ${problem}. Call propose_edit.`,
+      });
+    } else {
+      proposal = {
+        files: {},
+        description: description || '(unusable proposal)',
+        hypothesis,
+        cost: { ...usage, dollars: 0 },
+        invalid: problem,
+      };
+    }
+  }
+  proposal!.cost = { ...usage, dollars: priceOf(settings.model, usage) };
+  saveAnswer(request.answerFile, proposal!);
+  return proposal!;
+}
+
+async function editProblem(request: ClaudeRequest, edits: unknown): Promise<string> {
+  try {
+    const files = applyEdits(request.ctx.editable, request.editableFiles, edits as FileEdit[]);
+    return (await request.check(files)) ?? '';
+  } catch (err) {
+    if (err instanceof EditError) return err.message;
+    throw err;
+  }
+}
+
+async function callClaude(
+  client: Anthropic,
+  settings: ClaudeSettings,
+  ctx: PromptContext,
+  messages: Anthropic.MessageParam[],
+): Promise<Anthropic.Message> {
+  try {
+    return await client.messages.create({
+      model: settings.model,
+      max_tokens: settings.maxTokens,
+      // The stable prefix (role, program, frozen files) is cached across experiments.
+      system: [{ type: 'text', text: systemPrompt(ctx), cache_control: { type: 'ephemeral' } }],
+      tools: [PROPOSE_TOOL],
+      // Extended thinking does not allow a forced tool choice.
+      tool_choice: settings.thinkingBudget ? { type: 'auto' } : { type: 'tool', name: PROPOSE_TOOL.name },
+      ...(settings.thinkingBudget
+        ? { thinking: { type: 'enabled', budget_tokens: settings.thinkingBudget } }
+        : {}),
+      messages,
+    });
+  } catch (err) {
+    throw asTemporalFailure(err);
+  }
+}
+
+function refused(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: 'ProposerRefused', nonRetryable: true });
+}
+
+/** Maps an API error to what Temporal should do with it. */
+export function asTemporalFailure(err: unknown): unknown {
+  if (err instanceof Anthropic.AuthenticationError)
+    return refused(
+      `The Anthropic API rejected the key (401): check ANTHROPIC_API_KEY on the worker, then resume the run. ${err.message}`,
+    );
+  if (err instanceof Anthropic.PermissionDeniedError)
+    return refused(
+      `The Anthropic API denied access (403): the key may lack access to this model. ${err.message}`,
+    );
+  if (err instanceof Anthropic.NotFoundError)
+    return refused(
+      `The Anthropic API does not know this model (404): pick another with --model. ${err.message}`,
+    );
+  if (err instanceof Anthropic.BadRequestError || err instanceof Anthropic.UnprocessableEntityError)
+    return refused(`The Anthropic API refused the request (${err.status}): ${err.message}`);
+  if (err instanceof Anthropic.APIError || err instanceof Anthropic.APIConnectionError) {
+    const status = err instanceof Anthropic.APIError ? err.status : undefined;
+    const retryAfter = Number(err instanceof Anthropic.APIError ? err.headers?.get('retry-after') : NaN);
+    return ApplicationFailure.create({
+      message: `The Anthropic API is unavailable (${status ?? 'connection'}): ${err.message}; retrying.`,
+      type: 'AnthropicUnavailable',
+      nextRetryDelay: Number.isFinite(retryAfter) && retryAfter >= 0 ? `${retryAfter} seconds` : undefined,
+    });
+  }
+  return err;
+}
+
+function saveAnswer(file: string, proposal: ClaudeProposal): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(proposal));
+  renameSync(`${file}.tmp`, file);
+}

@@ -1,0 +1,44 @@
+// Dollars per million tokens, by model family, to put a price on each proposal. Estimates from the
+// published list prices; cache writes cost 1.25x input and cache reads 0.1x input.
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationTokens: number;
+  cacheReadTokens: number;
+}
+
+export type { ProposalCost } from '../types';
+
+const PER_MILLION: Array<[RegExp, { input: number; output: number }]> = [
+  [/opus-4-[01]|opus-3/, { input: 15, output: 75 }],
+  [/opus/, { input: 5, output: 25 }],
+  [/haiku/, { input: 1, output: 5 }],
+  [/sonnet|.*/, { input: 3, output: 15 }],
+];
+
+export function priceOf(model: string, usage: TokenUsage): number {
+  const price = PER_MILLION.find(([re]) => re.test(model))![1];
+  const dollars =
+    (usage.inputTokens * price.input +
+      usage.cacheCreationTokens * price.input * 1.25 +
+      usage.cacheReadTokens * price.input * 0.1 +
+      usage.outputTokens * price.output) /
+    1e6;
+  return Math.round(dollars * 1e6) / 1e6;
+}
+
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheCreationTokens: a.cacheCreationTokens + b.cacheCreationTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+  };
+}
+
+export const NO_USAGE: TokenUsage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheCreationTokens: 0,
+  cacheReadTokens: 0,
+};

@@ -1,0 +1,180 @@
+// The claude proposer end to end: the real @anthropic-ai/sdk against a loopback stand-in for the
+// Messages API, inside a real run. What the model is shown, how its edits are applied and repaired,
+// what it costs, and how API errors are handled (retried by Temporal, or pausing the run).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { startRun } from '../client';
+import type { RunSummary } from '../lib/types';
+import { statusQuery } from '../workflows/messages';
+import { makeFakeTarget } from './support/fakeTarget';
+import {
+  startFakeAnthropic,
+  type FakeAnthropic,
+  type RecordedRequest,
+  type Reply,
+} from './support/fakeAnthropic';
+import { assertRunInvariants, checkoutState } from './support/invariants';
+import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { waitFor } from './support/waitFor';
+
+const NOTE = 'focus on the learning rate';
+
+function edit(description: string, old_string: string, new_string: string): Reply {
+  return {
+    kind: 'tool',
+    input: {
+      description,
+      hypothesis: `because ${description}`,
+      edits: [{ file: 'train.py', old_string, new_string }],
+    },
+    usage: {
+      input_tokens: 900,
+      output_tokens: 150,
+      cache_creation_input_tokens: 4000,
+      cache_read_input_tokens: 0,
+    },
+  };
+}
+
+/** The user message text of a request (the first turn). */
+function firstUserText(request: RecordedRequest): string {
+  const content = request.body.messages[0].content;
+  return typeof content === 'string' ? content : JSON.stringify(content);
+}
+
+describe('claude proposer', () => {
+  let fake: FakeAnthropic;
+  let client: Client;
+  let workers: RunningWorkers;
+  const queues = uniqueQueues('claude');
+  const saved = { url: process.env.ANTHROPIC_BASE_URL, key: process.env.ANTHROPIC_API_KEY };
+
+  before(async () => {
+    fake = await startFakeAnthropic();
+    process.env.ANTHROPIC_BASE_URL = fake.url;
+    process.env.ANTHROPIC_API_KEY = 'test-key-not-real';
+    const address = await testServer();
+    client = await testClient(address);
+    workers = await startWorkers(address, queues);
+  });
+  after(async () => {
+    await workers.stop();
+    await client.connection.close();
+    await fake.close();
+    for (const [name, value] of [
+      ['ANTHROPIC_BASE_URL', saved.url],
+      ['ANTHROPIC_API_KEY', saved.key],
+    ] as const)
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+  });
+
+  it('proposes, repairs, learns from a crash, refuses duplicates, survives a rate limit, and counts the cost', async () => {
+    const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16' });
+    const checkout = await checkoutState(repo);
+    fake.push(
+      edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'), // exp 1: keep
+      edit('widen the model', 'WIDTH = 99', 'WIDTH = 20'), // exp 2: old_string not found ...
+      edit('widen the model', 'WIDTH = 16', 'WIDTH = 20'), // ... repaired; it crashes
+      edit('back to LR 0.01', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.01'), // exp 3: a duplicate of the baseline ...
+      edit('back to LR 0.01', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.01'), // ... twice: invalid, not trained
+      {
+        kind: 'error',
+        status: 429,
+        type: 'rate_limit_error',
+        message: 'slow down',
+        headers: { 'retry-after': '1' },
+      },
+      edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'), // exp 4: keep
+    );
+    const handle = await startRun(client, {
+      repo,
+      tag: 'claude',
+      proposer: 'claude',
+      maxExperiments: 4,
+      ...queues,
+    });
+    await handle.signal('redirect', NOTE);
+    const summary = (await handle.result()) as RunSummary;
+    const records = await assertRunInvariants(repo, 'claude', summary, checkout);
+
+    assert.deepEqual(
+      records.map((r) => r.status),
+      ['keep', 'keep', 'crash', 'invalid', 'keep'],
+    );
+    assert.equal(records[1]!.description, 'raise LR to 0.015');
+    assert.equal(records[1]!.hypothesis, 'because raise LR to 0.015');
+    assert.match(records[3]!.reason!, /already tried/);
+    assert.equal(
+      records[3]!.commit,
+      records[1]!.commit,
+      'an invalid proposal trains nothing and stays on its parent',
+    );
+    assert.equal(records[3]!.trainSeconds, 0);
+
+    // What the model saw.
+    const requests = fake.requests;
+    assert.equal(requests.length, 7, 'one call per proposal, one per repair, one rejected by the rate limit');
+    const first = requests[0]!;
+    assert.equal(first.headers.authorization, 'Bearer test-key-not-real');
+    assert.deepEqual(first.body.tool_choice, { type: 'tool', name: 'propose_edit' });
+    assert.deepEqual(
+      first.body.system[0].cache_control,
+      { type: 'ephemeral' },
+      'the stable prefix is cached',
+    );
+    assert.match(first.body.system[0].text, /# program\nLower val_bpb\./, 'program.md');
+    assert.match(first.body.system[0].text, /<file path="prepare.py">/, 'frozen files as context');
+    assert.match(
+      firstUserText(first),
+      /<file path="train.py">[\s\S]*LEARNING_RATE = 0\.01 /,
+      'the editable file',
+    );
+    assert.match(firstUserText(first), new RegExp(NOTE), 'the operator note reaches the proposal');
+    assert.match(firstUserText(first), /0\tkeep\t0\.180000\tbaseline/, 'the results so far');
+    const repair = requests[2]!.body.messages;
+    assert.equal(repair.length, 3);
+    assert.match(
+      JSON.stringify(repair[2].content),
+      /old_string was not found/,
+      'the repair round shows the error',
+    );
+    assert.match(
+      firstUserText(requests[3]!),
+      /Experiment 2 crashed: widen the model[\s\S]*RuntimeError: this configuration crashes/,
+    );
+    assert.match(JSON.stringify(requests[4]!.body.messages[2].content), /already tried/);
+
+    // What it cost: every call counted, cache writes priced.
+    const costs = records.map((r) => r.cost?.dollars ?? 0);
+    assert.equal(costs[0], 0);
+    assert.ok(costs.slice(1).every((d) => d > 0));
+    assert.ok(Math.abs(summary.spend.dollars - costs.reduce((a, b) => a + b, 0)) < 1e-9);
+    assert.equal(summary.spend.cacheCreationTokens, 4000 * 6);
+  });
+
+  it('pauses the run when the API refuses the key, and resume retries the same experiment', async () => {
+    const repo = await makeFakeTarget();
+    fake.push({ kind: 'error', status: 401, type: 'authentication_error', message: 'invalid x-api-key' });
+    const handle = await startRun(client, {
+      repo,
+      tag: 'claude-401',
+      proposer: 'claude',
+      maxExperiments: 1,
+      ...queues,
+    });
+    const paused = await waitFor('the run to pause itself', async () => {
+      const s = await handle.query(statusQuery);
+      return s.phase === 'paused' ? s : undefined;
+    });
+    assert.match(paused.pausedReason!, /rejected the key \(401\).*ANTHROPIC_API_KEY/);
+    assert.equal(paused.experimentsDone, 1, 'the baseline is kept; nothing is lost');
+
+    fake.push(edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'));
+    await handle.signal('resume');
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.experimentsDone, 2);
+    assert.equal(summary.counts.keep, 2);
+  });
+});
