@@ -50,7 +50,7 @@ export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeP
   const messages: Anthropic.MessageParam[] = [{ role: 'user', content: userPrompt(request.ctx) }];
   let usage: TokenUsage = NO_USAGE;
   let proposal: ClaudeProposal | null = null;
-  let problem = '';
+  let problem: string;
 
   for (let round = 0; round < 2 && !proposal; round++) {
     const response = await callClaude(client, settings, request.ctx, messages);
