@@ -30,6 +30,8 @@ export interface StartRunRequest {
   heartbeatTimeoutSeconds?: number;
   taskQueue?: string;
   trainTaskQueue?: string;
+  maxDollars?: number;
+  maxTokens?: number;
   /** Settings of the claude proposer (model, max tokens, thinking budget). */
   claude?: Partial<ClaudeSettings>;
 }
@@ -54,6 +56,8 @@ export async function startRun(
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
     searchAttributes,
+    maxDollars: request.maxDollars,
+    maxTokens: request.maxTokens,
     ...(claudeOptions(request) ?? {}),
   };
   try {

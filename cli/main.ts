@@ -122,6 +122,8 @@ program
   .option('--model <model>', 'claude proposer: the model', DEFAULT_CLAUDE.model)
   .option('--max-tokens <n>', 'claude proposer: max output tokens', positiveInt, DEFAULT_CLAUDE.maxTokens)
   .option('--thinking <tokens>', 'claude proposer: extended thinking budget (>= 1024)', positiveInt)
+  .option('--max-spend <dollars>', 'end the run once proposals have cost this much', positiveSeconds)
+  .option('--max-spend-tokens <n>', 'end the run once proposals have used this many tokens', positiveInt)
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
   .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
   .option('--timeout <seconds>', "override the target's hard timeout", positiveSeconds)
@@ -136,6 +138,8 @@ program
         model: string;
         maxTokens: number;
         thinking?: number;
+        maxSpend?: number;
+        maxSpendTokens?: number;
         maxExperiments?: number;
         budget?: number;
         timeout?: number;
@@ -153,6 +157,8 @@ program
         timeoutSeconds: opts.timeout,
         seed: opts.seed,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
+        maxDollars: opts.maxSpend,
+        maxTokens: opts.maxSpendTokens,
       });
       console.log(`started ${handle.workflowId} (proposer: ${opts.proposer})`);
       const ui = uiUrlFor(temporalSettings());

@@ -77,6 +77,10 @@ export interface RunOptions {
   searchAttributes: boolean;
   /** Settings of the claude proposer. */
   claude?: ClaudeSettings;
+  /** End the run cleanly once the proposals have cost this many dollars... */
+  maxDollars?: number;
+  /** ...or this many tokens (input, cache and output together). */
+  maxTokens?: number;
 }
 
 export interface PreparedRun {
@@ -189,7 +193,7 @@ export interface RunStatus {
 
 export interface RunSummary {
   tag: string;
-  reason: 'max-experiments' | 'stopped';
+  reason: 'max-experiments' | 'stopped' | 'spend-limit';
   experimentsDone: number;
   best: BestResult | null;
   baselineMetric: number | null;

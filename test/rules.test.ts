@@ -94,6 +94,19 @@ describe('RunState', () => {
     assert.equal(again.paused, true);
   });
 
+  it('ends cleanly at the spend limit', () => {
+    const state = RunState.start({ ...options, maxExperiments: undefined, maxDollars: 0.05 });
+    state.setPrepared(prepared);
+    const cost = { inputTokens: 1000, outputTokens: 100, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0.03 };
+    state.finish(record(0, 'keep', 1));
+    state.finish({ ...record(1, 'discard', 2), cost });
+    assert.equal(state.finished, false);
+    state.finish({ ...record(2, 'discard', 2), cost });
+    assert.equal(state.finished, true);
+    assert.equal(state.summary().reason, 'spend-limit');
+    assert.equal(state.summary().spend.inputTokens, 2000);
+  });
+
   it('rejects empty notes', () => {
     assert.throws(() => RunState.start(options).addNote('   '), /empty/);
   });

@@ -133,9 +133,17 @@ export class RunState {
     if (this.s.notes.length > MAX_NOTES) this.s.notes.splice(0, this.s.notes.length - MAX_NOTES);
   }
 
+  /** True once the proposals have cost what the run may spend. */
+  get spendLimitReached(): boolean {
+    const { maxDollars, maxTokens } = this.options;
+    const spend = this.s.spend;
+    const tokens = spend.inputTokens + spend.outputTokens + spend.cacheCreationTokens + spend.cacheReadTokens;
+    return (maxDollars !== undefined && spend.dollars >= maxDollars) || (maxTokens !== undefined && tokens >= maxTokens);
+  }
+
   /** True when no further experiment should start. */
   get finished(): boolean {
-    if (this.s.stopRequested) return true;
+    if (this.s.stopRequested || this.spendLimitReached) return true;
     const max = this.options.maxExperiments;
     return max !== undefined && this.s.nextExperiment > max;
   }
@@ -214,7 +222,7 @@ export class RunState {
     const p = this.s.prepared;
     return {
       tag: this.options.tag,
-      reason: this.s.stopRequested ? 'stopped' : 'max-experiments',
+      reason: this.s.stopRequested ? 'stopped' : this.spendLimitReached ? 'spend-limit' : 'max-experiments',
       experimentsDone: this.experimentsDone,
       best: this.s.best,
       baselineMetric: this.s.baselineMetric,
