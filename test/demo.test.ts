@@ -20,7 +20,13 @@ describe('npm start (the demo)', () => {
       process.execPath,
       [CLI, 'demo', '--max-experiments', '1', '--budget', '3'],
       {
-        env: { ...process.env, AUTORESEARCH_HOME: home, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, CI: 'true' },
+        env: {
+          ...process.env,
+          AUTORESEARCH_HOME: home,
+          TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+          CI: 'true',
+          ANTHROPIC_API_KEY: '',
+        },
         timeout: 240_000,
       },
     );

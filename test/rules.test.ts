@@ -97,7 +97,13 @@ describe('RunState', () => {
   it('ends cleanly at the spend limit', () => {
     const state = RunState.start({ ...options, maxExperiments: undefined, maxDollars: 0.05 });
     state.setPrepared(prepared);
-    const cost = { inputTokens: 1000, outputTokens: 100, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0.03 };
+    const cost = {
+      inputTokens: 1000,
+      outputTokens: 100,
+      cacheCreationTokens: 0,
+      cacheReadTokens: 0,
+      dollars: 0.03,
+    };
     state.finish(record(0, 'keep', 1));
     state.finish({ ...record(1, 'discard', 2), cost });
     assert.equal(state.finished, false);
