@@ -10,7 +10,7 @@ import path from 'node:path';
 import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES } from './lib/searchAttributes';
 import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
-import type { ClaudeSettings, ProposerKind, RunOptions } from './lib/types';
+import type { ClaudeSettings, CommandSettings, ProposerKind, RunOptions } from './lib/types';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
 
@@ -32,6 +32,8 @@ export interface StartRunRequest {
   trainTaskQueue?: string;
   maxDollars?: number;
   maxTokens?: number;
+  /** The command proposer's CLI and its timeout. */
+  command?: CommandSettings;
   /** Settings of the claude proposer (model, max tokens, thinking budget). */
   claude?: Partial<ClaudeSettings>;
 }
@@ -59,6 +61,7 @@ export async function startRun(
     maxDollars: request.maxDollars,
     maxTokens: request.maxTokens,
     ...(claudeOptions(request) ?? {}),
+    ...(request.proposer === 'command' ? { command: commandOptions(request) } : {}),
   };
   try {
     return await client.workflow.start<typeof researchLoop>('researchLoop', {
@@ -91,6 +94,14 @@ function claudeOptions(request: StartRunRequest): Pick<RunOptions, 'claude'> | n
   if (!process.env.ANTHROPIC_API_KEY)
     console.warn('Note: ANTHROPIC_API_KEY is not set here; the worker that runs proposals needs it.');
   return { claude };
+}
+
+function commandOptions(request: StartRunRequest): CommandSettings {
+  if (!request.command?.command.trim())
+    throw new Error(
+      '--proposer command needs --proposer-command "<agent CLI>", e.g. \'claude -p "$(cat $AUTORESEARCH_PROMPT_FILE)"\'.',
+    );
+  return request.command;
 }
 
 export function runHandle(client: Client, tag: string): WorkflowHandle<typeof researchLoop> {

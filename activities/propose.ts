@@ -1,10 +1,11 @@
 // Step 1 of an experiment: turn the best code so far into a candidate commit.
 // The candidate lives under refs/autoresearch/<tag>/exp/<n>, so a discarded idea is never lost, and a
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
-import { ApplicationFailure } from '@temporalio/common';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Candidate, ClaudeSettings, ProposerKind, TargetConfig } from '../lib/types';
+import type { PromptContext } from '../lib/proposers/claudePrompt';
+import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
+import { proposeWithCommand } from '../lib/node/commandProposer';
 import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/node/claudeProposer';
 import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
@@ -26,6 +27,7 @@ export interface ProposeInput {
   /** The run's directory: the results so far, and where an LLM's answer is saved against retries. */
   runDir: string;
   claude?: ClaudeSettings;
+  command?: CommandSettings;
 }
 
 /** Draws before the mutate proposer gives up finding an edit not tried before. */
@@ -100,12 +102,8 @@ async function proposeEdit(repo: Repo, input: ProposeInput): Promise<Edit> {
       return proposeMutation(repo, input);
     case 'claude':
       return proposeByClaude(repo, input);
-    default:
-      throw ApplicationFailure.create({
-        message: `Proposer "${input.proposer}" is not available in this version; use --proposer mutate.`,
-        type: 'TargetError',
-        nonRetryable: true,
-      });
+    case 'command':
+      return proposeByCommand(repo, input);
   }
 }
 
@@ -133,8 +131,8 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   );
 }
 
-/** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
-async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
+/** What an LLM proposer is shown: the program, the code at the parent, the results, notes, the last crash. */
+async function promptContext(repo: Repo, input: ProposeInput): Promise<PromptContext> {
   const read = async (files: string[]) =>
     Object.fromEntries(
       await Promise.all(files.map(async (f) => [f, (await repo.readFile(input.parent, f)) ?? ''] as const)),
@@ -142,38 +140,50 @@ async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
   const { config } = input;
   const results = readRecords(input.runDir);
   const last = results[results.length - 1];
+  return {
+    program: config.files.program ? await repo.readFile(input.parent, config.files.program) : null,
+    editable: await read(config.files.editable),
+    frozen: await read(config.files.frozen),
+    metricName: config.metric.name,
+    direction: config.metric.direction,
+    budgetSeconds: config.train.budgetSeconds,
+    n: input.n,
+    results,
+    notes: input.notes,
+    lastCrash:
+      last && last.logTail && ['crash', 'timeout'].includes(last.status)
+        ? { n: last.n, description: last.description, reason: last.reason, logTail: last.logTail }
+        : undefined,
+  };
+}
+
+/** Why new file contents cannot be a candidate (the edit gate, or "already tried"), or null. */
+async function candidateProblem(
+  repo: Repo,
+  input: ProposeInput,
+  files: Record<string, string>,
+): Promise<string | null> {
+  try {
+    await validateEdit(input.config, files);
+  } catch (err) {
+    if (err instanceof InvalidEdit) return err.message;
+    throw err;
+  }
   const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
   tried.add(await repo.treeOf(input.parent));
+  return tried.has(await repo.writeTree(input.parent, files))
+    ? 'this exact edit was already tried in this run; propose a different idea'
+    : null;
+}
+
+/** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
+async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
   const proposal = await proposeWithClaude({
-    ctx: {
-      program: config.files.program ? await repo.readFile(input.parent, config.files.program) : null,
-      editable: await read(config.files.editable),
-      frozen: await read(config.files.frozen),
-      metricName: config.metric.name,
-      direction: config.metric.direction,
-      budgetSeconds: config.train.budgetSeconds,
-      n: input.n,
-      results,
-      notes: input.notes,
-      lastCrash:
-        last && last.logTail && ['crash', 'timeout'].includes(last.status)
-          ? { n: last.n, description: last.description, reason: last.reason, logTail: last.logTail }
-          : undefined,
-    },
+    ctx: await promptContext(repo, input),
     settings: input.claude ?? DEFAULT_CLAUDE,
-    editableFiles: config.files.editable,
+    editableFiles: input.config.files.editable,
     answerFile: answerFile(input),
-    check: async (files) => {
-      try {
-        await validateEdit(config, files);
-      } catch (err) {
-        if (err instanceof InvalidEdit) return err.message;
-        throw err;
-      }
-      return tried.has(await repo.writeTree(input.parent, files))
-        ? 'this exact edit was already tried in this run; propose a different idea'
-        : null;
-    },
+    check: (files) => candidateProblem(repo, input, files),
   });
   return {
     files: proposal.files,
@@ -181,4 +191,22 @@ async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
     extra: { hypothesis: proposal.hypothesis, cost: proposal.cost },
     invalid: proposal.invalid,
   };
+}
+
+/** A coding-agent CLI's edit, read back from its worktree and checked like any other. */
+async function proposeByCommand(repo: Repo, input: ProposeInput): Promise<Edit> {
+  if (!input.command)
+    throw targetError('The command proposer needs a command: pass --proposer-command "<cli ...>".');
+  const proposal = await proposeWithCommand({
+    repo,
+    tag: input.tag,
+    n: input.n,
+    parent: input.parent,
+    ctx: await promptContext(repo, input),
+    settings: input.command,
+    editableFiles: input.config.files.editable,
+    proposalsDir: path.join(input.runDir, 'proposals'),
+  });
+  const invalid = proposal.invalid ?? (await candidateProblem(repo, input, proposal.files)) ?? undefined;
+  return { files: proposal.files, description: proposal.description, invalid };
 }

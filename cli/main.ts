@@ -115,13 +115,21 @@ program
     'name of the run: branch autoresearch/<tag>, workflow autoresearch-<tag>',
   )
   .addOption(
-    new Option('--proposer <kind>', 'who writes the edits: claude (Anthropic API) or mutate (offline)')
-      .choices(['mutate', 'claude'])
+    new Option(
+      '--proposer <kind>',
+      'who writes the edits: claude (Anthropic API), mutate (offline) or command (an agent CLI)',
+    )
+      .choices(['mutate', 'claude', 'command'])
       .default(process.env.ANTHROPIC_API_KEY ? 'claude' : 'mutate'),
   )
   .option('--model <model>', 'claude proposer: the model', DEFAULT_CLAUDE.model)
   .option('--max-tokens <n>', 'claude proposer: max output tokens', positiveInt, DEFAULT_CLAUDE.maxTokens)
   .option('--thinking <tokens>', 'claude proposer: extended thinking budget (>= 1024)', positiveInt)
+  .option(
+    '--proposer-command <cli>',
+    'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE',
+  )
+  .option('--proposer-timeout <seconds>', 'command proposer: time limit', positiveSeconds, 600)
   .option('--max-spend <dollars>', 'end the run once proposals have cost this much', positiveSeconds)
   .option('--max-spend-tokens <n>', 'end the run once proposals have used this many tokens', positiveInt)
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
@@ -140,6 +148,8 @@ program
         thinking?: number;
         maxSpend?: number;
         maxSpendTokens?: number;
+        proposerCommand?: string;
+        proposerTimeout: number;
         maxExperiments?: number;
         budget?: number;
         timeout?: number;
@@ -157,6 +167,9 @@ program
         timeoutSeconds: opts.timeout,
         seed: opts.seed,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
+        command: opts.proposerCommand
+          ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout }
+          : undefined,
         maxDollars: opts.maxSpend,
         maxTokens: opts.maxSpendTokens,
       });

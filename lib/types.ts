@@ -45,6 +45,13 @@ export interface ClaudeSettings {
   thinkingBudget?: number;
 }
 
+/** How the command proposer runs a coding-agent CLI. */
+export interface CommandSettings {
+  /** Shell command run in a worktree of the parent; reads the prompt from $AUTORESEARCH_PROMPT_FILE. */
+  command: string;
+  timeoutSeconds: number;
+}
+
 /** Tokens and dollars a proposal cost. */
 export interface ProposalCost {
   inputTokens: number;
@@ -77,6 +84,8 @@ export interface RunOptions {
   searchAttributes: boolean;
   /** Settings of the claude proposer. */
   claude?: ClaudeSettings;
+  /** Settings of the command proposer. */
+  command?: CommandSettings;
   /** End the run cleanly once the proposals have cost this many dollars... */
   maxDollars?: number;
   /** ...or this many tokens (input, cache and output together). */

@@ -155,6 +155,7 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
             notes: [...state.notes],
             runDir: prepared.runDir,
             claude: options.claude,
+            command: options.command,
           },
         ],
       );

@@ -138,7 +138,10 @@ export class RunState {
     const { maxDollars, maxTokens } = this.options;
     const spend = this.s.spend;
     const tokens = spend.inputTokens + spend.outputTokens + spend.cacheCreationTokens + spend.cacheReadTokens;
-    return (maxDollars !== undefined && spend.dollars >= maxDollars) || (maxTokens !== undefined && tokens >= maxTokens);
+    return (
+      (maxDollars !== undefined && spend.dollars >= maxDollars) ||
+      (maxTokens !== undefined && tokens >= maxTokens)
+    );
   }
 
   /** True when no further experiment should start. */

@@ -68,25 +68,38 @@ export function reapLeftoverTraining(slot: Slot): void {
 }
 
 /** Puts the slot's worktree at `commit`, clean: tracked files reset, untracked ones removed (ignored ones such as .venv kept). */
-export async function checkoutSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
-  if (!existsSync(path.join(slot.worktree, '.git'))) {
-    await repo.raw(['worktree', 'prune']);
-    rmSync(slot.worktree, { recursive: true, force: true });
-    await repo.raw(['worktree', 'add', '--detach', '--force', slot.worktree, commit]);
-    return;
-  }
-  await cleanSlot(repo, slot, commit);
+export function checkoutSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
+  return checkoutWorktree(repo, slot.worktree, commit);
 }
 
-export async function cleanSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
-  await repo.rawIn(slot.worktree, ['checkout', '--detach', '--force', commit]);
-  await repo.rawIn(slot.worktree, ['clean', '-fdq']);
+export function cleanSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
+  return cleanWorktree(repo, slot.worktree, commit);
 }
 
 /** Files among `files` that differ in the slot's worktree from the checked-out commit. */
-export async function modifiedInSlot(repo: Repo, slot: Slot, files: string[]): Promise<string[]> {
-  if (files.length === 0) return [];
-  const out = await repo.rawIn(slot.worktree, ['status', '--porcelain', '--', ...files]);
+export function modifiedInSlot(repo: Repo, slot: Slot, files: string[]): Promise<string[]> {
+  return files.length === 0 ? Promise.resolve([]) : changedInWorktree(repo, slot.worktree, files);
+}
+
+/** A detached worktree of the repository at `commit`, created on first use and cleaned on every later one. */
+export async function checkoutWorktree(repo: Repo, dir: string, commit: string): Promise<void> {
+  if (!existsSync(path.join(dir, '.git'))) {
+    await repo.raw(['worktree', 'prune']);
+    rmSync(dir, { recursive: true, force: true });
+    await repo.raw(['worktree', 'add', '--detach', '--force', dir, commit]);
+    return;
+  }
+  await cleanWorktree(repo, dir, commit);
+}
+
+export async function cleanWorktree(repo: Repo, dir: string, commit: string): Promise<void> {
+  await repo.rawIn(dir, ['checkout', '--detach', '--force', commit]);
+  await repo.rawIn(dir, ['clean', '-fdq']);
+}
+
+/** Paths changed in a worktree (modified, added, deleted, untracked), optionally only among `files`. */
+export async function changedInWorktree(repo: Repo, dir: string, files: string[] = []): Promise<string[]> {
+  const out = await repo.rawIn(dir, ['status', '--porcelain', '--untracked-files=all', '--', ...files]);
   return out
     .split('\n')
     .filter(Boolean)

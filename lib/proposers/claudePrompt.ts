@@ -61,7 +61,10 @@ function fence(name: string, text: string): string {
   return `<file path="${name}">\n${text}\n</file>`;
 }
 
-export function systemPrompt(ctx: PromptContext): string {
+/** How the answer comes back: a tool call (the API), or edits made in place by a coding-agent CLI. */
+export type AnswerMode = 'tool' | 'files';
+
+export function systemPrompt(ctx: PromptContext, mode: AnswerMode = 'tool'): string {
   const better = ctx.direction === 'minimize' ? 'lower' : 'higher';
   return [
     'You are an autonomous ML researcher running experiments in a loop. Each experiment: you propose one edit to the',
@@ -69,7 +72,11 @@ export function systemPrompt(ctx: PromptContext): string {
     `(${better} is better). A strictly better score keeps the edit and it becomes the new baseline; otherwise it is discarded.`,
     'Rules: change only the editable files; never change the frozen files or the evaluation; add no dependencies; keep',
     'each experiment to one idea so the result teaches something; do not repeat an idea already tried unless you change',
-    'it meaningfully. Answer only by calling the propose_edit tool.',
+    'it meaningfully.',
+    mode === 'tool'
+      ? 'Answer only by calling the propose_edit tool.'
+      : 'Edit the editable files in the current directory directly. Then write a one-line description of your change ' +
+        '(under 80 characters) to the file named by the AUTORESEARCH_DESCRIPTION_FILE environment variable. Do not run the training.',
     '',
     '# The research program (from the human)',
     ctx.program?.trim() || '(none given)',
@@ -93,7 +100,7 @@ function resultsTable(results: ExperimentRecord[]): string {
   ].join('\n');
 }
 
-export function userPrompt(ctx: PromptContext): string {
+export function userPrompt(ctx: PromptContext, mode: AnswerMode = 'tool'): string {
   const parts = [
     `# Experiment ${ctx.n}`,
     '',
@@ -115,6 +122,11 @@ export function userPrompt(ctx: PromptContext): string {
       ctx.lastCrash.logTail,
       '```',
     );
-  parts.push('', 'Propose the next experiment with the propose_edit tool.');
+  parts.push(
+    '',
+    mode === 'tool'
+      ? 'Propose the next experiment with the propose_edit tool.'
+      : "Make the next experiment's edit now.",
+  );
   return parts.join('\n');
 }
