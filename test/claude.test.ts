@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { PreparedRun, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
-import { makeFakeTarget } from './support/fakeTarget';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { prepareRun } from '../activities/prepare';
+import { proposeCandidate, type ProposeInput } from '../activities/propose';
+import { git, makeFakeTarget } from './support/fakeTarget';
 import {
   startFakeAnthropic,
   type FakeAnthropic,
@@ -152,6 +155,41 @@ describe('claude proposer', () => {
     assert.ok(costs.slice(1).every((d) => d > 0));
     assert.ok(Math.abs(summary.spend.dollars - costs.reduce((a, b) => a + b, 0)) < 1e-9);
     assert.equal(summary.spend.cacheCreationTokens, 4000 * 6);
+  });
+
+  it('a proposal retried after a crash between the answer and the commit does not pay twice', async () => {
+    const repo = await makeFakeTarget();
+    const run: PreparedRun = await new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-once', runId: 'r' },
+    }).run(prepareRun, { repo, tag: 'once' });
+    const input: ProposeInput = {
+      repo,
+      tag: 'once',
+      n: 1,
+      parent: run.baseCommit,
+      proposer: 'claude',
+      seed: 0,
+      config: run.config,
+      notes: [],
+      runDir: run.runDir,
+    };
+    fake.push(edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'));
+    const before = fake.requests.length;
+    const first = await proposeCandidate(input);
+    // The worker died after the API answered but before the candidate's ref was written.
+    await git(repo, ['update-ref', '-d', 'refs/autoresearch/once/exp/1']);
+    const retried = await proposeCandidate(input);
+    assert.equal(fake.requests.length, before + 1, 'one API call for the experiment, not two');
+    assert.equal(retried.description, first.description);
+    assert.deepEqual(retried.cost, first.cost);
+    assert.equal(
+      await git(repo, ['rev-parse', `${retried.commit}^{tree}`]),
+      await git(repo, ['rev-parse', `${first.commit}^{tree}`]),
+    );
+    assert.equal(
+      (await git(repo, ['for-each-ref', '--count=9', 'refs/autoresearch/once/exp/1'])) !== '',
+      true,
+    );
   });
 
   it('pauses the run when the API refuses the key, and resume retries the same experiment', async () => {

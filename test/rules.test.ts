@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scoreOutcome } from '../activities/evaluate';
 import { extractMetricText, parseSummary } from '../lib/metrics';
+import { applyEdits, type FileEdit } from '../lib/proposers/applyEdits';
 import { findNumericConstants, mutate } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
 import { formatResultsTsv, RESULTS_HEADER } from '../lib/resultsTsv';
@@ -246,5 +247,36 @@ describe('training environment', () => {
     assert.equal(env.PATH, '/opt/uv:/usr/bin');
     assert.equal(env.AUTORESEARCH_TIME_BUDGET, '5');
     assert.ok(isSecretName('GITHUB_TOKEN') && !isSecretName('CUDA_VISIBLE_DEVICES'));
+  });
+});
+
+describe('applying structured edits', () => {
+  const sources = { 'train.py': 'LR = 0.1\nWD = 0.1\n' };
+  it('replaces one exact, unique occurrence, or a whole file', () => {
+    assert.deepEqual(
+      applyEdits(
+        sources,
+        ['train.py'],
+        [{ file: 'train.py', old_string: 'LR = 0.1', new_string: 'LR = 0.2' }],
+      ),
+      {
+        'train.py': 'LR = 0.2\nWD = 0.1\n',
+      },
+    );
+    assert.deepEqual(
+      applyEdits(sources, ['train.py'], [{ file: 'train.py', old_string: '', new_string: 'x = 1\n' }]),
+      {
+        'train.py': 'x = 1\n',
+      },
+    );
+  });
+  it('explains every refusal in words the model can act on', () => {
+    const refuse = (edits: FileEdit[], re: RegExp) =>
+      assert.throws(() => applyEdits(sources, ['train.py'], edits), re);
+    refuse([{ file: 'train.py', old_string: 'LR = 9', new_string: 'x' }], /not found.*copy it exactly/);
+    refuse([{ file: 'train.py', old_string: '= 0.1', new_string: 'x' }], /more than once.*more context/);
+    refuse([{ file: 'prepare.py', old_string: '', new_string: 'x' }], /not editable/);
+    refuse([{ file: 'train.py', old_string: 'LR = 0.1', new_string: 'LR = 0.1' }], /change nothing/);
+    refuse([], /no edits/);
   });
 });
