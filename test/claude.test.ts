@@ -89,13 +89,15 @@ describe('claude proposer', () => {
         message: 'slow down',
         headers: { 'retry-after': '1' },
       },
-      edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'), // exp 4: keep
+      edit('lower LR to 0.012', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.012'), // exp 4: discard
+      { kind: 'error', status: 529, type: 'overloaded_error', message: 'Overloaded' },
+      edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'), // exp 5: keep
     );
     const handle = await startRun(client, {
       repo,
       tag: 'claude',
       proposer: 'claude',
-      maxExperiments: 4,
+      maxExperiments: 5,
       ...queues,
     });
     await handle.signal('redirect', NOTE);
@@ -104,8 +106,9 @@ describe('claude proposer', () => {
 
     assert.deepEqual(
       records.map((r) => r.status),
-      ['keep', 'keep', 'crash', 'invalid', 'keep'],
+      ['keep', 'keep', 'crash', 'invalid', 'discard', 'keep'],
     );
+    assert.equal(summary.best?.commit, records[5]!.commit);
     assert.equal(records[1]!.description, 'raise LR to 0.015');
     assert.equal(records[1]!.hypothesis, 'because raise LR to 0.015');
     assert.match(records[3]!.reason!, /already tried/);
@@ -118,7 +121,16 @@ describe('claude proposer', () => {
 
     // What the model saw.
     const requests = fake.requests;
-    assert.equal(requests.length, 7, 'one call per proposal, one per repair, one rejected by the rate limit');
+    assert.equal(
+      requests.length,
+      9,
+      'one call per proposal and per repair, plus the 429 and the 529 retried',
+    );
+    assert.doesNotMatch(
+      JSON.stringify(requests.map((r) => r.body)),
+      /test-key-not-real/,
+      'no secret in any request',
+    );
     const first = requests[0]!;
     assert.equal(first.headers.authorization, 'Bearer test-key-not-real');
     assert.deepEqual(first.body.tool_choice, { type: 'tool', name: 'propose_edit' });
@@ -149,12 +161,52 @@ describe('claude proposer', () => {
     );
     assert.match(JSON.stringify(requests[4]!.body.messages[2].content), /already tried/);
 
-    // What it cost: every call counted, cache writes priced.
-    const costs = records.map((r) => r.cost?.dollars ?? 0);
-    assert.equal(costs[0], 0);
-    assert.ok(costs.slice(1).every((d) => d > 0));
-    assert.ok(Math.abs(summary.spend.dollars - costs.reduce((a, b) => a + b, 0)) < 1e-9);
-    assert.equal(summary.spend.cacheCreationTokens, 4000 * 6);
+    // What it cost: the sums of the usage fields of every successful call, priced per million tokens.
+    const calls = [0, 1, 2, 2, 1, 1]; // API answers per experiment (a repair round is a second answer)
+    records.forEach((r, i) => {
+      const k = calls[i]!;
+      assert.deepEqual(
+        r.cost && { ...r.cost, dollars: undefined },
+        k === 0
+          ? undefined
+          : {
+              inputTokens: 900 * k,
+              outputTokens: 150 * k,
+              cacheCreationTokens: 4000 * k,
+              cacheReadTokens: 0,
+              dollars: undefined,
+            },
+      );
+      if (k > 0)
+        assert.equal(
+          r.cost!.dollars,
+          (k * (900 * 3 + 4000 * 3 * 1.25 + 150 * 15)) / 1e6,
+          'sonnet list prices',
+        );
+    });
+    const total = records.reduce((sum, r) => sum + (r.cost?.dollars ?? 0), 0);
+    assert.ok(Math.abs(summary.spend.dollars - total) < 1e-9);
+    assert.equal(summary.spend.inputTokens, 900 * 7);
+  });
+
+  it('ends the run cleanly when the spend limit is reached', async () => {
+    const repo = await makeFakeTarget();
+    // Each answer costs about $0.02; the limit is crossed by the second proposal.
+    fake.push(
+      edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'),
+      edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'),
+    );
+    const handle = await startRun(client, {
+      repo,
+      tag: 'claude-budget',
+      proposer: 'claude',
+      maxDollars: 0.03,
+      ...queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'spend-limit');
+    assert.equal(summary.experimentsDone, 3);
+    assert.ok(summary.spend.dollars >= 0.03);
   });
 
   it('a proposal retried after a crash between the answer and the commit does not pay twice', async () => {

@@ -166,7 +166,8 @@ export function asTemporalFailure(err: unknown): unknown {
     return ApplicationFailure.create({
       message: `The Anthropic API is unavailable (${status ?? 'connection'}): ${err.message}; retrying.`,
       type: 'AnthropicUnavailable',
-      nextRetryDelay: Number.isFinite(retryAfter) && retryAfter >= 0 ? `${retryAfter} seconds` : undefined,
+      // Only when the API said how long to wait; otherwise the activity's backoff applies.
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { nextRetryDelay: `${retryAfter} seconds` } : {}),
     });
   }
   return err;
