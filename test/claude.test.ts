@@ -136,8 +136,8 @@ describe('claude proposer', () => {
     assert.deepEqual(first.body.tool_choice, { type: 'tool', name: 'propose_edit' });
     assert.deepEqual(
       first.body.system[0].cache_control,
-      { type: 'ephemeral' },
-      'the stable prefix is cached',
+      { type: 'ephemeral', ttl: '1h' },
+      'the stable prefix is cached, for longer than a training',
     );
     assert.match(first.body.system[0].text, /# program\nLower val_bpb\./, 'program.md');
     assert.match(first.body.system[0].text, /<file path="prepare.py">/, 'frozen files as context');
@@ -180,7 +180,7 @@ describe('claude proposer', () => {
       if (k > 0)
         assert.equal(
           r.cost!.dollars,
-          (k * (900 * 3 + 4000 * 3 * 1.25 + 150 * 15)) / 1e6,
+          (k * (900 * 3 + 4000 * 3 * 2 + 150 * 15)) / 1e6,
           'sonnet list prices',
         );
     });

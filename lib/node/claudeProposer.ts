@@ -125,8 +125,9 @@ async function callClaude(
     return await client.messages.create({
       model: settings.model,
       max_tokens: settings.maxTokens,
-      // The stable prefix (role, program, frozen files) is cached across experiments.
-      system: [{ type: 'text', text: systemPrompt(ctx), cache_control: { type: 'ephemeral' } }],
+      // The stable prefix (role, program, frozen files) is cached across experiments, for an hour: with
+      // 5-minute trainings between proposals, the default 5-minute cache would expire every time.
+      system: [{ type: 'text', text: systemPrompt(ctx), cache_control: { type: 'ephemeral', ttl: '1h' } }],
       tools: [PROPOSE_TOOL],
       // Extended thinking does not allow a forced tool choice.
       tool_choice: settings.thinkingBudget ? { type: 'auto' } : { type: 'tool', name: PROPOSE_TOOL.name },

@@ -1,5 +1,5 @@
 // Dollars per million tokens, by model family, to put a price on each proposal. Estimates from the
-// published list prices; cache writes cost 1.25x input and cache reads 0.1x input.
+// published list prices; the proposer writes 1-hour cache entries (2x input) and reads them at 0.1x input.
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
@@ -20,7 +20,7 @@ export function priceOf(model: string, usage: TokenUsage): number {
   const price = PER_MILLION.find(([re]) => re.test(model))![1];
   const dollars =
     (usage.inputTokens * price.input +
-      usage.cacheCreationTokens * price.input * 1.25 +
+      usage.cacheCreationTokens * price.input * 2 +
       usage.cacheReadTokens * price.input * 0.1 +
       usage.outputTokens * price.output) /
     1e6;
