@@ -3,7 +3,6 @@
 // what it costs, and how API errors are handled (retried by Temporal, or pausing the run).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
 import { startRun } from '../client';
 import type { PreparedRun, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
@@ -18,7 +17,7 @@ import {
   type Reply,
 } from './support/fakeAnthropic';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 
 const NOTE = 'focus on the learning rate';
@@ -48,22 +47,15 @@ function firstUserText(request: RecordedRequest): string {
 
 describe('claude proposer', () => {
   let fake: FakeAnthropic;
-  let client: Client;
-  let workers: RunningWorkers;
-  const queues = uniqueQueues('claude');
+  const h = useHarness('claude');
   const saved = { url: process.env.ANTHROPIC_BASE_URL, key: process.env.ANTHROPIC_API_KEY };
 
   before(async () => {
     fake = await startFakeAnthropic();
     process.env.ANTHROPIC_BASE_URL = fake.url;
     process.env.ANTHROPIC_API_KEY = 'test-key-not-real';
-    const address = await testServer();
-    client = await testClient(address);
-    workers = await startWorkers(address, queues);
   });
   after(async () => {
-    await workers.stop();
-    await client.connection.close();
     await fake.close();
     for (const [name, value] of [
       ['ANTHROPIC_BASE_URL', saved.url],
@@ -93,12 +85,12 @@ describe('claude proposer', () => {
       { kind: 'error', status: 529, type: 'overloaded_error', message: 'Overloaded' },
       edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'), // exp 5: keep
     );
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'claude',
       proposer: 'claude',
       maxExperiments: 5,
-      ...queues,
+      ...h.queues,
     });
     await handle.signal('redirect', NOTE);
     const summary = (await handle.result()) as RunSummary;
@@ -178,11 +170,7 @@ describe('claude proposer', () => {
             },
       );
       if (k > 0)
-        assert.equal(
-          r.cost!.dollars,
-          (k * (900 * 3 + 4000 * 3 * 2 + 150 * 15)) / 1e6,
-          'sonnet list prices',
-        );
+        assert.equal(r.cost!.dollars, (k * (900 * 3 + 4000 * 3 * 2 + 150 * 15)) / 1e6, 'sonnet list prices');
     });
     const total = records.reduce((sum, r) => sum + (r.cost?.dollars ?? 0), 0);
     assert.ok(Math.abs(summary.spend.dollars - total) < 1e-9);
@@ -196,12 +184,12 @@ describe('claude proposer', () => {
       edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'),
       edit('raise LR to 0.02', 'LEARNING_RATE = 0.015', 'LEARNING_RATE = 0.02'),
     );
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'claude-budget',
       proposer: 'claude',
       maxDollars: 0.03,
-      ...queues,
+      ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'spend-limit');
@@ -247,12 +235,12 @@ describe('claude proposer', () => {
   it('pauses the run when the API refuses the key, and resume retries the same experiment', async () => {
     const repo = await makeFakeTarget();
     fake.push({ kind: 'error', status: 401, type: 'authentication_error', message: 'invalid x-api-key' });
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'claude-401',
       proposer: 'claude',
       maxExperiments: 1,
-      ...queues,
+      ...h.queues,
     });
     const paused = await waitFor('the run to pause itself', async () => {
       const s = await handle.query(statusQuery);

@@ -1,28 +1,16 @@
 // The command proposer: a coding-agent CLI (here a shell script standing in for one) edits a worktree
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
+import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { useHarness } from './support/temporal';
 import { readRecords } from '../activities/record';
 
 describe('command proposer', () => {
-  let client: Client;
-  let workers: RunningWorkers;
-  const queues = uniqueQueues('command');
-  before(async () => {
-    const address = await testServer();
-    client = await testClient(address);
-    workers = await startWorkers(address, queues);
-  });
-  after(async () => {
-    await workers.stop();
-    await client.connection.close();
-  });
+  const h = useHarness('command');
 
   it('runs the agent in a worktree with the prompt, and checks what it changed', async () => {
     const repo = await makeFakeTarget();
@@ -32,13 +20,13 @@ describe('command proposer', () => {
       'grep -q "Lower val_bpb" "$AUTORESEARCH_PROMPT_FILE" && ' +
       "sed -i 's/^LEARNING_RATE = 0.01 /LEARNING_RATE = 0.015 /' train.py && " +
       'echo "raise LR to 0.015 (experiment $AUTORESEARCH_EXPERIMENT)" > "$AUTORESEARCH_DESCRIPTION_FILE"';
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'cmd',
       proposer: 'command',
       command: { command: agent, timeoutSeconds: 30 },
       maxExperiments: 2,
-      ...queues,
+      ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
     const records = await assertRunInvariants(repo, 'cmd', summary, checkout);
@@ -57,13 +45,13 @@ describe('command proposer', () => {
 
   it('refuses an agent that edits a frozen file', async () => {
     const repo = await makeFakeTarget();
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'cmd-frozen',
       proposer: 'command',
       command: { command: 'echo "EVAL_TOKENS = 1" >> prepare.py', timeoutSeconds: 30 },
       maxExperiments: 1,
-      ...queues,
+      ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.counts.invalid, 1);

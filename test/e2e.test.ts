@@ -4,31 +4,19 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
+import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { materializeExample } from '../lib/node/exampleTarget';
 import { ensureUv } from '../lib/node/pythonTools';
 import type { RunSummary } from '../lib/types';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { useHarness } from './support/temporal';
 
 /** Seconds of training per experiment: enough to learn something, short enough for CI. */
 const BUDGET = 4;
 
 describe('end to end on the bundled example', () => {
-  let client: Client;
-  let workers: RunningWorkers;
-  const queues = uniqueQueues('e2e');
-  before(async () => {
-    const address = await testServer();
-    client = await testClient(address);
-    workers = await startWorkers(address, { ...queues, extraPath: await ensureUv() });
-  });
-  after(async () => {
-    await workers.stop();
-    await client.connection.close();
-  });
+  const h = useHarness('e2e', async () => ({ extraPath: await ensureUv() }));
 
   it('runs the baseline and 3 experiments with the mutate proposer', async (t) => {
     const repo = await materializeExample(
@@ -36,12 +24,12 @@ describe('end to end on the bundled example', () => {
       path.join(mkdtempSync(path.join(tmpdir(), 'ar-e2e-')), 'tinylm'),
     );
     const checkout = await checkoutState(repo);
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'e2e',
       maxExperiments: 3,
       budgetSeconds: BUDGET,
-      ...queues,
+      ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.experimentsDone, 4);

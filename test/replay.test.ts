@@ -6,28 +6,16 @@ import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
+import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { workflowBundle } from '../worker';
 import { makeFakeTarget } from './support/fakeTarget';
-import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { useHarness } from './support/temporal';
 
 const FIXTURES = new URL('./fixtures/histories/', import.meta.url);
 
 describe('workflow determinism', () => {
-  let client: Client;
-  let workers: RunningWorkers;
-  const queues = uniqueQueues('replay');
-  before(async () => {
-    const address = await testServer();
-    client = await testClient(address);
-    workers = await startWorkers(address, queues);
-  });
-  after(async () => {
-    await workers.stop();
-    await client.connection.close();
-  });
+  const h = useHarness('replay');
 
   const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   it('has recorded histories to replay', () => assert.ok(fixtures.length > 0));
@@ -41,15 +29,15 @@ describe('workflow determinism', () => {
 
   it('replays a history recorded just now, across continue-as-new', async () => {
     const repo = await makeFakeTarget();
-    const handle = await startRun(client, {
+    const handle = await startRun(h.client, {
       repo,
       tag: 'replay',
       maxExperiments: 3,
       experimentsPerRun: 2,
-      ...queues,
+      ...h.queues,
     });
     await handle.result();
-    const history = await client.workflow
+    const history = await h.client.workflow
       .getHandle(handle.workflowId, handle.firstExecutionRunId)
       .fetchHistory();
     const last = history.events![history.events!.length - 1]!.eventType;

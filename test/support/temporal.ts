@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { mkdtempSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../lib/node/devServer';
@@ -61,4 +62,32 @@ export async function startWorkers(
       await connection.close();
     },
   };
+}
+
+export interface Harness {
+  address: string;
+  client: Client;
+  queues: { taskQueue: string; trainTaskQueue: string };
+}
+
+/**
+ * For a describe block: a client and in-process workers on task queues of its own, started before its
+ * tests and stopped after them. The fields are filled in by the time the tests run.
+ */
+export function useHarness(
+  name: string,
+  extra: () => Promise<Partial<WorkerSetup>> = async () => ({}),
+): Harness {
+  const harness = { address: '', client: undefined as unknown as Client, queues: uniqueQueues(name) };
+  let workers: RunningWorkers | undefined;
+  before(async () => {
+    harness.address = await testServer();
+    harness.client = await testClient(harness.address);
+    workers = await startWorkers(harness.address, { ...harness.queues, ...(await extra()) });
+  });
+  after(async () => {
+    await workers?.stop();
+    await harness.client?.connection.close();
+  });
+  return harness;
 }
