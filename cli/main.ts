@@ -1,9 +1,9 @@
 // The `autoresearch` command line. Each subcommand is wiring: parse, connect, call client.ts / worker.ts.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runHandle, runUiUrl, startRun } from '../client';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
+import { installQuietRuntime } from '../lib/node/logging';
 import { DEFAULT_CLAUDE } from '../lib/node/claudeProposer';
 import { ensureUv } from '../lib/node/pythonTools';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../lib/node/temporalCli';
@@ -18,7 +18,7 @@ import { followRun } from './watch';
 import { formatResultsTsv } from '../lib/resultsTsv';
 import type { ProposerKind, RunSummary } from '../lib/types';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+installQuietRuntime();
 
 const log = (line: string) => console.error(line);
 

@@ -7,11 +7,31 @@ function fmtMetric(value: number | undefined): string {
 }
 
 export function resultsTable(records: ExperimentRecord[], metricName = 'metric'): string {
+  // The cost column only when a proposer charged something.
+  const priced = records.some((r) => r.cost !== undefined);
   const table = new Table({
-    head: ['exp', 'commit', metricName, 'mem GB', 'status', 'train s', '$', 'description'],
+    head: [
+      'exp',
+      'commit',
+      metricName,
+      'mem GB',
+      'status',
+      'train s',
+      ...(priced ? ['$'] : []),
+      'description',
+    ],
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    colAligns: ['right', 'left', 'right', 'right', 'left', 'right', 'right', 'left'],
+    colAligns: [
+      'right',
+      'left',
+      'right',
+      'right',
+      'left',
+      'right',
+      ...(priced ? (['right'] as const) : []),
+      'left',
+    ],
   });
   for (const r of records) {
     table.push([
@@ -21,7 +41,7 @@ export function resultsTable(records: ExperimentRecord[], metricName = 'metric')
       r.memoryGb === undefined ? '-' : r.memoryGb.toFixed(1),
       r.status,
       r.trainSeconds.toFixed(1),
-      r.cost ? r.cost.dollars.toFixed(4) : '-',
+      ...(priced ? [r.cost ? r.cost.dollars.toFixed(4) : '-'] : []),
       r.status === 'keep' || r.status === 'discard'
         ? r.description
         : `${r.description} (${r.reason ?? r.status})`,

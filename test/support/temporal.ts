@@ -1,15 +1,16 @@
 // The real Temporal dev server for tests: the one `npm test` started (TEMPORAL_ADDRESS), or one of
 // our own when a test file is run alone. Workers run inside the test process on unique task queues.
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { mkdtempSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../lib/node/devServer';
+import { installQuietRuntime } from '../../lib/node/logging';
 import { createWorkers, runWorkers, type WorkerSetup } from '../../worker';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+installQuietRuntime();
 
 let shared: Promise<{ address: string; stop: () => Promise<void> }> | undefined;
 
