@@ -50,6 +50,8 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
       invalid: edit.invalid,
     };
   const { files, description, tree } = edit;
+  // The one gate every proposer's edit passes before it becomes a commit (invariant 3), even when the
+  // proposer already checked it for its repair round.
   try {
     await validateEdit(input.config, files);
   } catch (err) {
