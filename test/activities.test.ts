@@ -24,6 +24,12 @@ async function prepared(repo: string, tag: string): Promise<PreparedRun> {
   return env.run(prepareRun, { repo, tag });
 }
 
+/** Experiment 1 of a prepared run, proposed by the mutate proposer. */
+function firstProposal(repo: string, tag: string, run: PreparedRun): ProposeInput {
+  const { baseCommit: parent, config, runDir } = run;
+  return { repo, tag, n: 1, parent, proposer: 'mutate', seed: 0, config, notes: [], runDir };
+}
+
 describe('prepare and propose', () => {
   it('prepare is idempotent for its own run and refuses another run on the same branch', async () => {
     const repo = await makeFakeTarget();
@@ -59,17 +65,7 @@ describe('prepare and propose', () => {
   it('a retried proposal returns the same candidate; later ones never repeat a tried edit', async () => {
     const repo = await makeFakeTarget();
     const run = await prepared(repo, 'q');
-    const input: ProposeInput = {
-      repo,
-      tag: 'q',
-      n: 1,
-      parent: run.baseCommit,
-      proposer: 'mutate',
-      seed: 0,
-      config: run.config,
-      notes: [],
-      runDir: run.runDir,
-    };
+    const input = firstProposal(repo, 'q', run);
     const first = await proposeCandidate(input);
     const retry = await proposeCandidate(input);
     assert.deepEqual(retry, first);
@@ -103,17 +99,7 @@ describe('record', () => {
   it('moves the branch only from the expected commit, and rewrites results.tsv idempotently', async () => {
     const repo = await makeFakeTarget();
     const run = await prepared(repo, 'r');
-    const candidate = await proposeCandidate({
-      repo,
-      tag: 'r',
-      n: 1,
-      parent: run.baseCommit,
-      proposer: 'mutate',
-      seed: 0,
-      config: run.config,
-      notes: [],
-      runDir: run.runDir,
-    });
+    const candidate = await proposeCandidate(firstProposal(repo, 'r', run));
     const record: ExperimentRecord = {
       n: 1,
       parent: run.baseCommit,
