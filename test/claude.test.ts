@@ -9,6 +9,10 @@ import { statusQuery } from '../workflows/messages';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { prepareRun } from '../activities/prepare';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { proposeWithClaude } from '../lib/node/claudeProposer';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import {
   startFakeAnthropic,
@@ -22,7 +26,7 @@ import { waitFor } from './support/waitFor';
 
 const NOTE = 'focus on the learning rate';
 
-function edit(description: string, old_string: string, new_string: string): Reply {
+function edit(description: string, old_string: string, new_string: string): Extract<Reply, { kind: 'tool' }> {
   return {
     kind: 'tool',
     input: {
@@ -230,6 +234,34 @@ describe('claude proposer', () => {
       (await git(repo, ['for-each-ref', '--count=9', 'refs/autoresearch/once/exp/1'])) !== '',
       true,
     );
+  });
+
+  it('with extended thinking, asks for it and lets the model choose the tool', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-thinking-'));
+    fake.push({ ...edit('raise LR', 'LR = 1', 'LR = 2'), text: 'Let me think.' });
+    const before = fake.requests.length;
+    const proposal = await proposeWithClaude({
+      ctx: {
+        program: 'Lower the loss.',
+        editable: { 'train.py': 'LR = 1\n' },
+        frozen: {},
+        metricName: 'val_bpb',
+        direction: 'minimize',
+        n: 1,
+        results: [],
+        notes: [],
+      },
+      settings: { model: 'claude-opus-5-5', maxTokens: 4096, thinkingBudget: 2048 },
+      editableFiles: ['train.py'],
+      check: async () => null,
+      answerFile: path.join(dir, 'answer.json'),
+    });
+    const request = fake.requests[before]!.body;
+    assert.deepEqual(request.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(request.tool_choice, { type: 'auto' });
+    assert.equal(request.max_tokens, 4096);
+    assert.deepEqual(proposal.files, { 'train.py': 'LR = 2\n' });
+    assert.equal(proposal.cost.dollars, (900 * 5 + 4000 * 5 * 2 + 150 * 25) / 1e6, 'opus list prices');
   });
 
   it('pauses the run when the API refuses the key, and resume retries the same experiment', async () => {
