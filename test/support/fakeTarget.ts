@@ -48,6 +48,7 @@ print("peak_vram_mb:     1536.0")
   return dir;
 }
 
+/** git in a test repository, with an identity of its own (a fresh machine may have no git user set). */
 export async function git(dir: string, args: string[]): Promise<string> {
-  return (await execa('git', args, { cwd: dir })).stdout.trim();
+  return (await execa('git', args, { cwd: dir, env: GIT_IDENTITY })).stdout.trim();
 }
