@@ -8,7 +8,8 @@ import { Repo } from '../lib/node/git';
 import { runDir as runDirOf } from '../lib/node/runPaths';
 import { inspectTarget } from '../lib/node/target';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
-import { emptyCounts, noSpend, RECENT_RECORDS } from '../workflows/runState';
+import { noSpend } from '../lib/proposers/pricing';
+import { emptyCounts, RECENT_RECORDS } from '../workflows/runState';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');

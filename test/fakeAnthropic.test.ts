@@ -3,31 +3,19 @@
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { PROPOSE_TOOL } from '../lib/proposers/claudePrompt';
 import { startFakeAnthropic, type FakeAnthropic } from './support/fakeAnthropic';
 
 const API_KEY = 'test-key-not-real';
 
-const tools: Anthropic.Tool[] = [
-  {
-    name: 'propose_edit',
-    description: 'Propose one edit to train.py.',
-    input_schema: {
-      type: 'object',
-      properties: {
-        description: { type: 'string' },
-        search: { type: 'string' },
-        replace: { type: 'string' },
-      },
-      required: ['description', 'search', 'replace'],
-    },
-  },
-];
+// The proposer's real tool, so the fake is checked against what the project actually sends.
+const tools: Anthropic.Tool[] = [PROPOSE_TOOL];
 
 const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Lower val_bpb.' }];
 
 function create(client: Anthropic) {
   return client.messages.create({
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-5-5',
     max_tokens: 100,
     messages,
     tools,
@@ -60,14 +48,18 @@ describe('fake Anthropic server', () => {
   });
 
   test('a tool reply parses into a tool_use block with usage, cache fields included', async () => {
-    const input = { description: 'raise lr', search: 'LR = 0.01', replace: 'LR = 0.02' };
+    const input = {
+      description: 'raise lr',
+      hypothesis: 'faster learning',
+      edits: [{ file: 'train.py', old_string: 'LR = 0.01', new_string: 'LR = 0.02' }],
+    };
     fake.push({ kind: 'tool', input, usage: { cache_read_input_tokens: 800 } });
 
     const message = await create(client);
 
     assert.equal(message.type, 'message');
     assert.equal(message.role, 'assistant');
-    assert.equal(message.model, 'claude-sonnet-4-5');
+    assert.equal(message.model, 'claude-sonnet-5-5');
     assert.match(message.id, /^msg_/);
     assert.equal(message.stop_reason, 'tool_use');
     assert.equal(message.content.length, 1);
@@ -94,7 +86,7 @@ describe('fake Anthropic server', () => {
     // SDK 1.x sends the key as a bearer token, not in the x-api-key header of the 0.x SDKs.
     assert.equal(request?.headers['authorization'], `Bearer ${API_KEY}`);
     assert.equal(request?.headers['x-api-key'], undefined);
-    assert.equal(request?.body.model, 'claude-sonnet-4-5');
+    assert.equal(request?.body.model, 'claude-sonnet-5-5');
     assert.deepEqual(request?.body.tools, tools);
     assert.deepEqual(request?.body.messages, messages);
   });

@@ -176,27 +176,33 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   }
   state.begin(candidate);
 
-  show('training', `Experiment ${n} training: ${candidate.description}`);
-  const outcome: (TrainingOutcome & { failure?: string }) | null = candidate.invalid
-    ? null
-    : await train(options, config, candidate);
-  show('evaluating', `Experiment ${n} evaluating: ${candidate.description}`);
-  const evaluation: Evaluation = candidate.invalid
-    ? { status: 'invalid', reason: candidate.invalid }
-    : outcome!.failure
-      ? { status: 'crash', reason: outcome!.failure }
-      : await control.evaluateCandidate.executeWithOptions(
-          { ...controlOptions, summary: `exp ${n} evaluate` },
-          [
-            {
-              repo: options.repo,
-              commit: candidate.commit,
-              config,
-              frozenBlobs: prepared.frozenBlobs,
-              outcome: outcome!,
-            },
-          ],
-        );
+  // An invalid proposal trains nothing; a slot that failed every attempt is a crash; otherwise score it.
+  let outcome: TrainingOutcome | undefined;
+  let evaluation: Evaluation;
+  if (candidate.invalid) {
+    evaluation = { status: 'invalid', reason: candidate.invalid };
+  } else {
+    show('training', `Experiment ${n} training: ${candidate.description}`);
+    const trained = await train(options, config, candidate);
+    show('evaluating', `Experiment ${n} evaluating: ${candidate.description}`);
+    if ('failure' in trained) {
+      evaluation = { status: 'crash', reason: trained.failure };
+    } else {
+      outcome = trained;
+      evaluation = await control.evaluateCandidate.executeWithOptions(
+        { ...controlOptions, summary: `exp ${n} evaluate` },
+        [
+          {
+            repo: options.repo,
+            commit: candidate.commit,
+            config,
+            frozenBlobs: prepared.frozenBlobs,
+            outcome,
+          },
+        ],
+      );
+    }
+  }
 
   const status = state.decide(evaluation);
   const record: ExperimentRecord = {
@@ -249,7 +255,7 @@ async function train(
   options: RunOptions,
   config: TargetConfig,
   candidate: Candidate,
-): Promise<TrainingOutcome & { failure?: string }> {
+): Promise<TrainingOutcome | { failure: string }> {
   const activityOptions = trainOptions(options, config.train.timeoutSeconds);
   try {
     return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
@@ -258,19 +264,6 @@ async function train(
     );
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-    const cause = err.cause?.message ?? err.message;
-    return {
-      exitCode: null,
-      signal: null,
-      timedOut: false,
-      summary: {},
-      metricText: null,
-      logPath: '',
-      logTail: '',
-      trainSeconds: 0,
-      slot: '',
-      frozenModified: [],
-      failure: `training failed on the worker after retries: ${cause}`,
-    };
+    return { failure: `training failed on the worker after retries: ${err.cause?.message ?? err.message}` };
   }
 }

@@ -13,6 +13,7 @@ import type {
   RunStatus,
   RunSummary,
 } from '../lib/types';
+import { addCost, noSpend, totalTokens } from '../lib/proposers/pricing';
 
 /** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
 export const RECENT_RECORDS = 20;
@@ -32,10 +33,6 @@ export interface RunSnapshot {
   pausedReason: string | null;
   stopRequested: boolean;
   spend: ProposalCost;
-}
-
-export function noSpend(): ProposalCost {
-  return { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0 };
 }
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
@@ -137,10 +134,9 @@ export class RunState {
   get spendLimitReached(): boolean {
     const { maxDollars, maxTokens } = this.options;
     const spend = this.s.spend;
-    const tokens = spend.inputTokens + spend.outputTokens + spend.cacheCreationTokens + spend.cacheReadTokens;
     return (
       (maxDollars !== undefined && spend.dollars >= maxDollars) ||
-      (maxTokens !== undefined && tokens >= maxTokens)
+      (maxTokens !== undefined && totalTokens(spend) >= maxTokens)
     );
   }
 
@@ -172,14 +168,7 @@ export class RunState {
     if (record.n !== this.s.nextExperiment)
       throw new Error(`experiment ${record.n} finished but ${this.s.nextExperiment} was expected`);
     this.s.counts[record.status] += 1;
-    if (record.cost) {
-      const spend = this.s.spend;
-      spend.inputTokens += record.cost.inputTokens;
-      spend.outputTokens += record.cost.outputTokens;
-      spend.cacheCreationTokens += record.cost.cacheCreationTokens;
-      spend.cacheReadTokens += record.cost.cacheReadTokens;
-      spend.dollars = Math.round((spend.dollars + record.cost.dollars) * 1e6) / 1e6;
-    }
+    if (record.cost) this.s.spend = addCost(this.s.spend, record.cost);
     if (record.status === 'keep' && record.metric !== undefined) {
       this.s.best = { n: record.n, commit: record.commit, metric: record.metric };
       if (record.n === 0) this.s.baselineMetric = record.metric;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { applyEdits, EditError, type FileEdit } from '../proposers/applyEdits';
 import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
-import { addUsage, NO_USAGE, priceOf, type ProposalCost, type TokenUsage } from '../proposers/pricing';
+import { addCost, noSpend, priceOf, type ProposalCost } from '../proposers/pricing';
 import type { ClaudeSettings } from '../types';
 
 export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
@@ -46,71 +46,74 @@ export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeP
       'ANTHROPIC_API_KEY is not set on the worker that runs proposals: set it there and resume the run.',
     );
   const client = new Anthropic({ maxRetries: 0, timeout: 10 * 60 * 1000 });
-  const { settings } = request;
   const messages: Anthropic.MessageParam[] = [{ role: 'user', content: userPrompt(request.ctx) }];
-  let usage: TokenUsage = NO_USAGE;
-  let proposal: ClaudeProposal | null = null;
-  let problem: string;
-
-  for (let round = 0; round < 2 && !proposal; round++) {
-    const response = await callClaude(client, settings, request.ctx, messages);
-    usage = addUsage(usage, {
+  let cost = noSpend();
+  let answer: Answer;
+  for (let round = 0; ; round++) {
+    const response = await callClaude(client, request.settings, request.ctx, messages);
+    cost = addCost(cost, {
       inputTokens: response.usage.input_tokens,
       outputTokens: response.usage.output_tokens,
       cacheCreationTokens: response.usage.cache_creation_input_tokens ?? 0,
       cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
+      dollars: 0,
     });
-    const call = response.content.find(
-      (b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === PROPOSE_TOOL.name,
-    );
-    const input = (call?.input ?? {}) as ToolInput;
-    const description = typeof input.description === 'string' ? input.description.split('\n')[0]!.trim() : '';
-    const hypothesis = typeof input.hypothesis === 'string' ? input.hypothesis.trim() : '';
-    problem = !call
-      ? 'you did not call the propose_edit tool'
-      : !description
-        ? 'the description is empty'
-        : await editProblem(request, input.edits);
-    if (!problem) {
-      const files = applyEdits(request.ctx.editable, request.editableFiles, input.edits as FileEdit[]);
-      proposal = { files, description, hypothesis, cost: { ...usage, dollars: 0 } };
-    } else if (round === 0) {
-      // The repair round: show the model what went wrong with its own answer.
-      messages.push({ role: 'assistant', content: response.content });
-      messages.push({
-        role: 'user',
-        content: call
-          ? [
-              {
-                type: 'tool_result',
-                tool_use_id: call.id,
-                is_error: true,
-                content: `The edit was rejected: ${problem}. Fix it and call propose_edit again.`,
-              },
-            ]
-          : `Your answer was rejected: ${problem}. Call propose_edit.`,
-      });
-    } else {
-      proposal = {
-        files: {},
-        description: description || '(unusable proposal)',
-        hypothesis,
-        cost: { ...usage, dollars: 0 },
-        invalid: problem,
-      };
-    }
+    answer = await readAnswer(request, response);
+    if (!answer.problem || round === 1) break;
+    // The repair round: show the model what went wrong with its own answer.
+    messages.push({ role: 'assistant', content: response.content });
+    messages.push({
+      role: 'user',
+      content: answer.toolUseId
+        ? [
+            {
+              type: 'tool_result',
+              tool_use_id: answer.toolUseId,
+              is_error: true,
+              content: `The edit was rejected: ${answer.problem}. Fix it and call propose_edit again.`,
+            },
+          ]
+        : `Your answer was rejected: ${answer.problem}. Call propose_edit.`,
+    });
   }
-  proposal!.cost = { ...usage, dollars: priceOf(settings.model, usage) };
-  saveAnswer(request.answerFile, proposal!);
-  return proposal!;
+  // Priced once on the summed usage of every call this proposal made.
+  cost.dollars = priceOf(request.settings.model, cost);
+  const proposal: ClaudeProposal = {
+    files: answer.files,
+    description: answer.description || '(unusable proposal)',
+    hypothesis: answer.hypothesis,
+    cost,
+    ...(answer.problem ? { invalid: answer.problem } : {}),
+  };
+  saveAnswer(request.answerFile, proposal);
+  return proposal;
 }
 
-async function editProblem(request: ClaudeRequest, edits: unknown): Promise<string> {
+/** One reply, read: the edit it makes, or the problem with it (in words the model can act on). */
+interface Answer {
+  files: Record<string, string>;
+  description: string;
+  hypothesis: string;
+  problem?: string;
+  toolUseId?: string;
+}
+
+async function readAnswer(request: ClaudeRequest, response: Anthropic.Message): Promise<Answer> {
+  const call = response.content.find(
+    (b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === PROPOSE_TOOL.name,
+  );
+  const input = (call?.input ?? {}) as ToolInput;
+  const description = typeof input.description === 'string' ? input.description.split('\n')[0]!.trim() : '';
+  const hypothesis = typeof input.hypothesis === 'string' ? input.hypothesis.trim() : '';
+  const answer: Answer = { files: {}, description, hypothesis, toolUseId: call?.id };
+  if (!call) return { ...answer, problem: 'you did not call the propose_edit tool' };
+  if (!description) return { ...answer, problem: 'the description is empty' };
   try {
-    const files = applyEdits(request.ctx.editable, request.editableFiles, edits as FileEdit[]);
-    return (await request.check(files)) ?? '';
+    const files = applyEdits(request.ctx.editable, request.editableFiles, input.edits as FileEdit[]);
+    const problem = await request.check(files);
+    return problem ? { ...answer, problem } : { ...answer, files };
   } catch (err) {
-    if (err instanceof EditError) return err.message;
+    if (err instanceof EditError) return { ...answer, problem: err.message };
     throw err;
   }
 }

@@ -7,7 +7,9 @@ export interface TokenUsage {
   cacheReadTokens: number;
 }
 
-export type { ProposalCost } from '../types';
+import type { ProposalCost } from '../types';
+
+export type { ProposalCost };
 
 const PER_MILLION: Array<[RegExp, { input: number; output: number }]> = [
   [/opus-4-[01]|opus-3/, { input: 15, output: 75 }],
@@ -27,18 +29,23 @@ export function priceOf(model: string, usage: TokenUsage): number {
   return Math.round(dollars * 1e6) / 1e6;
 }
 
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+/** Nothing spent yet. */
+export function noSpend(): ProposalCost {
+  return { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0 };
+}
+
+/** Two costs added up (dollars rounded to the micro-dollar, so sums stay readable). */
+export function addCost(a: ProposalCost, b: ProposalCost): ProposalCost {
   return {
     inputTokens: a.inputTokens + b.inputTokens,
     outputTokens: a.outputTokens + b.outputTokens,
     cacheCreationTokens: a.cacheCreationTokens + b.cacheCreationTokens,
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    dollars: Math.round((a.dollars + b.dollars) * 1e6) / 1e6,
   };
 }
 
-export const NO_USAGE: TokenUsage = {
-  inputTokens: 0,
-  outputTokens: 0,
-  cacheCreationTokens: 0,
-  cacheReadTokens: 0,
-};
+/** Every token a cost counts: input, output, cache writes and cache reads. */
+export function totalTokens(cost: TokenUsage): number {
+  return cost.inputTokens + cost.outputTokens + cost.cacheCreationTokens + cost.cacheReadTokens;
+}
