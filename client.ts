@@ -8,11 +8,12 @@ import {
 import proto from '@temporalio/proto';
 import path from 'node:path';
 import { preflight } from './lib/node/target';
-import { ALL_SEARCH_ATTRIBUTES } from './lib/searchAttributes';
+import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
 import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
 import type { ClaudeSettings, CommandSettings, ProposerKind, RunOptions } from './lib/types';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
+import { targetName } from './workflows/runState';
 
 export function workflowIdFor(tag: string): string {
   return `autoresearch-${tag}`;
@@ -23,6 +24,8 @@ export interface StartRunRequest {
   tag: string;
   proposer?: ProposerKind;
   maxExperiments?: number;
+  /** No experiment starts after this moment. */
+  deadline?: Date;
   seed?: number;
   budgetSeconds?: number;
   timeoutSeconds?: number;
@@ -51,6 +54,7 @@ export async function startRun(
     repo,
     proposer: request.proposer ?? 'mutate',
     maxExperiments: request.maxExperiments,
+    ...(request.deadline ? { deadline: request.deadline.toISOString() } : {}),
     seed: request.seed ?? 0,
     budgetSeconds: request.budgetSeconds,
     timeoutSeconds: request.timeoutSeconds,
@@ -68,7 +72,17 @@ export async function startRun(
       taskQueue: request.taskQueue ?? CONTROL_TASK_QUEUE,
       workflowId: workflowIdFor(request.tag),
       args: [options],
-      staticSummary: `autoresearch ${request.tag}: ${options.proposer} on ${repo}`,
+      staticSummary: `autoresearch ${request.tag}: ${options.proposer} proposer on ${targetName(repo)}`,
+      staticDetails: staticDetails(options),
+      ...(searchAttributes
+        ? {
+            typedSearchAttributes: [
+              { key: TAG, value: options.tag },
+              { key: TARGET, value: targetName(repo) },
+              { key: STATUS, value: 'running' },
+            ],
+          }
+        : {}),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -79,6 +93,27 @@ export async function startRun(
       );
     throw err;
   }
+}
+
+/** The run's fixed facts and how to steer it, shown on its page in the Web UI (Markdown). */
+function staticDetails(options: RunOptions): string {
+  const id = workflowIdFor(options.tag);
+  const proposer =
+    options.proposer === 'claude'
+      ? `claude (${options.claude?.model})`
+      : options.proposer === 'command'
+        ? `command (\`${options.command?.command}\`)`
+        : `mutate (seed ${options.seed})`;
+  return [
+    `**Target**: \`${options.repo}\`, branch \`autoresearch/${options.tag}\``,
+    `**Proposer**: ${proposer}`,
+    `**Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
+      (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
+    '',
+    'Steer it with `autoresearch pause|resume|stop|redirect|queue|limits --tag ' + options.tag + '`, or:',
+    `\`temporal workflow signal --workflow-id ${id} --name pause\``,
+    `\`temporal workflow update execute --workflow-id ${id} --name redirect --input '"your note"'\``,
+  ].join('\n');
 }
 
 function claudeOptions(request: StartRunRequest): Pick<RunOptions, 'claude'> | null {

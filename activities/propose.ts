@@ -11,7 +11,7 @@ import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
-import { mutate } from '../lib/proposers/mutate';
+import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
 
 export interface ProposeInput {
@@ -24,6 +24,8 @@ export interface ProposeInput {
   config: TargetConfig;
   /** Operator redirect notes, newest last (used by LLM proposers). */
   notes: string[];
+  /** An idea the operator queued for this experiment: prose for LLM proposers, NAME=value for mutate. */
+  idea?: string;
   /** The run's directory: the results so far, and where an LLM's answer is saved against retries. */
   runDir: string;
   claude?: ClaudeSettings;
@@ -117,6 +119,8 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   for (const file of input.config.files.editable)
     sources[file] = (await repo.readFile(input.parent, file)) ?? '';
 
+  if (input.idea !== undefined) return queuedConstant(repo, input, sources, tried);
+
   const random = seededRandom(input.seed, input.tag, input.n);
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
     const file = input.config.files.editable[Math.floor(random() * input.config.files.editable.length)]!;
@@ -130,6 +134,30 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   throw targetError(
     `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws: ` +
       'it perturbs top-level UPPERCASE constants holding plain numbers (e.g. LEARNING_RATE = 0.003); add some, or use another proposer.',
+  );
+}
+
+/** The mutate proposer's reading of a queued idea: `NAME=value` sets that constant, nothing else. */
+async function queuedConstant(
+  repo: Repo,
+  input: ProposeInput,
+  sources: Record<string, string>,
+  tried: Set<string>,
+): Promise<Edit> {
+  const idea = input.idea!;
+  const m = CONSTANT_IDEA.exec(idea);
+  const invalid = (why: string): Edit => ({ files: {}, description: `queued idea: ${idea}`, invalid: why });
+  if (!m) return invalid('the mutate proposer takes ideas of the form NAME=value, e.g. LEARNING_RATE=0.01');
+  for (const [file, source] of Object.entries(sources)) {
+    const mutation = setConstant(source, m[1]!, m[2]!);
+    if (!mutation) continue;
+    const files = { [file]: mutation.content };
+    const tree = await repo.writeTree(input.parent, files);
+    if (tried.has(tree)) return invalid(`${idea} was already tried in this run (or is the current value)`);
+    return { files, description: mutation.description, tree };
+  }
+  return invalid(
+    `no top-level numeric constant ${m[1]} in ${input.config.files.editable.join(', ')}; queue one that exists`,
   );
 }
 
@@ -152,6 +180,7 @@ async function promptContext(repo: Repo, input: ProposeInput): Promise<PromptCon
     n: input.n,
     results,
     notes: input.notes,
+    idea: input.idea,
     lastCrash:
       last && last.logTail && ['crash', 'timeout'].includes(last.status)
         ? { n: last.n, description: last.description, reason: last.reason, logTail: last.logTail }

@@ -1,10 +1,12 @@
 // Step 4 of an experiment: make the decision durable outside Temporal. On keep the research branch
 // moves to the candidate (compare-and-swap, invariant 2); the record is written as a file of its own and
-// results.tsv is rewritten from all records: a projection, so a retry writes the same bytes.
+// results.tsv and the progress chart are rewritten from all records: projections, so a retry writes the
+// same bytes.
+import { log } from '@temporalio/activity';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatResultsTsv } from '../lib/resultsTsv';
-import type { ExperimentRecord } from '../lib/types';
+import type { ExperimentRecord, MetricDirection } from '../lib/types';
 import { Repo } from '../lib/node/git';
 import { experimentRecordPath, resultsPath } from '../lib/node/runPaths';
 
@@ -15,6 +17,8 @@ export interface RecordInput {
   record: ExperimentRecord;
   /** Where the branch is before this experiment (the candidate's parent). */
   previousBest: string;
+  /** What the progress chart plots; absent = no chart (older workflow code). */
+  chart?: { metricName: string; direction: MetricDirection; title: string };
 }
 
 export async function recordExperiment(input: RecordInput): Promise<void> {
@@ -24,7 +28,24 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
     await repo.moveRef(`refs/heads/${input.branch}`, record.commit, input.previousBest);
   }
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
-  writeAtomically(resultsPath(input.runDir), formatResultsTsv(readRecords(input.runDir)));
+  const records = readRecords(input.runDir);
+  writeAtomically(resultsPath(input.runDir), formatResultsTsv(records));
+  if (input.chart) await refreshChart(input.runDir, records, input.chart);
+}
+
+/** The chart is a convenience: a failure to draw it is logged, and never holds up the run. */
+async function refreshChart(
+  runDir: string,
+  records: ExperimentRecord[],
+  chart: NonNullable<RecordInput['chart']>,
+): Promise<void> {
+  try {
+    // Loaded on first use: the charting library is large, and only this step needs it.
+    const { writeProgressChart } = await import('../lib/node/progressChart');
+    await writeProgressChart(runDir, records, chart);
+  } catch (err) {
+    log.warn(`progress chart not drawn: ${(err as Error).message}`);
+  }
 }
 
 export function readRecords(runDir: string): ExperimentRecord[] {

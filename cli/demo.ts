@@ -10,6 +10,7 @@ import { createWorkers, runWorkers } from '../worker';
 import { allRecords, queryStatus } from './findRun';
 import { resultsTable, summaryText } from './render';
 import type { ServerHandle } from './server';
+import { watchLive } from './liveView';
 import { followRun } from './watch';
 
 export interface DemoOptions {
@@ -52,26 +53,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
     if (ui) console.log(`watch it in the Temporal Web UI: ${ui}`);
 
-    const live = process.stdout.isTTY;
-    const summary = await followRun<RunSummary>(handle, {
-      onStatus: (s) => {
-        if (!live || s.currentExperiment === null) return;
-        process.stdout.write(
-          `\r\x1b[K  exp ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`,
-        );
-      },
-      onExperiment: (r, s) => {
-        if (live) process.stdout.write('\r\x1b[K');
-        const metric = r.metric === undefined ? '-' : r.metric.toFixed(6);
-        const best = s.best ? s.best.metric.toFixed(6) : '-';
-        console.log(
-          `exp ${r.n} ${r.status.padEnd(7)} ${s.metricName ?? 'metric'} ${metric} (best ${best})  ${r.description}`,
-        );
-      },
-    });
+    // On a terminal, the live view redrawn in place; in a pipe or a CI log, one line per experiment.
+    const summary = process.stdout.isTTY
+      ? await watchLive<RunSummary>(handle, { inPlace: true })
+      : await followRun<RunSummary>(handle, {
+          onExperiment: (r, s) => {
+            const metric = r.metric === undefined ? '-' : r.metric.toFixed(6);
+            const best = s.best ? s.best.metric.toFixed(6) : '-';
+            console.log(
+              `exp ${r.n} ${r.status.padEnd(7)} ${s.metricName ?? 'metric'} ${metric} (best ${best})  ${r.description}`,
+            );
+          },
+        });
     const status = await queryStatus(client, tag);
     console.log(`\n${resultsTable(allRecords(status), status.metricName ?? 'metric')}`);
     console.log(summaryText(summary));
+    if (status.runDir) console.log(`progress chart: ${status.runDir}/progress.png (and .svg)`);
     if (ui) console.log(`Web UI: ${ui}`);
   } finally {
     for (const w of workers) w.shutdown();

@@ -9,7 +9,7 @@ import { runDir as runDirOf } from '../lib/node/runPaths';
 import { inspectTarget } from '../lib/node/target';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
 import { noSpend } from '../lib/proposers/pricing';
-import { emptyCounts, RECENT_RECORDS } from '../workflows/runState';
+import { emptyCounts, targetName, RECENT_RECORDS } from '../workflows/runState';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -85,6 +85,7 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     currentExperiment: null,
     currentDescription: null,
     best: best ? { n: best.n, commit: best.commit, metric: best.metric! } : null,
+    baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
     metricName: config?.config.metric.name ?? null,
     direction: config?.config.metric.direction ?? null,
     experimentsDone: records.length,
@@ -95,9 +96,14 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     stopRequested: false,
     spend: summary?.spend ?? noSpend(),
     notes: summary?.notes ?? [],
+    queue: [],
     runDir: dir,
     branch: `autoresearch/${tag}`,
     maxExperiments: options.maxExperiments ?? null,
+    deadline: options.deadline ?? null,
+    phaseStartedAt: null,
+    budgetSeconds: config?.config.train.budgetSeconds ?? null,
+    target: targetName(options.repo),
   };
 }
 

@@ -1,5 +1,7 @@
 // The `autoresearch` command line. Each subcommand is wiring: parse, connect, call client.ts / worker.ts.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import path from 'node:path';
 import { runHandle, runUiUrl, startRun } from '../client';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
@@ -7,14 +9,22 @@ import { installQuietRuntime } from '../lib/node/logging';
 import { DEFAULT_CLAUDE } from '../lib/node/claudeProposer';
 import { ensureUv } from '../lib/node/pythonTools';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../lib/node/temporalCli';
-import { MAX_NOTE_LENGTH } from '../workflows/runState';
-import { pauseSignal, redirectSignal, resumeSignal, stopSignal } from '../workflows/messages';
+import {
+  limitsUpdate,
+  pauseSignal,
+  queueUpdate,
+  redirectUpdate,
+  resumeSignal,
+  stopSignal,
+} from '../workflows/messages';
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
 import { followRun } from './watch';
+import { watchLive } from './liveView';
+import { parseDeadline, positiveInt, positiveSeconds } from './parse';
 import { formatResultsTsv } from '../lib/resultsTsv';
 import type { ProposerKind, RunSummary } from '../lib/types';
 
@@ -22,15 +32,15 @@ installQuietRuntime();
 
 const log = (line: string) => console.error(line);
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
-  return n;
-}
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds > 0');
-  return n;
+/** An update's answer, or its validator's reason as the error (the run did not record it). */
+async function sendUpdate<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause)
+      throw new Error(`the run refused: ${err.cause.message}`, { cause: err });
+    throw err;
+  }
 }
 
 const program = new Command('autoresearch')
@@ -133,6 +143,11 @@ program
   .option('--max-spend <dollars>', 'end the run once proposals have cost this much', positiveSeconds)
   .option('--max-spend-tokens <n>', 'end the run once proposals have used this many tokens', positiveInt)
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
+  .option(
+    '--deadline <when>',
+    'start no experiment after this: 2026-11-28T07:00, or 8h, 90m, 2d from now',
+    (v) => parseDeadline(v),
+  )
   .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
   .option('--timeout <seconds>', "override the target's hard timeout", positiveSeconds)
   .option('--seed <n>', 'seed of the mutate proposer', positiveInt, 0)
@@ -151,6 +166,7 @@ program
         proposerCommand?: string;
         proposerTimeout: number;
         maxExperiments?: number;
+        deadline?: Date;
         budget?: number;
         timeout?: number;
         seed: number;
@@ -163,6 +179,7 @@ program
         tag: opts.tag,
         proposer: opts.proposer,
         maxExperiments: opts.maxExperiments,
+        deadline: opts.deadline,
         budgetSeconds: opts.budget,
         timeoutSeconds: opts.timeout,
         seed: opts.seed,
@@ -191,30 +208,46 @@ program
   .command('status')
   .description("print a run's status")
   .addOption(tagOption())
-  .option('--json', 'machine-readable')
-  .option('--watch', 'keep printing until the run ends')
+  .option('--json', 'machine-readable (one JSON object; one per change with --watch)')
+  .option('--watch', 'a live view, redrawn in place, until the run ends')
   .action(async (opts: { tag?: string; json?: boolean; watch?: boolean }) => {
     const client = await connectClient();
     const tag = await resolveTag(client, opts.tag);
-    const print = (status: Awaited<ReturnType<typeof queryStatus>>) =>
-      console.log(opts.json ? JSON.stringify(status) : `${statusText(status)}\n`);
-    if (opts.watch) {
+    const handle = runHandle(client, tag);
+    const ended = (err: Error) => console.log(`run ended: ${err.message}`);
+    if (opts.watch && opts.json) {
       let last = '';
-      await followRun(runHandle(client, tag), {
+      await followRun(handle, {
         onStatus: (s) => {
           const text = JSON.stringify(s);
-          if (text !== last) print(s);
+          if (text !== last) console.log(text);
           last = text;
         },
-      }).catch((err: Error) => console.log(`run ended: ${err.message}`));
+      }).catch(ended);
+    } else if (opts.watch) {
+      await watchLive(handle).catch(ended);
+      console.log(statusText(await queryStatus(client, tag)));
     } else {
-      print(await queryStatus(client, tag));
+      const status = await queryStatus(client, tag);
+      console.log(opts.json ? JSON.stringify(status) : statusText(status));
     }
     await client.connection.close();
   });
 
+program
+  .command('pause')
+  .description('finish the experiment in flight (or cancel it with --now), then wait for resume')
+  .addOption(tagOption())
+  .option('--now', 'cancel the experiment in flight; it is recorded as cancelled')
+  .action(async (opts: { tag?: string; now?: boolean }) => {
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    await runHandle(client, tag).signal(pauseSignal, opts.now ? { now: true } : {});
+    console.log(`pause${opts.now ? ' --now' : ''} sent to run ${tag}`);
+    await client.connection.close();
+  });
+
 for (const [name, signal, help] of [
-  ['pause', pauseSignal, 'finish the experiment in flight, then wait'],
   ['resume', resumeSignal, 'continue a paused run'],
   ['stop', stopSignal, 'finish the experiment in flight, then end the run with a summary'],
 ] as const) {
@@ -237,13 +270,79 @@ program
   .argument('<note>')
   .addOption(tagOption())
   .action(async (note: string, opts: { tag?: string }) => {
-    if (!note.trim()) throw new Error('The note is empty: say what the researcher should focus on.');
-    if (note.length > MAX_NOTE_LENGTH)
-      throw new Error(`The note is ${note.length} characters; keep it under ${MAX_NOTE_LENGTH}.`);
     const client = await connectClient();
     const tag = await resolveTag(client, opts.tag);
-    await runHandle(client, tag).signal(redirectSignal, note);
-    console.log(`note sent to run ${tag}`);
+    const notes = await sendUpdate(() =>
+      runHandle(client, tag).executeUpdate(redirectUpdate, { args: [note] }),
+    );
+    console.log(`run ${tag} has ${notes.length} note(s); the next proposal sees them`);
+    await client.connection.close();
+  });
+
+program
+  .command('queue')
+  .description("an idea for the next experiment, before the proposer's own (mutate: NAME=value)")
+  .argument('<idea>')
+  .addOption(tagOption())
+  .action(async (idea: string, opts: { tag?: string }) => {
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    const queue = await sendUpdate(() => runHandle(client, tag).executeUpdate(queueUpdate, { args: [idea] }));
+    console.log(
+      `run ${tag}: ${queue.length} idea(s) queued: ${queue.map((i) => JSON.stringify(i)).join(', ')}`,
+    );
+    await client.connection.close();
+  });
+
+program
+  .command('limits')
+  .description('change the limits of a live run')
+  .addOption(tagOption())
+  .option('-n, --max-experiments <n|none>', 'experiments after the baseline; none = until stopped', (v) =>
+    v === 'none' ? null : positiveInt(v),
+  )
+  .option(
+    '--deadline <when|none>',
+    'start no experiment after this (ISO, or 8h, 90m, 2d from now); none = no deadline',
+    (v) => (v === 'none' ? null : parseDeadline(v).toISOString()),
+  )
+  .action(async (opts: { tag?: string; maxExperiments?: number | null; deadline?: string | null }) => {
+    if (opts.maxExperiments === undefined && opts.deadline === undefined)
+      throw new Error('say what to change: --max-experiments <n|none> and/or --deadline <when|none>');
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    const change = {
+      ...(opts.maxExperiments !== undefined ? { maxExperiments: opts.maxExperiments } : {}),
+      ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+    };
+    const limits = await sendUpdate(() =>
+      runHandle(client, tag).executeUpdate(limitsUpdate, { args: [change] }),
+    );
+    console.log(
+      `run ${tag}: max experiments ${limits.maxExperiments ?? 'none'}, deadline ${limits.deadline ?? 'none'}`,
+    );
+    await client.connection.close();
+  });
+
+program
+  .command('plot')
+  .description("draw a run's progress chart (metric per experiment, running best) as SVG and PNG")
+  .addOption(tagOption())
+  .option('-o, --out <dir>', 'where to write progress.svg and progress.png (default: the run directory)')
+  .action(async (opts: { tag?: string; out?: string }) => {
+    const client = await connectClient();
+    const tag = await resolveTag(client, opts.tag);
+    const status = await queryStatus(client, tag);
+    const records = allRecords(status);
+    const dir = path.resolve(opts.out ?? status.runDir ?? '.');
+    // Loaded here only: the charting library is large and no other command needs it.
+    const { writeProgressChart } = await import('../lib/node/progressChart');
+    const written = await writeProgressChart(dir, records, {
+      metricName: status.metricName ?? 'metric',
+      direction: status.direction ?? 'minimize',
+      title: `autoresearch ${tag}`,
+    });
+    console.log(`${records.length} experiments plotted:\n  ${written.svgPath}\n  ${written.pngPath}`);
     await client.connection.close();
   });
 

@@ -7,7 +7,7 @@ export interface WatchCallbacks {
   /** Each newly finished experiment, in order. */
   onExperiment?: (record: ExperimentRecord, status: RunStatus) => void;
   /** Every poll. */
-  onStatus?: (status: RunStatus) => void;
+  onStatus?: (status: RunStatus) => void | Promise<void>;
 }
 
 /** Polls until the workflow closes; resolves with its result (or rejects with its failure). */
@@ -26,7 +26,7 @@ export async function followRun<T>(
   const poll = async () => {
     try {
       const status = await handle.query(statusQuery);
-      callbacks.onStatus?.(status);
+      await callbacks.onStatus?.(status);
       for (const record of status.recent) {
         if (record.n > seen) {
           seen = record.n;

@@ -3,8 +3,11 @@
 
 export type ProposerKind = 'mutate' | 'claude' | 'command';
 
-/** `keep`, `discard` and `crash` are autoresearch's statuses; `timeout` and `invalid` are finer kinds of crash. */
-export type ExperimentStatus = 'keep' | 'discard' | 'crash' | 'timeout' | 'invalid';
+/**
+ * `keep`, `discard` and `crash` are autoresearch's statuses; `timeout` and `invalid` are finer kinds of
+ * crash; `cancelled` is an experiment a person stopped (`pause --now`): it says nothing about the idea.
+ */
+export type ExperimentStatus = 'keep' | 'discard' | 'crash' | 'timeout' | 'invalid' | 'cancelled';
 
 export type MetricDirection = 'minimize' | 'maximize';
 
@@ -69,6 +72,8 @@ export interface RunOptions {
   proposer: ProposerKind;
   /** Experiments after the baseline; absent = until stopped. */
   maxExperiments?: number;
+  /** No experiment starts after this moment (ISO 8601); absent = no deadline. */
+  deadline?: string;
   seed: number;
   /** Overrides the target's training budget (seconds). */
   budgetSeconds?: number;
@@ -110,6 +115,8 @@ export interface Candidate {
   description: string;
   hypothesis?: string;
   cost?: ProposalCost;
+  /** The operator's queued idea this candidate tries, if any. */
+  idea?: string;
   /** Why the proposal could not become a candidate (nothing is trained then). */
   invalid?: string;
 }
@@ -134,7 +141,7 @@ export interface TrainingOutcome {
 }
 
 export interface Evaluation {
-  status: 'ok' | 'crash' | 'timeout' | 'invalid';
+  status: 'ok' | 'crash' | 'timeout' | 'invalid' | 'cancelled';
   metric?: number;
   memoryGb?: number;
   reason?: string;
@@ -151,6 +158,8 @@ export interface ExperimentRecord {
   reason?: string;
   hypothesis?: string;
   cost?: ProposalCost;
+  /** The operator's queued idea this experiment tried, if any. */
+  idea?: string;
   /** The end of the log of a crashed run, for the next proposal (kept in the record file only). */
   logTail?: string;
   trainSeconds: number;
@@ -183,6 +192,8 @@ export interface RunStatus {
   currentExperiment: number | null;
   currentDescription: string | null;
   best: BestResult | null;
+  /** The baseline's metric, once experiment 0 is scored. */
+  baselineMetric: number | null;
   metricName: string | null;
   direction: MetricDirection | null;
   experimentsDone: number;
@@ -193,16 +204,31 @@ export interface RunStatus {
   pausedReason: string | null;
   stopRequested: boolean;
   notes: string[];
+  /** Ideas the operator queued, tried next in this order. */
+  queue: string[];
   /** What the proposals have cost so far. */
   spend: ProposalCost;
   runDir: string | null;
   branch: string | null;
   maxExperiments: number | null;
+  deadline: string | null;
+  /** Workflow time (ms) when the current phase began: with the budget, a progress bar for training. */
+  phaseStartedAt: number | null;
+  /** The training budget in seconds, when the target declares one. */
+  budgetSeconds: number | null;
+  /** The target's name (its folder). */
+  target: string;
+}
+
+/** New limits for a live run: a field left out is unchanged; null removes that limit. */
+export interface LimitsChange {
+  maxExperiments?: number | null;
+  deadline?: string | null;
 }
 
 export interface RunSummary {
   tag: string;
-  reason: 'max-experiments' | 'stopped' | 'spend-limit';
+  reason: 'max-experiments' | 'stopped' | 'spend-limit' | 'deadline';
   experimentsDone: number;
   best: BestResult | null;
   baselineMetric: number | null;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { PreparedRun, RunSummary } from '../lib/types';
-import { statusQuery } from '../workflows/messages';
+import { redirectUpdate, statusQuery } from '../workflows/messages';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { prepareRun } from '../activities/prepare';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
@@ -96,7 +96,7 @@ describe('claude proposer', () => {
       maxExperiments: 5,
       ...h.queues,
     });
-    await handle.signal('redirect', NOTE);
+    await handle.executeUpdate(redirectUpdate, { args: [NOTE] });
     const summary = (await handle.result()) as RunSummary;
     const records = await assertRunInvariants(repo, 'claude', summary, checkout);
 

@@ -117,6 +117,59 @@ describe('RunState', () => {
   it('rejects empty notes', () => {
     assert.throws(() => RunState.start(options).addNote('   '), /empty/);
   });
+
+  it('queues ideas: the mutate proposer takes NAME=value only; a tried idea leaves, a cancelled one stays', () => {
+    const state = RunState.start(options);
+    state.setPrepared(prepared);
+    state.finish(record(0, 'keep', 1));
+    assert.throws(() => state.queueIdea('use RMSNorm'), /LEARNING_RATE=0\.01/);
+    assert.throws(() => state.queueIdea(' '), /empty/);
+    state.queueIdea('LEARNING_RATE=0.02');
+    state.queueIdea('WIDTH = 32');
+    assert.equal(state.nextIdea, 'LEARNING_RATE=0.02');
+    state.finish({ ...record(1, 'cancelled'), idea: 'LEARNING_RATE=0.02' });
+    assert.equal(state.nextIdea, 'LEARNING_RATE=0.02', 'a cancelled experiment did not try its idea');
+    state.finish({ ...record(2, 'discard', 2), idea: 'LEARNING_RATE=0.02' });
+    assert.deepEqual(state.status().queue, ['WIDTH = 32']);
+    assert.equal(state.status().counts.cancelled, 1);
+    const claude = RunState.start({ ...options, proposer: 'claude' });
+    claude.queueIdea('use RMSNorm');
+    assert.equal(claude.nextIdea, 'use RMSNorm');
+  });
+
+  it('changes limits within reason, and ends at the deadline', () => {
+    const state = RunState.start({ ...options, maxExperiments: 10 });
+    state.setPrepared(prepared);
+    for (let n = 0; n <= 4; n++) state.finish(record(n, n === 0 ? 'keep' : 'discard', 1));
+    const now = Date.now();
+    assert.throws(() => state.checkLimits({ maxExperiments: 2 }, now), /below the 4 experiments/);
+    assert.throws(() => state.checkLimits({ maxExperiments: 1.5 }, now), /whole number/);
+    assert.throws(() => state.checkLimits({ deadline: 'tomorrow' }, now), /ISO date-time/);
+    assert.throws(() => state.checkLimits({ deadline: new Date(now - 1000).toISOString() }, now), /passed/);
+    assert.throws(() => state.checkLimits({ hours: 3 }, now), /not hours/);
+    state.setLimits(state.checkLimits({ maxExperiments: 5 }, now));
+    assert.equal(state.finished, false);
+    state.finish(record(5, 'discard', 1));
+    assert.equal(state.finished, true, 'the new max holds');
+    state.setLimits(state.checkLimits({ maxExperiments: null }, now));
+    assert.equal(state.finished, false, 'null removes the limit');
+    assert.equal(state.options.maxExperiments, undefined);
+
+    const late = RunState.start({ ...options, deadline: new Date(now - 1).toISOString() });
+    assert.equal(late.finished, true);
+    assert.equal(late.summary().reason, 'deadline');
+    late.stop();
+    assert.throws(() => late.checkNote('hello'), /ending/);
+  });
+
+  it('reads an older snapshot without the newer fields', () => {
+    const old = JSON.parse(JSON.stringify(RunState.start(options).snapshot())) as Record<string, unknown>;
+    delete old.queue;
+    old.counts = { keep: 1, discard: 0, crash: 0, timeout: 0, invalid: 0 };
+    const state = RunState.start(options, old);
+    assert.equal(state.status().counts.cancelled, 0);
+    assert.deepEqual(state.status().queue, []);
+  });
 });
 
 describe('log parsing', () => {

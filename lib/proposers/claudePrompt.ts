@@ -16,6 +16,8 @@ export interface PromptContext {
   n: number;
   results: ExperimentRecord[];
   notes: string[];
+  /** An idea the operator queued for this experiment: the proposal must try it. */
+  idea?: string;
   /** The last experiment, when it crashed: what it tried and the tail of its log. */
   lastCrash?: { n: number; description: string; reason?: string; logTail: string };
 }
@@ -112,6 +114,12 @@ export function userPrompt(ctx: PromptContext, mode: AnswerMode = 'tool'): strin
   ];
   if (ctx.notes.length > 0)
     parts.push('', '## Notes from the human operator (follow them)', ...ctx.notes.map((n) => `- ${n}`));
+  if (ctx.idea)
+    parts.push(
+      '',
+      '## The operator queued this idea for this experiment: implement it (and only it)',
+      ctx.idea,
+    );
   if (ctx.lastCrash)
     parts.push(
       '',

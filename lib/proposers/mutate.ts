@@ -19,6 +19,8 @@ export interface Mutation {
 
 const CONSTANT_LINE =
   /^([A-Z][A-Z0-9_]*)(\s*=\s*)([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)(\s*(?:#.*)?)$/;
+/** What the mutate proposer takes as a queued idea: set one constant, e.g. `LEARNING_RATE=0.01`. */
+export const CONSTANT_IDEA = /^\s*([A-Z][A-Z0-9_]*)\s*=\s*([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)\s*$/;
 /** Seeds only reshuffle noise; tuning them would mine luck, not find better ideas. */
 const SKIPPED = /SEED/;
 
@@ -71,4 +73,20 @@ export function mutate(source: string, random: () => number): Mutation | null {
   );
   const verb = next.value > c.value ? 'raise' : 'lower';
   return { content: lines.join('\n'), description: `${verb} ${c.name} ${c.literal} -> ${next.literal}` };
+}
+
+/** Sets one constant to a value a person chose (a queued idea); null when the source has no such constant. */
+export function setConstant(source: string, name: string, literal: string): Mutation | null {
+  const c = findNumericConstants(source).find((k) => k.name === name);
+  if (!c) return null;
+  const lines = source.split('\n');
+  lines[c.line] = lines[c.line]!.replace(
+    CONSTANT_LINE,
+    (_all, n, eq, _lit, rest) => `${n}${eq}${literal}${rest}`,
+  );
+  const verb = Number(literal) > c.value ? 'raise' : Number(literal) < c.value ? 'lower' : 'set';
+  return {
+    content: lines.join('\n'),
+    description: `${verb} ${name} ${c.literal} -> ${literal} (queued idea)`,
+  };
 }

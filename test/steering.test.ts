@@ -1,0 +1,242 @@
+// Steering a live run the way an operator does: with the stock `temporal` CLI (no project code on the
+// sending side) and with `autoresearch pause --now | queue | limits`. What the proposer received is read
+// back from what it was given, not from the workflow's own state.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import { startRun, workflowIdFor } from '../client';
+import { readRecords } from '../activities/record';
+import { findTemporalCli } from '../lib/node/temporalCli';
+import type { RunStatus, RunSummary } from '../lib/types';
+import { queueUpdate, statusQuery } from '../workflows/messages';
+import { makeFakeTarget } from './support/fakeTarget';
+import { assertRunInvariants, checkoutState } from './support/invariants';
+import { isRunning } from './support/processes';
+import { useHarness } from './support/temporal';
+import { waitFor } from './support/waitFor';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
+
+describe('steering a live run', () => {
+  const h = useHarness('steering');
+
+  /** The stock Temporal CLI, as a person types it. */
+  async function temporal(args: string[]): Promise<string> {
+    const cli = findTemporalCli();
+    assert.ok(cli, 'npm test installs the temporal CLI');
+    const { stdout } = await run(cli, [...args, '--address', h.address]);
+    return stdout;
+  }
+  async function autoresearch(args: string[]): Promise<string> {
+    const { stdout } = await run(process.execPath, [CLI, ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: h.address },
+    });
+    return stdout;
+  }
+  async function stockStatus(tag: string): Promise<RunStatus> {
+    const out = await temporal([
+      'workflow',
+      'query',
+      '-w',
+      workflowIdFor(tag),
+      '--type',
+      'status',
+      '-o',
+      'json',
+    ]);
+    return (JSON.parse(out) as { queryResult: RunStatus[] }).queryResult[0]!;
+  }
+
+  it('pauses, redirects and reads status with the stock temporal CLI; the note reaches the next proposal', async () => {
+    const repo = await makeFakeTarget({ sleepSeconds: 1 });
+    const checkout = await checkoutState(repo);
+    // A stand-in coding agent: saves the prompt it was given, then sets LEARNING_RATE to 0.0<n>.
+    const prompts = mkdtempSync(path.join(tmpdir(), 'ar-prompts-'));
+    const agent =
+      `cp "$AUTORESEARCH_PROMPT_FILE" "${prompts}/exp-$AUTORESEARCH_EXPERIMENT.md" && ` +
+      `sed -i "s/^LEARNING_RATE = [0-9.]* /LEARNING_RATE = 0.0$AUTORESEARCH_EXPERIMENT /" train.py && ` +
+      'echo "LR 0.0$AUTORESEARCH_EXPERIMENT" > "$AUTORESEARCH_DESCRIPTION_FILE"';
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'stock',
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 30 },
+      ...h.queues,
+    });
+    const id = workflowIdFor('stock');
+    await waitFor('experiment 1 to finish', async () => {
+      const s = await handle.query(statusQuery);
+      return s.experimentsDone >= 2 ? s : undefined;
+    });
+
+    await temporal(['workflow', 'signal', '-w', id, '--name', 'pause']);
+    const paused = await waitFor('the run to pause', async () => {
+      const s = await stockStatus('stock');
+      return s.phase === 'paused' ? s : undefined;
+    });
+    const NOTE = 'focus on the learning rate schedule';
+    const answer = await temporal([
+      'workflow',
+      'update',
+      'execute',
+      '-w',
+      id,
+      '--name',
+      'redirect',
+      '--input',
+      JSON.stringify(NOTE),
+    ]);
+    assert.match(answer, /focus on the learning rate schedule/, 'the update answers the notes');
+    await assert.rejects(
+      temporal(['workflow', 'update', 'execute', '-w', id, '--name', 'redirect', '--input', '"  "']),
+      /redirect note is empty/,
+      'the validator rejects an empty note',
+    );
+    const status = await stockStatus('stock');
+    assert.deepEqual(status.notes, [NOTE], 'the rejected note was not recorded');
+    assert.equal(status.experimentsDone, paused.experimentsDone, 'nothing ran while paused');
+
+    await temporal(['workflow', 'signal', '-w', id, '--name', 'resume']);
+    await waitFor('an experiment after resume', async () => {
+      const s = await stockStatus('stock');
+      return s.experimentsDone > paused.experimentsDone ? s : undefined;
+    });
+    await temporal(['workflow', 'signal', '-w', id, '--name', 'stop']);
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'stopped');
+    await assertRunInvariants(repo, 'stock', summary, checkout);
+
+    // Proposals made before the note did not see it; the first one after it did.
+    const firstAfter = paused.experimentsDone;
+    const seen = readdirSync(prompts).map(
+      (f) => [Number(/\d+/.exec(f)![0]), readFileSync(path.join(prompts, f), 'utf8')] as const,
+    );
+    for (const [n, prompt] of seen)
+      assert.equal(prompt.includes(NOTE), n >= firstAfter, `experiment ${n}'s prompt`);
+    assert.ok(
+      seen.some(([n]) => n === firstAfter),
+      `experiment ${firstAfter} was proposed after the note`,
+    );
+  });
+
+  it('pause --now cancels the training in flight and records it as cancelled; resume goes on', async () => {
+    // The baseline is quick; every edit of it trains for a minute, unless cancelled.
+    const repo = await makeFakeTarget({
+      extra: 'if LEARNING_RATE != 0.01 or WIDTH != 16:\n    time.sleep(60)',
+    });
+    // A short heartbeat timeout: cancellation reaches training with its next heartbeat.
+    const handle = await startRun(h.client, { repo, tag: 'now', heartbeatTimeoutSeconds: 5, ...h.queues });
+    const training = await waitFor('experiment 1 to train', async () => {
+      const s = await handle.query(statusQuery);
+      return s.phase === 'training' && s.currentExperiment === 1 ? s : undefined;
+    });
+    const pid = await waitFor('the training process', async () => trainingPid(repo));
+    const asked = Date.now();
+    assert.match(await autoresearch(['pause', '--now', '--tag', 'now']), /pause --now sent/);
+    const paused = await waitFor('the run to pause', async () => {
+      const s = await handle.query(statusQuery);
+      return s.phase === 'paused' ? s : undefined;
+    });
+    assert.ok(Date.now() - asked < 20_000, 'cancelled within a few heartbeats, not after its full minute');
+    assert.equal(isRunning(pid), false, 'the training process is gone before the run records the cancel');
+    assert.equal(paused.counts.cancelled, 1);
+    assert.equal(paused.recent.at(-1)?.n, training.currentExperiment);
+    assert.equal(paused.recent.at(-1)?.status, 'cancelled');
+
+    // Resume starts experiment 2; cancel that one too, then stop the paused run.
+    await autoresearch(['resume', '--tag', 'now']);
+    await waitFor('experiment 2 to train', async () => {
+      const s = await handle.query(statusQuery);
+      return s.phase === 'training' && s.currentExperiment === 2 ? s : undefined;
+    });
+    await autoresearch(['pause', '--now', '--tag', 'now']);
+    await autoresearch(['stop', '--tag', 'now']);
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'stopped');
+    const records = readRecords(path.join(repo, '.git/autoresearch/runs/now'));
+    assert.deepEqual(
+      records.map((r) => [r.n, r.status]),
+      [
+        [0, 'keep'],
+        [1, 'cancelled'],
+        [2, 'cancelled'],
+      ],
+    );
+    const tsv = readFileSync(path.join(repo, '.git/autoresearch/runs/now/results.tsv'), 'utf8');
+    assert.match(tsv.split('\n')[2]!, /\tcrash\t/, "results.tsv stays in autoresearch's three statuses");
+  });
+
+  it('queue tries an idea next; limits change the end of a live run; both refuse bad input', async () => {
+    const repo = await makeFakeTarget({ sleepSeconds: 0.5 });
+    const handle = await startRun(h.client, { repo, tag: 'plan', seed: 1, ...h.queues });
+    // Queued before experiment 1 is proposed: it is tried first, on the baseline.
+    assert.deepEqual(await handle.executeUpdate(queueUpdate, { args: ['LEARNING_RATE=0.02'] }), [
+      'LEARNING_RATE=0.02',
+    ]);
+    await assert.rejects(
+      autoresearch(['queue', 'use RMSNorm', '--tag', 'plan']),
+      /cannot read prose.*LEARNING_RATE=0\.01/s,
+    );
+    assert.match(await autoresearch(['queue', 'WIDTH=24', '--tag', 'plan']), /queued: .*"WIDTH=24"/);
+    const s = await handle.query(statusQuery);
+    const max = s.experimentsDone + 6; // room for the experiments that finish while the CLI calls run
+    await assert.rejects(autoresearch(['limits', '--tag', 'plan']), /say what to change/);
+    await assert.rejects(autoresearch(['limits', '--tag', 'plan', '--deadline', 'soon']), /ISO date-time/);
+    await assert.rejects(
+      autoresearch(['limits', '--tag', 'plan', '--max-experiments', '0']),
+      /the run refused: maxExperiments 0 is below/,
+    );
+    assert.match(
+      await autoresearch(['limits', '--tag', 'plan', '--max-experiments', String(max)]),
+      new RegExp(`max experiments ${max}`),
+    );
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'max-experiments');
+    assert.equal(summary.experimentsDone, max + 1);
+    const records = readRecords(path.join(repo, '.git/autoresearch/runs/plan'));
+    assert.deepEqual(
+      [records[1]!.idea, records[1]!.description, records[1]!.status],
+      ['LEARNING_RATE=0.02', 'raise LEARNING_RATE 0.01 -> 0.02 (queued idea)', 'keep'],
+      'the first queued idea ran first, on the baseline (0.02 is the fake target optimum)',
+    );
+    const width = records.find((r) => r.idea === 'WIDTH=24');
+    assert.ok(width, 'the idea queued from the CLI ran');
+    assert.match(width.description, /^raise WIDTH \d+ -> 24 \(queued idea\)$/);
+    assert.ok(width.n <= s.experimentsDone + 1, 'it ran next, before the proposer’s own ideas');
+  });
+
+  it('a deadline ends the run after the experiment in flight', async () => {
+    const repo = await makeFakeTarget({ sleepSeconds: 0.5 });
+    const deadline = new Date(Date.now() + 6000);
+    const handle = await startRun(h.client, { repo, tag: 'deadline', deadline, ...h.queues });
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'deadline');
+    assert.ok(summary.experimentsDone >= 1);
+    const records = readRecords(path.join(repo, '.git/autoresearch/runs/deadline'));
+    const lastStart = Math.max(...records.map((r) => r.startedAt));
+    assert.ok(lastStart < deadline.getTime(), 'no experiment started after the deadline');
+  });
+});
+
+/** The pid of this target's training process: a `python3 train.py` working in one of its slots. */
+async function trainingPid(repo: string): Promise<number | undefined> {
+  const { stdout } = await run('pgrep', ['-f', '^python3 train.py']).catch(() => ({ stdout: '' }));
+  const pids = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/cwd`).startsWith(path.join(repo, '.git'));
+      } catch {
+        return false;
+      }
+    });
+  return pids.length === 1 ? pids[0] : undefined;
+}

@@ -1,0 +1,40 @@
+// The run's "current details" in the Web UI (Markdown): what it is doing now, the best so far, and the
+// last results. Pure text from the state, so the workflow stays deterministic.
+import type { ExperimentRecord } from '../lib/types';
+import type { RunState } from './runState';
+
+/** How many finished experiments the details list. */
+const LISTED = 5;
+
+export function currentDetails(state: RunState, now: string): string {
+  const s = state.status();
+  const metric = s.metricName ?? 'metric';
+  const lines = [`**${now}**`, ''];
+  lines.push(
+    s.best
+      ? `Best ${metric}: **${s.best.metric.toFixed(6)}** (experiment ${s.best.n}, \`${s.best.commit.slice(0, 7)}\`)`
+      : `Best ${metric}: none yet`,
+  );
+  const c = s.counts;
+  lines.push(
+    `Experiments: ${s.experimentsDone} done` +
+      (s.maxExperiments !== null ? ` of ${s.maxExperiments + 1}` : '') +
+      ` (${c.keep} kept, ${c.discard} discarded, ${c.crash + c.timeout + c.invalid} crashed` +
+      (c.cancelled ? `, ${c.cancelled} cancelled` : '') +
+      ')',
+  );
+  if (s.deadline) lines.push(`Deadline: ${s.deadline}`);
+  if (s.notes.length) lines.push(`Operator notes: ${s.notes.map((n) => `"${n}"`).join('; ')}`);
+  if (s.queue.length) lines.push(`Queued ideas: ${s.queue.map((n) => `"${n}"`).join('; ')}`);
+  const recent = s.recent.slice(-LISTED).reverse();
+  if (recent.length) {
+    lines.push('', `| exp | status | ${metric} | description |`, '|---:|---|---:|---|');
+    for (const r of recent) lines.push(row(r));
+  }
+  return lines.join('\n');
+}
+
+function row(r: ExperimentRecord): string {
+  const value = r.metric === undefined ? '-' : r.metric.toFixed(6);
+  return `| ${r.n} | ${r.status} | ${value} | ${r.description.replace(/\|/g, '\\|')} |`;
+}
