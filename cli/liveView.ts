@@ -9,7 +9,6 @@ import { followRun } from './watch';
 /** What the training activity's last heartbeat said (see activities/train.ts). */
 export interface TrainingBeat {
   phase?: string;
-  elapsedSeconds?: number;
   lastLine?: string;
 }
 
@@ -39,7 +38,7 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
   ];
   if (s.best) {
     const gain =
-      s.baselineMetric !== null && s.baselineMetric !== 0
+      s.baselineMetric !== null && s.baselineMetric !== 0 && s.best.n !== 0
         ? ` (${(((s.best.metric - s.baselineMetric) / Math.abs(s.baselineMetric)) * 100).toFixed(2)}% vs baseline ${fmt(s.baselineMetric)})`
         : '';
     lines.push(`best ${metric} ${fmt(s.best.metric)} at experiment ${s.best.n}${gain}`);
@@ -48,7 +47,8 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
   if (s.currentExperiment !== null)
     lines.push(`now: experiment ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`);
   if (s.phase === 'training' && s.phaseStartedAt !== null) {
-    const elapsed = beat?.elapsedSeconds ?? Math.max(0, (now - s.phaseStartedAt) / 1000);
+    // The wall clock since the phase began: heartbeats are throttled, so their own count lags.
+    const elapsed = Math.max(0, (now - s.phaseStartedAt) / 1000);
     const budget = s.budgetSeconds;
     const bar = budget ? progressBar(elapsed / budget) : progressBar(0).replace(/░/g, ' ');
     const setup = beat?.phase === 'setup' ? ' (setting up the slot)' : '';
