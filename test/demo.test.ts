@@ -2,7 +2,7 @@
 // runs a bounded number of experiments, and ends with the results table and the Web UI link.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,16 @@ describe('npm start (the demo)', () => {
     assert.match(stdout, /exp 1 (keep|discard|crash)/);
     assert.match(stdout, /│ +0 │ [0-9a-f]{7} │ +\d+\.\d{6} │/, 'the results table');
     assert.match(stdout, /ended \(max-experiments\): 2 experiments/);
+    // The record step drew the progress chart after every experiment.
+    const chart = /progress chart: (\S+progress\.png)/.exec(stdout)?.[1];
+    assert.ok(chart, 'the demo names its progress chart');
+    assert.ok(statSync(chart).size > 10_000, 'a real PNG, not an empty file');
+    assert.equal(
+      (readFileSync(chart.replace(/png$/, 'svg'), 'utf8').match(/aria-roledescription="point"/g) ?? [])
+        .length,
+      2,
+      'one point per experiment',
+    );
     assert.match(
       stdout,
       new RegExp(`Web UI: http://localhost:${port + 1000}/namespaces/default/workflows/autoresearch-demo-`),

@@ -98,8 +98,21 @@ describe('steering a live run', () => {
       /redirect note is empty/,
       'the validator rejects an empty note',
     );
+    const IDEA = 'try a cosine learning rate decay';
+    await temporal([
+      'workflow',
+      'update',
+      'execute',
+      '-w',
+      id,
+      '--name',
+      'queue',
+      '--input',
+      JSON.stringify(IDEA),
+    ]);
     const status = await stockStatus('stock');
     assert.deepEqual(status.notes, [NOTE], 'the rejected note was not recorded');
+    assert.deepEqual(status.queue, [IDEA]);
     assert.equal(status.experimentsDone, paused.experimentsDone, 'nothing ran while paused');
 
     await temporal(['workflow', 'signal', '-w', id, '--name', 'resume']);
@@ -123,6 +136,11 @@ describe('steering a live run', () => {
       seen.some(([n]) => n === firstAfter),
       `experiment ${firstAfter} was proposed after the note`,
     );
+    const next = seen.find(([n]) => n === firstAfter)![1];
+    assert.match(next, /queued this idea for this experiment[^\n]*\n+try a cosine learning rate decay/);
+    const records = readRecords(path.join(repo, '.git/autoresearch/runs/stock'));
+    assert.equal(records[firstAfter]!.idea, IDEA);
+    assert.equal(records.filter((r) => r.idea).length, 1, 'the idea left the queue once tried');
   });
 
   it('pause --now cancels the training in flight and records it as cancelled; resume goes on', async () => {

@@ -1,0 +1,129 @@
+// `autoresearch status --watch`: the screen it draws, and the command following a real run to its end.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import { startRun } from '../client';
+import { liveViewText, progressBar } from '../cli/liveView';
+import type { ExperimentRecord, RunStatus } from '../lib/types';
+import { emptyCounts } from '../workflows/runState';
+import { makeFakeTarget } from './support/fakeTarget';
+import { useHarness } from './support/temporal';
+
+const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
+
+function record(n: number, status: ExperimentRecord['status'], metric?: number): ExperimentRecord {
+  return {
+    n,
+    parent: 'p'.repeat(40),
+    commit: 'c'.repeat(40),
+    description: `idea ${n}`,
+    status,
+    metric,
+    trainSeconds: 1,
+    startedAt: 0,
+    finishedAt: 1,
+  };
+}
+
+const training: RunStatus = {
+  tag: 'night',
+  target: 'nanochat',
+  phase: 'training',
+  currentExperiment: 3,
+  currentDescription: 'raise LR to 0.05',
+  best: { n: 2, commit: 'c'.repeat(40), metric: 0.9 },
+  baselineMetric: 1,
+  metricName: 'val_bpb',
+  direction: 'minimize',
+  experimentsDone: 3,
+  counts: { ...emptyCounts(), keep: 2, crash: 1 },
+  recent: [record(0, 'keep', 1), record(1, 'crash'), record(2, 'keep', 0.9)],
+  paused: false,
+  pausedReason: null,
+  stopRequested: false,
+  notes: ['focus on the optimizer'],
+  queue: ['use RMSNorm'],
+  spend: { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0 },
+  runDir: null,
+  branch: 'autoresearch/night',
+  maxExperiments: 9,
+  deadline: null,
+  phaseStartedAt: 1_000_000,
+  budgetSeconds: 300,
+};
+
+describe('the live view', () => {
+  it('draws the phase, a bar of elapsed time against the budget, the best and the recent results', () => {
+    const text = liveViewText(training, 1_000_000 + 150_000, {
+      phase: 'training',
+      lastLine: 'step 120 loss 2.31',
+    });
+    const lines = text.split('\n');
+    assert.equal(
+      lines[0],
+      'run night on nanochat: training, 3 of 10 experiments (2 kept, 0 discarded, 1 crashed)',
+    );
+    assert.match(lines[1]!, /^best val_bpb 0\.900000 at experiment 2 \(-10\.00% vs baseline 1\.000000\)$/);
+    assert.equal(lines[2], 'now: experiment 3 training: raise LR to 0.05');
+    assert.equal(lines[3], `  ${progressBar(0.5)} 150s / 300s budget  step 120 loss 2.31`);
+    assert.match(text, /notes: "focus on the optimizer"/);
+    assert.match(text, /queued ideas: "use RMSNorm"/);
+    assert.match(text, /^ +1 {2}crash +- {2}idea 1$/m);
+  });
+
+  it('fills the bar by elapsed / budget and never past its ends', () => {
+    assert.equal(progressBar(0, 10), `[${'░'.repeat(10)}]`);
+    assert.equal(progressBar(0.3, 10), `[${'█'.repeat(3)}${'░'.repeat(7)}]`);
+    assert.equal(progressBar(7, 10), `[${'█'.repeat(10)}]`);
+    assert.equal(progressBar(-1, 10), `[${'░'.repeat(10)}]`);
+  });
+
+  it('says why a run is paused, and shows no bar outside training', () => {
+    const text = liveViewText(
+      {
+        ...training,
+        phase: 'paused',
+        paused: true,
+        pausedReason: 'the API refused the key',
+        currentExperiment: null,
+      },
+      0,
+    );
+    assert.doesNotMatch(text, /budget/);
+    assert.match(text, /paused: the API refused the key; `autoresearch resume` continues/);
+  });
+});
+
+describe('autoresearch status --watch', () => {
+  const h = useHarness('watch');
+
+  it('follows a run until it ends, printing each change (and JSON lines with --json)', async () => {
+    const repo = await makeFakeTarget({ sleepSeconds: 1 });
+    const handle = await startRun(h.client, { repo, tag: 'watched', maxExperiments: 2, ...h.queues });
+    const env = { ...process.env, TEMPORAL_ADDRESS: h.address };
+    const [plain, json] = await Promise.all([
+      promisify(execFile)(process.execPath, [CLI, 'status', '--watch', '--tag', 'watched'], { env }),
+      promisify(execFile)(process.execPath, [CLI, 'status', '--watch', '--json', '--tag', 'watched'], {
+        env,
+      }),
+    ]);
+    await handle.result();
+    // In a pipe each changed screen is printed once: the experiments in flight, then the end.
+    assert.match(plain.stdout, /now: experiment 1 training: /);
+    assert.match(plain.stdout, /now: experiment 2 training: /);
+    assert.match(plain.stdout, /run watched on ar-target-\w+: finished, 3 of 3 experiments/);
+    assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no terminal escapes in a pipe');
+    const statuses = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as RunStatus);
+    assert.ok(statuses.length >= 3, 'one JSON object per change');
+    assert.equal(statuses.at(-1)!.phase, 'finished');
+    assert.deepEqual(
+      statuses.at(-1)!.recent.map((r) => r.n),
+      [0, 1, 2],
+    );
+  });
+});
