@@ -1,7 +1,8 @@
 // `npm run bench`: the figures the project promises, measured on this machine.
 //  1. orchestration overhead per experiment (wall time minus training time) on a fake target whose
 //     "training" is a 0.2 s sleep, over 10 experiments;
-//  2. the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory.
+//  2. the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory;
+//  3. drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments.
 // Options: --experiments N (default 10), --skip-tinylm. Uses TEMPORAL_ADDRESS or starts its own server.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { materializeExample } from '../lib/node/exampleTarget';
 import { ensureUv } from '../lib/node/pythonTools';
 import type { ExperimentRecord, RunSummary } from '../lib/types';
 import { readRecords } from '../activities/record';
+import { renderChartSvg, svgToPng } from '../lib/node/progressChart';
 import { makeFakeTarget } from '../test/support/fakeTarget';
 import { startWorkers, stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
 
@@ -48,6 +50,24 @@ try {
     `  training process per experiment (python start + 0.2 s): ${stats(records.map((r) => r.trainSeconds))}`,
   );
   console.log(`  whole run: ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+  console.log('progress chart (redrawn by the record step after every experiment):');
+  for (const size of [100, 1000]) {
+    const synthetic = Array.from({ length: size }, (_, n) => ({
+      ...records[n % records.length]!,
+      n,
+      metric: 1 / (1 + n / 50) + ((n * 7919) % 13) / 100,
+      status: (n % 10 === 0 ? 'keep' : n % 10 === 5 ? 'crash' : 'discard') as ExperimentRecord['status'],
+    }));
+    const t0 = performance.now();
+    const svg = await renderChartSvg(synthetic, { metricName: 'val_bpb', direction: 'minimize' });
+    const t1 = performance.now();
+    const png = svgToPng(svg);
+    const t2 = performance.now();
+    console.log(
+      `  ${size} experiments: SVG ${(t1 - t0).toFixed(0)} ms (${(svg.length / 1024).toFixed(0)} KB), PNG ${(t2 - t1).toFixed(0)} ms (${(png.length / 1024).toFixed(0)} KB)`,
+    );
+  }
 
   if (!values['skip-tinylm']) {
     const repo = await materializeExample(
