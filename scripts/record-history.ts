@@ -1,8 +1,19 @@
-// Records a history from a real run into test/fixtures/histories/, for the replay test.
+// Records a history from a real run into test/fixtures/histories/, for the replay test. The run is
+// steered the way an operator would (a queued idea, a note, pause --now during training, resume, new
+// limits), so the replay covers those paths too.
 // Usage: npm run record-history [-- name]   (needs TEMPORAL_ADDRESS or starts its own server)
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { writeFileSync } from 'node:fs';
 import { startRun } from '../client';
+import {
+  limitsUpdate,
+  pauseSignal,
+  queueUpdate,
+  redirectUpdate,
+  resumeSignal,
+  statusQuery,
+} from '../workflows/messages';
+import { waitFor } from '../test/support/waitFor';
 import { makeFakeTarget } from '../test/support/fakeTarget';
 import { startWorkers, stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
 
@@ -11,15 +22,28 @@ const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('record');
 const workers = await startWorkers(address, queues);
-const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16' });
+const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16', sleepSeconds: 4 });
 const handle = await startRun(client, {
   repo,
   tag: 'recorded',
-  maxExperiments: 4,
+  maxExperiments: 3,
   experimentsPerRun: 3,
   seed: 3,
+  heartbeatTimeoutSeconds: 2,
   ...queues,
 });
+await handle.executeUpdate(queueUpdate, { args: ['LEARNING_RATE=0.02'] });
+await handle.executeUpdate(redirectUpdate, { args: ['try a wider model'] });
+await waitFor('experiment 2 to train', async () => {
+  const s = await handle.query(statusQuery);
+  return s.phase === 'training' && s.currentExperiment === 2 ? s : undefined;
+});
+await handle.signal(pauseSignal, { now: true });
+await waitFor('the pause', async () =>
+  (await handle.query(statusQuery)).phase === 'paused' ? true : undefined,
+);
+await handle.executeUpdate(limitsUpdate, { args: [{ maxExperiments: 4 }] });
+await handle.signal(resumeSignal);
 await handle.result();
 const history = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
 const file = new URL(`../test/fixtures/histories/${name}.json`, import.meta.url);

@@ -69,16 +69,18 @@ function trainOptions(options: RunOptions, timeoutSeconds: number): ActivityOpti
   };
 }
 
-/** The experiment in flight, which `pause --now` cancels. */
-let experimentScope: CancellationScope | null = null;
+/** The experiment in flight, which `pause --now` cancels (per execution: no module-level state). */
+interface InFlight {
+  scope: CancellationScope | null;
+}
 
 export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot): Promise<RunSummary> {
   const state = RunState.start(options, snapshot);
-  experimentScope = null;
+  const inFlight: InFlight = { scope: null };
 
   setHandler(pauseSignal, (how?: PauseOptions) => {
     state.pause();
-    if (how?.now) experimentScope?.cancel();
+    if (how?.now) inFlight.scope?.cancel();
   });
   setHandler(resumeSignal, () => state.resume());
   setHandler(stopSignal, () => state.stop());
@@ -146,7 +148,7 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
       await condition(() => !state.paused || state.stopRequested);
       continue;
     }
-    await runExperiment(state, show);
+    await runExperiment(state, show, inFlight);
     if (options.searchAttributes) {
       upsertSearchAttributes([
         { key: EXPERIMENTS, value: state.experimentsDone },
@@ -172,7 +174,11 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
   return summary;
 }
 
-async function runExperiment(state: RunState, show: (phase: Phase, details: string) => void): Promise<void> {
+async function runExperiment(
+  state: RunState,
+  show: (phase: Phase, details: string) => void,
+  inFlight: InFlight,
+): Promise<void> {
   const options = state.options;
   const prepared = state.prepared!;
   const config = prepared.config;
@@ -186,7 +192,7 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
   let outcome: TrainingOutcome | undefined;
   let evaluation: Evaluation;
   const scope = new CancellationScope();
-  experimentScope = scope;
+  inFlight.scope = scope;
   try {
     const proposed = await scope.run(() => propose(state, show, n, idea));
     if (!proposed) return; // the proposer refused; the run paused itself with the reason
@@ -231,7 +237,7 @@ async function runExperiment(state: RunState, show: (phase: Phase, details: stri
       description: state.current?.description ?? 'cancelled while proposing',
     };
   } finally {
-    experimentScope = null;
+    inFlight.scope = null;
   }
 
   const status = state.decide(evaluation);
