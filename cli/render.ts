@@ -70,6 +70,9 @@ export function statusText(status: RunStatus): string {
     lines.push(`proposer spend: ${spendText(status.spend)}`);
   if (status.branch) lines.push(`branch: ${status.branch}`);
   if (status.notes.length) lines.push(`notes: ${status.notes.map((n) => JSON.stringify(n)).join(', ')}`);
+  if (status.queue.length)
+    lines.push(`queued ideas: ${status.queue.map((n) => JSON.stringify(n)).join(', ')}`);
+  if (status.deadline) lines.push(`deadline: ${status.deadline}`);
   return lines.join('\n');
 }
 

@@ -167,13 +167,26 @@ describe('steering a live run', () => {
     assert.equal(paused.recent.at(-1)?.n, training.currentExperiment);
     assert.equal(paused.recent.at(-1)?.status, 'cancelled');
 
-    // Resume starts experiment 2; cancel that one too, then stop the paused run.
+    // Resume starts experiment 2; cancel that one too (from the stock CLI), then stop the paused run.
     await autoresearch(['resume', '--tag', 'now']);
     await waitFor('experiment 2 to train', async () => {
       const s = await handle.query(statusQuery);
       return s.phase === 'training' && s.currentExperiment === 2 ? s : undefined;
     });
-    await autoresearch(['pause', '--now', '--tag', 'now']);
+    // The same from the stock CLI.
+    await temporal([
+      'workflow',
+      'signal',
+      '-w',
+      workflowIdFor('now'),
+      '--name',
+      'pause',
+      '--input',
+      '{"now": true}',
+    ]);
+    await waitFor('the second pause', async () =>
+      (await handle.query(statusQuery)).phase === 'paused' ? true : undefined,
+    );
     await autoresearch(['stop', '--tag', 'now']);
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'stopped');
