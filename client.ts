@@ -104,15 +104,17 @@ function staticDetails(options: RunOptions): string {
       : options.proposer === 'command'
         ? `command (\`${options.command?.command}\`)`
         : `mutate (seed ${options.seed})`;
+  // One bullet per fact: the UI renders Markdown, where single newlines would run lines together.
   return [
-    `**Target**: \`${options.repo}\`, branch \`autoresearch/${options.tag}\``,
-    `**Proposer**: ${proposer}`,
-    `**Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
+    `- **Target**: \`${options.repo}\`, branch \`autoresearch/${options.tag}\``,
+    `- **Proposer**: ${proposer}`,
+    `- **Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
       (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
     '',
-    'Steer it with `autoresearch pause|resume|stop|redirect|queue|limits --tag ' + options.tag + '`, or:',
-    `\`temporal workflow signal --workflow-id ${id} --name pause\``,
-    `\`temporal workflow update execute --workflow-id ${id} --name redirect --input '"your note"'\``,
+    `Steer it with \`autoresearch pause|resume|stop|redirect|queue|limits --tag ${options.tag}\`, or:`,
+    '',
+    `- \`temporal workflow signal --workflow-id ${id} --name pause\``,
+    `- \`temporal workflow update execute --workflow-id ${id} --name redirect --input '"your note"'\``,
   ].join('\n');
 }
 

@@ -18,9 +18,14 @@ export function freePort(): number {
   return 20000 + Math.floor(Math.random() * 20000);
 }
 
-export async function startOwnServer(dbFile?: string, port = freePort()): Promise<DevServer> {
+/** A dev server of the test's own; `ui: true` also serves the Web UI (on port + 1000). */
+export async function startOwnServer(
+  dbFile?: string,
+  port = freePort(),
+  options: { ui?: boolean } = {},
+): Promise<DevServer> {
   const db = dbFile ?? path.join(mkdtempSync(path.join(tmpdir(), 'ar-temporal-')), 'temporal.sqlite');
-  return startDevServer({ port, dbFile: db, headless: true });
+  return startDevServer({ port, dbFile: db, headless: !options.ui });
 }
 
 /** The address of a running test server. */
