@@ -114,7 +114,7 @@ describe('autoresearch status --watch', () => {
     assert.match(plain.stdout, /now: experiment 1 training: /);
     assert.match(plain.stdout, /now: experiment 2 training: /);
     assert.match(plain.stdout, /run watched on ar-target-\w+: finished, 3 of 3 experiments/);
-    assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no terminal escapes in a pipe');
+    assert.ok(!plain.stdout.includes('\u001b['), 'no terminal escapes in a pipe');
     const statuses = json.stdout
       .trim()
       .split('\n')
