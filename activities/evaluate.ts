@@ -40,8 +40,12 @@ export function scoreOutcome(outcome: TrainingOutcome, config: TargetConfig): Ev
       status: 'crash',
       reason: `exit ${outcome.exitCode ?? outcome.signal}${lastLine ? `: ${lastLine}` : ''}`,
     };
+  if (outcome.evalFailed) return { status: 'crash', reason: `evaluation failed: ${outcome.evalFailed}` };
   if (outcome.metricText === null)
-    return { status: 'crash', reason: `no "${config.metric.name}:" line in the output` };
+    return {
+      status: 'crash',
+      reason: `no "${config.metric.name}:" line in the ${config.eval ? 'evaluation' : 'training'} output`,
+    };
   const metric = Number(outcome.metricText);
   if (!Number.isFinite(metric))
     return {

@@ -78,8 +78,28 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         onProgress: beat('training'),
       });
       if (result.cancelled) throw new CancelledFailure('training cancelled');
+      // Checked before the evaluation runs: a training that edited the evaluation is never scored.
       const frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
       outcome = toOutcome(result, logPath, input.config, slot.name, frozenModified);
+      const evaluation = input.config.eval;
+      if (evaluation && result.exitCode === 0 && !result.timedOut && frozenModified.length === 0) {
+        ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+        const evalLog = logPath.replace(/\.log$/, '.eval.log');
+        const evaluated = await runSupervised({
+          command: evaluation.command,
+          cwd: slot.worktree,
+          env,
+          logPath: evalLog,
+          timeoutSeconds: evaluation.timeoutSeconds,
+          pidFile: slot.pidFile,
+          cancel: ctx.cancellationSignal,
+          onProgress: beat('evaluating'),
+        });
+        if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
+        outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
+        // The evaluation runs the candidate's model code too: what it leaves behind is checked the same way.
+        outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+      }
     }
     // Leave the worktree clean for the next experiment (and for anyone looking at it).
     await cleanSlot(repo, slot, input.commit);
@@ -130,6 +150,29 @@ function readFinished(resultPath: string, commit: string): TrainingOutcome | nul
   } catch {
     return null;
   }
+}
+
+/** The metric comes from the evaluation's log only; the training's summary keeps the rest (memory ...). */
+function withEvaluation(
+  training: TrainingOutcome,
+  result: SupervisedResult,
+  evalLog: string,
+  config: TargetConfig,
+): TrainingOutcome {
+  const tail = readTail(evalLog, SUMMARY_TAIL_BYTES);
+  const lastLine = logTail(tail).split('\n').slice(-1)[0] ?? '';
+  const evalFailed = result.timedOut
+    ? `killed after the ${config.eval!.timeoutSeconds}s evaluation timeout`
+    : result.exitCode !== 0
+      ? `exit ${result.exitCode ?? result.signal}${lastLine ? `: ${lastLine}` : ''}`
+      : undefined;
+  return {
+    ...training,
+    summary: { ...training.summary, ...parseSummary(tail) },
+    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
+    evalLogPath: evalLog,
+    ...(evalFailed ? { evalFailed, logTail: logTail(tail) } : {}),
+  };
 }
 
 function toOutcome(

@@ -38,6 +38,15 @@ export interface TargetConfig {
     frozen: string[];
     program?: string;
   };
+  /**
+   * A separate evaluation, run in the same worktree after a successful training on what it wrote (e.g. a
+   * checkpoint). Its output, not the training's, holds the metric: train.py cannot print its own score.
+   * The command should run frozen code.
+   */
+  eval?: {
+    command: string;
+    timeoutSeconds: number;
+  };
 }
 
 /** How the claude proposer calls the model. */
@@ -138,6 +147,10 @@ export interface TrainingOutcome {
   setupFailed?: boolean;
   /** Frozen files the training process changed in its worktree (the run is then not scored). */
   frozenModified: string[];
+  /** With a separate evaluation command: why it failed (exit code, timeout, last line), if it did. */
+  evalFailed?: string;
+  /** With a separate evaluation command: its log (the metric was read from it). */
+  evalLogPath?: string;
 }
 
 export interface Evaluation {

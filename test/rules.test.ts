@@ -274,6 +274,13 @@ describe('target config', () => {
     assert.throws(() => parseConfigText('[trian]\ncommand = "x"\n'), /trian/);
     assert.throws(() => parseConfigText('[metric]\npattern = "loss: [0-9.]+"\n'), /capture group/);
     assert.throws(() => parseConfigText('[files]\neditable = ["../etc/passwd"]\n'), /relative/);
+    assert.throws(() => parseConfigText('[eval]\ncommand = ""\n'), /eval\.command.*uv run evaluate\.py/);
+    assert.throws(() => parseConfigText('[eval]\ncmd = "x"\n'), /cmd.*\[eval\] command, timeout_seconds/);
+  });
+  it('reads a separate evaluation command, with a 600 s default timeout', () => {
+    const c = parseConfigText('[train]\ntimeout_seconds = 90\n[eval]\ncommand = "uv run evaluate.py"\n');
+    assert.deepEqual(c.eval, { command: 'uv run evaluate.py', timeoutSeconds: 600 });
+    assert.equal(parseConfigText('').eval, undefined);
   });
 });
 

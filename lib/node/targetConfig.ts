@@ -58,6 +58,13 @@ const schema = z
       })
       .strict()
       .optional(),
+    eval: z
+      .object({
+        command: z.string().min(1, 'must be the command that prints the metric, e.g. "uv run evaluate.py"'),
+        timeout_seconds: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -117,7 +124,8 @@ export function parseConfigText(tomlText: string): TargetConfig {
     throw targetError(
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
         'Known fields: [train] command, setup, budget_seconds, timeout_seconds; ' +
-        '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program.',
+        '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
+        '[eval] command, timeout_seconds.',
     );
   }
   const c = parsed.data;
@@ -142,6 +150,11 @@ export function parseConfigText(tomlText: string): TargetConfig {
       frozen: c.files?.frozen ?? d.files.frozen,
       program: c.files?.program ?? (c.files ? undefined : d.files.program),
     },
+    ...(c.eval
+      ? {
+          eval: { command: c.eval.command, timeoutSeconds: c.eval.timeout_seconds ?? d.train.timeoutSeconds },
+        }
+      : {}),
   };
   if (config.metric.pattern !== undefined) {
     let re: RegExp;
