@@ -1,7 +1,7 @@
 // The whole loop for real: the bundled tinylm target (numpy training through uv), the mutate proposer,
 // a worker and the dev server. Baseline plus three experiments, then DESIGN §5 checked on the result.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -40,6 +40,13 @@ describe('end to end on the bundled example', () => {
     assert.ok(
       baseline.metric! < 5,
       `the baseline learns: val_bpb ${baseline.metric} is far below the 8 bits of a uniform guess`,
+    );
+    // The score comes from the frozen evaluate.py, not from train.py's own output.
+    const logs = path.join(repo, '.git', 'autoresearch', 'runs', 'e2e', 'logs');
+    assert.doesNotMatch(readFileSync(path.join(logs, 'exp-0000.log'), 'utf8'), /val_bpb/);
+    assert.match(
+      readFileSync(path.join(logs, 'exp-0000.eval.log'), 'utf8'),
+      new RegExp(`^val_bpb: +${baseline.metric!.toFixed(6)}$`, 'm'),
     );
     for (const r of records.slice(1)) {
       assert.match(r.description, /^(raise|lower) [A-Z_]+ /);

@@ -1,7 +1,9 @@
 """
 tinylm: a byte-level language model in pure numpy, trained on a CPU.
 This is the ONLY file the agent edits. Goal: lowest val_bpb after
-prepare.TIME_BUDGET seconds of training. Run: python train.py
+prepare.TIME_BUDGET seconds of training. Run: python train.py (trains, then
+writes checkpoint.npz); the frozen evaluate.py scores that checkpoint through
+this file's load_checkpoint() and predict().
 
 Model: a Bengio-style MLP. The embeddings of the last CONTEXT_LEN bytes are
 concatenated and projected to N_HIDDEN, then N_LAYER residual blocks
@@ -37,8 +39,9 @@ import time
 
 import numpy as np
 
-from prepare import SEQ_LEN, TIME_BUDGET, VOCAB_SIZE, evaluate_bpb, load_data
+from prepare import SEQ_LEN, TIME_BUDGET, VOCAB_SIZE, load_data
 
+CHECKPOINT = "checkpoint.npz"  # what training leaves for evaluate.py
 t_start = time.time()
 rng = np.random.default_rng(SEED)
 dtype = np.float32
@@ -157,62 +160,77 @@ def lr_schedule(step, progress):
 
 
 # ---------------------------------------------------------------------------
+# The contract with the frozen evaluate.py: it imports this file (which does
+# not train then), calls load_checkpoint(CHECKPOINT), and scores predict(ctx).
+
+
+def predict(ctx):
+    """ctx: (B, SEQ_LEN) bytes, most recent last. Returns logits (B, 256)."""
+    return forward(ctx[:, -ctx_len:])
+
+
+def load_checkpoint(path):
+    with np.load(path) as saved:
+        params.update({k: saved[k] for k in saved.files})
+
+
+# ---------------------------------------------------------------------------
 # Training: stops after TIME_BUDGET seconds of training.
 # The budget counts the CPU time of this process, not wall time: on a shared
 # 2-core machine other programs (the agent, tests) steal cycles, and counting
 # only our own CPU time keeps the step count, and so val_bpb, far more stable.
 # A wall-clock cap at 2x the budget still guarantees that the run ends.
 
-train_data, val_data = load_data()
-offsets = np.arange(-ctx_len, 0, dtype=np.int64)
-print(f"context {ctx_len} | embd {n_embd} | hidden {n_hidden} | layers {n_layer} | "
-      f"batch {batch_size} | params {num_params / 1e6:.3f}M | time budget {TIME_BUDGET:g}s")
 
-step = 0
-training_time = 0.0
-smooth_loss = 0.0
-t_train = time.time()
-while training_time < TIME_BUDGET and time.time() - t_train < 2 * TIME_BUDGET:
-    t0 = time.process_time()
-    idx = rng.integers(ctx_len, len(train_data), size=batch_size)
-    ctx, targets = train_data[idx[:, None] + offsets], train_data[idx]
-    loss, grads = forward(ctx, targets)
-    if not math.isfinite(loss) or loss > 100:
-        print(f"\nFAIL: loss diverged ({loss}) at step {step}")
-        sys.exit(1)
-    progress = training_time / TIME_BUDGET
-    lr = lr_schedule(step, progress)
-    adamw_step(grads, lr, step + 1)
-    step += 1
-    dt = time.process_time() - t0
-    training_time += dt
-    smooth_loss = 0.95 * smooth_loss + 0.05 * loss
-    if step % 10 == 0:
-        debiased = smooth_loss / (1 - 0.95 ** step)
-        remaining = max(0.0, TIME_BUDGET - training_time)
-        print(f"\rstep {step:05d} ({100 * progress:.1f}%) | loss {debiased:.4f} | "
-              f"lr {lr:.2e} | dt {1000 * dt:.1f}ms | remaining {remaining:.0f}s    ",
-              end="", flush=True)
-print()
+def main():
+    train_data, _ = load_data()
+    offsets = np.arange(-ctx_len, 0, dtype=np.int64)
+    print(f"context {ctx_len} | embd {n_embd} | hidden {n_hidden} | layers {n_layer} | "
+          f"batch {batch_size} | params {num_params / 1e6:.3f}M | time budget {TIME_BUDGET:g}s")
 
-# ---------------------------------------------------------------------------
-# Evaluation (prepare.evaluate_bpb is the single source of truth) and summary
+    step = 0
+    training_time = 0.0
+    smooth_loss = 0.0
+    t_train = time.time()
+    while training_time < TIME_BUDGET and time.time() - t_train < 2 * TIME_BUDGET:
+        t0 = time.process_time()
+        idx = rng.integers(ctx_len, len(train_data), size=batch_size)
+        ctx, targets = train_data[idx[:, None] + offsets], train_data[idx]
+        loss, grads = forward(ctx, targets)
+        if not math.isfinite(loss) or loss > 100:
+            print(f"\nFAIL: loss diverged ({loss}) at step {step}")
+            sys.exit(1)
+        progress = training_time / TIME_BUDGET
+        lr = lr_schedule(step, progress)
+        adamw_step(grads, lr, step + 1)
+        step += 1
+        dt = time.process_time() - t0
+        training_time += dt
+        smooth_loss = 0.95 * smooth_loss + 0.05 * loss
+        if step % 10 == 0:
+            debiased = smooth_loss / (1 - 0.95 ** step)
+            remaining = max(0.0, TIME_BUDGET - training_time)
+            print(f"\rstep {step:05d} ({100 * progress:.1f}%) | loss {debiased:.4f} | "
+                  f"lr {lr:.2e} | dt {1000 * dt:.1f}ms | remaining {remaining:.0f}s    ",
+                  end="", flush=True)
+    print()
 
-val_bpb = evaluate_bpb(lambda ctx: forward(ctx[:, -ctx_len:]), val_data)
-if not math.isfinite(val_bpb):
-    print("FAIL: evaluation produced non-finite logits")
-    sys.exit(1)
+    # The score is not computed here: evaluate.py (frozen) reads the checkpoint.
+    np.savez(CHECKPOINT, **params)
 
-t_end = time.time()
-rss_unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KB on Linux
-peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / rss_unit
-print("---")
-print(f"val_bpb:          {val_bpb:.6f}")
-print(f"training_seconds: {training_time:.1f}")
-print(f"total_seconds:    {t_end - t_start:.1f}")
-print(f"peak_vram_mb:     {peak_rss_mb:.1f}")  # CPU example: this is peak RSS
-print(f"mfu_percent:      {0.0:.2f}")  # no meaningful peak FLOPs on a CPU
-print(f"total_tokens_M:   {step * batch_size / 1e6:.1f}")
-print(f"num_steps:        {step}")
-print(f"num_params_M:     {num_params / 1e6:.1f}")
-print(f"depth:            {n_layer}")
+    t_end = time.time()
+    rss_unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KB on Linux
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / rss_unit
+    print("---")
+    print(f"training_seconds: {training_time:.1f}")
+    print(f"total_seconds:    {t_end - t_start:.1f}")
+    print(f"peak_vram_mb:     {peak_rss_mb:.1f}")  # CPU example: this is peak RSS
+    print(f"mfu_percent:      {0.0:.2f}")  # no meaningful peak FLOPs on a CPU
+    print(f"total_tokens_M:   {step * batch_size / 1e6:.1f}")
+    print(f"num_steps:        {step}")
+    print(f"num_params_M:     {num_params / 1e6:.1f}")
+    print(f"depth:            {n_layer}")
+
+
+if __name__ == "__main__":
+    main()
