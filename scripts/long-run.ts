@@ -1,0 +1,135 @@
+// `npm run long-run`: a night's worth of experiments and more, against a target whose training prints
+// its metric at once. It shows that the history stays bounded per execution (continue-as-new) and that
+// the worker's memory stays flat. Prints events per experiment and per execution, and the worker's
+// resident memory at the start, every 10% of the way, and at the end.
+// Options: --experiments N (default 2000), --per-execution N (default 25, the product's default).
+// Uses TEMPORAL_ADDRESS or starts its own server; the worker is a real `autoresearch worker` process.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { startRun } from '../client';
+import type { RunSummary } from '../lib/types';
+import { statusQuery } from '../workflows/messages';
+import { git } from '../test/support/fakeTarget';
+import { assertRunInvariants, checkoutState } from '../test/support/invariants';
+import { stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
+
+const { values } = parseArgs({
+  options: {
+    experiments: { type: 'string', default: '2000' },
+    'per-execution': { type: 'string', default: '25' },
+  },
+});
+const experiments = Number(values.experiments);
+const perExecution = Number(values['per-execution']);
+const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
+
+/**
+ * The instant target: train.py prints a metric at once, derived from STEP. The proposer is a one-line
+ * command that sets STEP to the experiment number, so every candidate is new (the offline mutate
+ * proposer would run out of untried edits on so small a file long before 2,000).
+ */
+async function instantTarget(): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ar-long-'));
+  writeFileSync(
+    path.join(dir, 'train.py'),
+    'STEP = 0\nprint("---")\nprint(f"val_bpb: {1 + ((STEP * 7919) % 1000) / 1000:.6f}")\n',
+  );
+  writeFileSync(path.join(dir, 'prepare.py'), '# frozen\n');
+  writeFileSync(path.join(dir, 'program.md'), '# program\n');
+  writeFileSync(
+    path.join(dir, 'autoresearch.toml'),
+    '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\n',
+  );
+  await git(dir, ['init', '-q', '-b', 'main']);
+  await git(dir, ['add', '-A']);
+  await git(dir, ['commit', '-q', '-m', 'instant target']);
+  return dir;
+}
+const SET_STEP = 'sed -i "s/^STEP = .*/STEP = $AUTORESEARCH_EXPERIMENT/" train.py';
+
+/** Resident memory of a process in MB, from /proc. */
+function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+/** Events of every execution in the run's continue-as-new chain, in order. */
+async function eventsPerExecution(client: Client, workflowId: string, firstRunId: string): Promise<number[]> {
+  const counts: number[] = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    counts.push(events.length);
+    const last = events[events.length - 1];
+    runId =
+      last?.eventType === proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        ? (last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined)
+        : undefined;
+  }
+  return counts;
+}
+
+const address = await testServer();
+const client = await testClient(address);
+const queues = uniqueQueues('long');
+const worker = spawn(process.execPath, [CLI, 'worker'], {
+  env: {
+    ...process.env,
+    TEMPORAL_ADDRESS: address,
+    AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
+    AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+try {
+  const repo = await instantTarget();
+  const checkout = await checkoutState(repo);
+  const started = Date.now();
+  const handle = await startRun(client, {
+    repo,
+    tag: 'long',
+    maxExperiments: experiments - 1,
+    proposer: 'command',
+    command: { command: SET_STEP, timeoutSeconds: 60 },
+    experimentsPerRun: perExecution,
+    ...queues,
+  });
+  const memory: string[] = [];
+  let nextMark = 0;
+  const result = handle.result() as Promise<RunSummary>;
+  let done = false;
+  void result.finally(() => (done = true));
+  while (!done) {
+    const status = await handle.query(statusQuery).catch(() => null);
+    if (status && status.experimentsDone >= nextMark) {
+      memory.push(`${status.experimentsDone}: ${rssMb(worker.pid!).toFixed(0)} MB`);
+      nextMark += Math.max(1, Math.round(experiments / 10));
+    }
+    await Promise.race([new Promise((r) => setTimeout(r, 1000)), result.catch(() => {})]);
+  }
+  const summary = await result;
+  const wall = (Date.now() - started) / 1000;
+  memory.push(`end: ${rssMb(worker.pid!).toFixed(0)} MB`);
+  await assertRunInvariants(repo, 'long', summary, checkout);
+  const counts = await eventsPerExecution(client, handle.workflowId, handle.firstExecutionRunId);
+  const total = counts.reduce((a, b) => a + b, 0);
+  console.log(
+    `long run: ${summary.experimentsDone} experiments in ${wall.toFixed(0)}s (${((wall / summary.experimentsDone) * 1000).toFixed(0)} ms each)`,
+  );
+  console.log(
+    `  executions ${counts.length}; events per execution: max ${Math.max(...counts)}, mean ${(total / counts.length).toFixed(0)}; events per experiment ${(total / summary.experimentsDone).toFixed(1)}`,
+  );
+  console.log(`  worker RSS (experiments done: MB): ${memory.join(', ')}`);
+  console.log(`  invariants hold for all ${summary.experimentsDone} experiments (${path.basename(repo)})`);
+} finally {
+  worker.kill('SIGTERM');
+  await client.connection.close();
+  await stopOwnServer();
+}
