@@ -55,7 +55,7 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   // The one gate every proposer's edit passes before it becomes a commit (invariant 3), even when the
   // proposer already checked it for its repair round.
   try {
-    await validateEdit(input.config, files);
+    await validateEdit(input.config, files, { repo, parent: input.parent });
   } catch (err) {
     if (err instanceof InvalidEdit)
       throw targetError(`The ${input.proposer} proposer made an invalid edit: ${err.message}`);
@@ -195,7 +195,7 @@ async function candidateProblem(
   files: Record<string, string>,
 ): Promise<string | null> {
   try {
-    await validateEdit(input.config, files);
+    await validateEdit(input.config, files, { repo, parent: input.parent });
   } catch (err) {
     if (err instanceof InvalidEdit) return err.message;
     throw err;

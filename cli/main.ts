@@ -3,6 +3,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { runHandle, runUiUrl, startRun } from '../client';
+import { Repo } from '../lib/node/git';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
 import { installQuietRuntime } from '../lib/node/logging';
@@ -174,6 +175,17 @@ program
       },
     ) => {
       const client = await connectClient();
+      // Said before the target is checked: the running run's branch would otherwise be the complaint.
+      const running = await runHandle(client, opts.tag)
+        .describe()
+        .then((d) => d.status.name === 'RUNNING')
+        .catch(() => false);
+      if (running)
+        throw new Error(
+          `A run with tag "${opts.tag}" is already running (workflow autoresearch-${opts.tag}): watch it with ` +
+            `\`autoresearch status --tag ${opts.tag}\`, end it with \`autoresearch stop --tag ${opts.tag}\`, ` +
+            'or start another run with a new --tag.',
+        );
       const handle = await startRun(client, {
         repo,
         tag: opts.tag,
@@ -191,6 +203,13 @@ program
         maxTokens: opts.maxSpendTokens,
       });
       console.log(`started ${handle.workflowId} (proposer: ${opts.proposer})`);
+      // The baseline is whatever is checked out, a branch tip or a detached commit alike: say which.
+      const target = await Repo.open(repo);
+      const at = (await target.raw(['rev-parse', '--short', 'HEAD'])).trim();
+      const on = (await target.raw(['rev-parse', '--abbrev-ref', 'HEAD'])).trim();
+      console.log(
+        `baseline: ${at}, ${on === 'HEAD' ? 'the detached HEAD' : `the tip of ${on}`} in ${target.root}`,
+      );
       const ui = uiUrlFor(temporalSettings());
       if (ui) console.log(`Web UI: ${runUiUrl(ui, client.options.namespace, opts.tag)}`);
       if (opts.wait) {

@@ -64,10 +64,12 @@ async function eventsPerExecution(client: Client, workflowId: string, firstRunId
   const counts: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
+    const history: proto.temporal.api.history.v1.IHistory = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    const events: proto.temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
     counts.push(events.length);
-    const last = events[events.length - 1];
+    const last: proto.temporal.api.history.v1.IHistoryEvent | undefined = events[events.length - 1];
     runId =
       last?.eventType === proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         ? (last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined)

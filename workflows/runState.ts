@@ -176,7 +176,7 @@ export class RunState {
   }
   checkLimits(change: unknown, now: number): LimitsChange {
     this.checkOpen('limits');
-    if (typeof change !== 'object' || change === null)
+    if (typeof change !== 'object' || change === null || Array.isArray(change))
       throw new Error(
         'limits takes an object, e.g. {"maxExperiments": 50, "deadline": "2026-11-28T07:00:00Z"}',
       );
@@ -184,6 +184,10 @@ export class RunState {
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length)
       throw new Error(`limits knows maxExperiments and deadline, not ${unknownKeys.join(', ')}`);
+    if (maxExperiments === undefined && deadline === undefined)
+      throw new Error(
+        'limits changes nothing: pass maxExperiments and/or deadline, e.g. {"maxExperiments": 50}',
+      );
     if (maxExperiments !== undefined && maxExperiments !== null) {
       if (typeof maxExperiments !== 'number' || !Number.isInteger(maxExperiments) || maxExperiments < 0)
         throw new Error(

@@ -1,14 +1,14 @@
 // The `command` proposer: any coding-agent CLI (Claude Code in headless mode, for instance) edits the
 // files in a worktree of the parent, given the same prompt the claude proposer sends. The agent's
 // changes are read back from git and pass the same gate as every other edit.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { logTail } from '../metrics';
 import { systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
 import type { CommandSettings } from '../types';
 import type { Repo } from './git';
 import { readTail, runSupervised } from './runSupervised';
-import { changedInWorktree, checkoutWorktree, cleanWorktree } from './slot';
+import { checkoutWorktree, cleanWorktree, worktreeChanges, type WorktreeChange } from './slot';
 
 export interface CommandProposal {
   files: Record<string, string>;
@@ -59,24 +59,75 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
     const written = readFileSync(descriptionFile, 'utf8').split('\n')[0]!.trim();
     const description = (written || lastLine || 'edit by the command proposer').slice(0, 120);
     const fail = (invalid: string): CommandProposal => ({ files: {}, description, invalid });
-    if (result.timedOut) return fail(`the proposer command timed out after ${settings.timeoutSeconds}s`);
-    if (result.exitCode !== 0)
-      return fail(`the proposer command failed (exit ${result.exitCode}): ${lastLine}`);
-
-    const changed = await changedInWorktree(repo, worktree);
-    const outside = changed.filter((f) => !request.editableFiles.includes(f));
-    if (outside.length > 0)
+    if (result.timedOut)
       return fail(
-        `the proposer command changed ${outside.join(', ')}, which is not editable (editable: ${request.editableFiles.join(', ')})`,
+        `the proposer command timed out after ${settings.timeoutSeconds}s and was killed; ` +
+          `give it longer with --proposer-timeout (its log: ${stem}.command.log)`,
       );
-    const files: Record<string, string> = {};
-    for (const file of changed) {
-      const full = path.join(worktree, file);
-      files[file] = existsSync(full) ? readFileSync(full, 'utf8') : '';
+    if (result.exitCode !== 0)
+      return fail(
+        `the proposer command failed (exit ${result.exitCode}): ${lastLine} (its log: ${stem}.command.log)`,
+      );
+
+    // An agent that staged or committed its work (coding agents often do) is read like one that did
+    // not: everything is compared with the parent. HEAD is detached first, so no branch the agent may
+    // have checked out is moved.
+    await repo.rawIn(worktree, ['update-ref', '--no-deref', 'HEAD', request.parent]);
+    await repo.rawIn(worktree, ['reset', '-q']);
+    const changes = await worktreeChanges(repo, worktree);
+    for (const change of changes) {
+      const problem = changeProblem(worktree, change, request.editableFiles);
+      if (problem) return fail(problem);
     }
-    if (Object.keys(files).length === 0) return fail('the proposer command made no change');
+    const files: Record<string, string> = {};
+    for (const { path: file } of changes) files[file] = readFileSync(path.join(worktree, file), 'utf8');
+    if (Object.keys(files).length === 0)
+      return fail(
+        `the proposer command made no change to the editable files (${request.editableFiles.join(', ')}) in its ` +
+          'worktree; it must edit them in place there (writes elsewhere, or through a symbolic link, do not count)',
+      );
     return { files, description };
   } finally {
     await cleanWorktree(repo, worktree, request.parent);
   }
+}
+
+/**
+ * Why one change the agent made cannot be part of an edit, or null: only the editable files may change,
+ * in place, as regular files (a link would commit a path, not code, and could point outside the repo).
+ */
+function changeProblem(worktree: string, change: WorktreeChange, editable: string[]): string | null {
+  const link = firstLink(worktree, change.path);
+  const linkText = link && `${link} -> ${readlinkSync(path.join(worktree, link))}`;
+  const allowed = `only the editable files may change (editable: ${editable.join(', ')})`;
+  if (!editable.includes(change.path)) {
+    if (change.kind === 'added')
+      return link
+        ? `the proposer command added a symbolic link (${linkText}), but ${allowed}; edit them in place`
+        : `the proposer command added ${change.path}, a new file, but ${allowed}; put the code in one of them`;
+    const verb = change.kind === 'deleted' ? 'deleted' : 'changed';
+    return `the proposer command ${verb} ${change.path}, which is not editable (editable: ${editable.join(', ')})`;
+  }
+  if (link)
+    return (
+      `the proposer command turned ${change.path} into a symbolic link (${linkText}): autoresearch commits ` +
+      'file contents, never links; edit the file in place'
+    );
+  if (change.kind === 'deleted')
+    return `the proposer command deleted ${change.path}: an editable file must stay; edit it in place instead`;
+  return null;
+}
+
+/** The first of `file` and its parent directories (inside `root`) that is a symbolic link, or null. */
+function firstLink(root: string, file: string): string | null {
+  const parts = file.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    try {
+      if (lstatSync(path.join(root, prefix)).isSymbolicLink()) return prefix;
+    } catch {
+      return null; // gone (a deletion): nothing to follow
+    }
+  }
+  return null;
 }

@@ -9,6 +9,15 @@ import { fileURLToPath } from 'node:url';
 const SUPERVISOR = fileURLToPath(new URL('./trainingSupervisor.js', import.meta.url));
 /** How long a stopped command may take to exit on SIGTERM before the group gets SIGKILL. */
 const KILL_GRACE_MS = 5000;
+/** A log keeps this much of the start of the output, then only its end (the metric summary comes last). */
+export const DEFAULT_MAX_LOG_BYTES = 20 * 1024 * 1024;
+export const LOG_TAIL_BYTES = 256 * 1024;
+
+/** The log cap: AUTORESEARCH_MAX_LOG_BYTES on the worker, else 20 MB. */
+export function maxLogBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.AUTORESEARCH_MAX_LOG_BYTES);
+  return Number.isInteger(value) && value > 0 ? value : DEFAULT_MAX_LOG_BYTES;
+}
 
 export interface SupervisedRun {
   command: string;
@@ -22,6 +31,8 @@ export interface SupervisedRun {
   /** Called about every `progressEveryMs` with the last line of the log. */
   onProgress?: (lastLine: string, elapsedSeconds: number) => void;
   progressEveryMs?: number;
+  /** The log's cap (default: maxLogBytes()); past it only the last LOG_TAIL_BYTES are kept. */
+  maxLogBytes?: number;
 }
 
 export interface SupervisedResult {
@@ -69,7 +80,8 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
   mkdirSync(path.dirname(run.logPath), { recursive: true });
   const log = openSync(run.logPath, 'w');
   const started = Date.now();
-  const child = spawn(process.execPath, [SUPERVISOR, run.command], {
+  const cap = String(run.maxLogBytes ?? maxLogBytes());
+  const child = spawn(process.execPath, [SUPERVISOR, run.command, cap, String(LOG_TAIL_BYTES)], {
     cwd: run.cwd,
     env: run.env,
     detached: true,

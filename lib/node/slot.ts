@@ -97,11 +97,44 @@ export async function cleanWorktree(repo: Repo, dir: string, commit: string): Pr
   await repo.rawIn(dir, ['clean', '-fdq']);
 }
 
-/** Paths changed in a worktree (modified, added, deleted, untracked), optionally only among `files`. */
-export async function changedInWorktree(repo: Repo, dir: string, files: string[] = []): Promise<string[]> {
-  const out = await repo.rawIn(dir, ['status', '--porcelain', '--untracked-files=all', '--', ...files]);
+export interface WorktreeChange {
+  path: string;
+  kind: 'modified' | 'added' | 'deleted' | 'type-changed';
+}
+
+/** What differs in a worktree from its checked-out commit (modified, added, deleted, untracked), optionally only among `files`. */
+export async function worktreeChanges(
+  repo: Repo,
+  dir: string,
+  files: string[] = [],
+): Promise<WorktreeChange[]> {
+  // -z: paths exactly as they are (no quoting); no renames: a rename is a deletion and an addition.
+  const out = await repo.rawIn(dir, [
+    'status',
+    '--porcelain',
+    '-z',
+    '--no-renames',
+    '--untracked-files=all',
+    '--',
+    ...files,
+  ]);
   return out
-    .split('\n')
+    .split('\0')
     .filter(Boolean)
-    .map((line) => line.slice(3));
+    .map((entry) => {
+      const code = entry.slice(0, 2);
+      const kind = /\?|A/.test(code)
+        ? 'added'
+        : code.includes('D')
+          ? 'deleted'
+          : code.includes('T')
+            ? 'type-changed'
+            : 'modified';
+      return { path: entry.slice(3), kind };
+    });
+}
+
+/** Paths changed in a worktree, optionally only among `files`. */
+export async function changedInWorktree(repo: Repo, dir: string, files: string[] = []): Promise<string[]> {
+  return (await worktreeChanges(repo, dir, files)).map((c) => c.path);
 }

@@ -1,8 +1,12 @@
 // Reading a target: its repository, its committed baseline, its config and its frozen files. Shared by
 // the prepare activity and by `autoresearch start`, which checks the same things before it starts a run.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { TargetConfig } from '../types';
 import { targetError } from './errors';
 import { Repo, branchName } from './git';
+import { runDir } from './runPaths';
+import { symlinkOnPath } from './validateEdit';
 import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './targetConfig';
 
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -38,10 +42,13 @@ export async function inspectTarget(
   }
   const at = base ?? (await repo.resolve('HEAD'))!;
   const config = withOverrides(
-    await resolveTargetConfig(
-      await repo.readFile(at, CONFIG_FILE),
-      async (f) => (await repo.blobSha(at, f)) !== null,
-    ),
+    await resolveTargetConfig(await repo.readFile(at, CONFIG_FILE), async (f) => {
+      // git stores a symbolic link as the path it points to: editing or freezing one would commit or
+      // compare that path, never the code, so the files a run reads must be regular files.
+      const link = await symlinkOnPath(repo, at, f);
+      if (link) throw symlinkRefused(f, link);
+      return (await repo.blobSha(at, f)) !== null;
+    }),
     overrides.budgetSeconds,
     overrides.timeoutSeconds,
   );
@@ -63,8 +70,27 @@ export async function preflight(
   return target;
 }
 
+function symlinkRefused(file: string, link: { path: string; target: string }) {
+  const fix =
+    link.path === file
+      ? `Replace the link with the file itself (e.g. \`cp --remove-destination "$(readlink ${file})" ${file}\`) and commit`
+      : `Replace the link ${link.path} with the directory itself (copied into the repository) and commit`;
+  return targetError(
+    `${link.path === file ? file : `${file} lies under ${link.path}, which`} is a symbolic link in the target ` +
+      `(to ${link.target}): autoresearch edits and freezes file contents, so the files it names must be regular ` +
+      `files in the repository. ${fix}, or name the real file in ${CONFIG_FILE}.`,
+  );
+}
+
 export function branchTaken(repo: Repo, tag: string) {
   const branch = branchName(tag);
+  // The branch of an earlier run (its results are in the run directory) is not the user's to lose.
+  if (existsSync(path.join(runDir(repo.commonDir, tag), 'owner.json')))
+    return targetError(
+      `Branch ${branch} already exists in ${repo.root}: it holds the run with tag ${tag} (autoresearch-${tag}), ` +
+        `which may still be going (see \`autoresearch status --tag ${tag}\`). Start this run with a new tag ` +
+        `(e.g. --tag ${tag}b); the earlier run's branch and results stay as they are.`,
+    );
   return targetError(
     `Branch ${branch} already exists in ${repo.root}: each run needs a new tag (e.g. --tag ${tag}b), ` +
       `or delete the old branch with \`git branch -D ${branch}\`.`,

@@ -1,15 +1,22 @@
 // Runs one training command as the leader of its own process group (the worker starts this script
 // detached) and takes the whole group down if the worker that started it goes away: stdin is a pipe
 // from the worker, so end-of-file means the worker died, even by SIGKILL. No orphan keeps a GPU busy.
+// It also writes the command's output to the log (its own stdout), capped: a script that floods its
+// output must not fill the disk, and the end of the output (the metric summary) must survive, so past
+// the cap only a rolling tail is kept and written after a line saying how much was dropped.
 // Plain JavaScript on purpose: it starts in milliseconds and needs nothing but Node itself.
+import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 
-const command = process.argv[2];
+const [command, capArg, tailArg] = process.argv.slice(2);
 if (!command) {
-  console.error('usage: trainingSupervisor.js "<shell command>"');
+  console.error('usage: trainingSupervisor.js "<shell command>" [max log bytes] [tail bytes]');
   process.exit(2);
 }
+const maxLogBytes = Number(capArg) > 0 ? Number(capArg) : Infinity;
+const tailBytes = Number(tailArg) > 0 ? Number(tailArg) : 256 * 1024;
 
 const killGroup = () => {
   try {
@@ -27,11 +34,75 @@ process.stdin.resume();
 process.on('SIGTERM', () => {});
 process.on('SIGINT', () => {});
 
-const child = spawn('/bin/bash', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
+// A log that cannot be written (a full disk) loses output, not the training: the metric may still come.
+const write = (/** @type {Buffer | string} */ data) => {
+  try {
+    writeSync(1, data);
+  } catch {
+    // nothing to do: the worker reads what the log holds
+  }
+};
+
+// Written as it comes up to the cap; past it, only the last `tailBytes` are held, until the command exits.
+let written = 0;
+let dropped = 0;
+/** @type {Buffer[]} */
+let tail = [];
+let tailSize = 0;
+const onOutput = (/** @type {Buffer} */ chunk) => {
+  const room = Math.max(0, maxLogBytes - written);
+  if (room > 0) {
+    const head = chunk.subarray(0, room);
+    write(head);
+    written += head.length;
+    chunk = chunk.subarray(head.length);
+  }
+  if (chunk.length === 0) return;
+  tail.push(chunk);
+  tailSize += chunk.length;
+  while (tailSize - tail[0].length >= tailBytes) {
+    tailSize -= tail[0].length;
+    dropped += tail.shift().length;
+  }
+};
+const flushTail = () => {
+  let rest = Buffer.concat(tail);
+  tail = [];
+  if (rest.length > tailBytes) {
+    dropped += rest.length - tailBytes;
+    rest = rest.subarray(rest.length - tailBytes);
+  }
+  if (dropped > 0) {
+    // Start the kept tail at a line boundary, so no half line follows the notice.
+    const cut = rest.findIndex((b) => b === 0x0a || b === 0x0d);
+    if (cut >= 0 && cut < rest.length - 1) {
+      dropped += cut + 1;
+      rest = rest.subarray(cut + 1);
+    }
+    write(
+      `\n[autoresearch: ${dropped} bytes of output dropped here: the log keeps the first ${maxLogBytes} ` +
+        `and the last ${tailBytes} bytes. Print less, or raise AUTORESEARCH_MAX_LOG_BYTES on the worker.]\n`,
+    );
+  }
+  if (rest.length > 0) write(rest);
+};
+
+// stdout and stderr share one pipe (as they shared the log file before), so their order is kept.
+const child = spawn('/bin/bash', ['-c', `exec 2>&1\n${command}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+child.stdout.on('data', onOutput);
 child.on('error', (err) => {
   console.error(`could not start the training command: ${err.message}`);
   process.exit(127);
 });
-child.on('exit', (code, signal) => {
+let finished = false;
+const finish = (/** @type {number | null} */ code, /** @type {NodeJS.Signals | null} */ signal) => {
+  if (finished) return;
+  finished = true;
+  flushTail();
   process.exit(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-});
+};
+// 'close' comes once the pipe is drained too; a background process the command left holding the pipe
+// open must not keep the supervisor waiting, so 'exit' gives the pipe a second (the worker then kills
+// the group).
+child.on('close', finish);
+child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 1000));

@@ -1,22 +1,84 @@
-// Every proposed edit passes the same gate before it becomes a candidate: it touches only editable
-// files, leaves none of them empty, and still parses. Protects invariant 3 (frozen files never change).
+// Every proposed edit passes the same gate before it becomes a candidate: it names files inside the
+// repository, touches only editable files (no new ones), none of them a symbolic link, leaves none of
+// them empty, and still parses. Protects invariant 3 (frozen files never change) and keeps every
+// candidate a plain edit of the target's own files. Each refusal says what is wrong and what to do,
+// since proposers read it back in their repair round.
 import { execa } from 'execa';
 import type { TargetConfig } from '../types';
+import type { Repo } from './git';
 
 export class InvalidEdit extends Error {}
 
-export async function validateEdit(config: TargetConfig, files: Record<string, string>): Promise<void> {
+/** The commit an edit applies to: with it, the gate also refuses new files and symbolic links. */
+export interface EditBase {
+  repo: Repo;
+  parent: string;
+}
+
+export async function validateEdit(
+  config: TargetConfig,
+  files: Record<string, string>,
+  base?: EditBase,
+): Promise<void> {
   const names = Object.keys(files);
-  if (names.length === 0) throw new InvalidEdit('the edit changes no file');
+  const editable = config.files.editable.join(', ');
+  if (names.length === 0)
+    throw new InvalidEdit(`the edit changes no file: change at least one editable file (${editable})`);
   for (const name of names) {
-    if (!config.files.editable.includes(name))
+    const outside = outsideRepo(name);
+    if (outside)
       throw new InvalidEdit(
-        `the edit touches ${name}, which is not editable (editable: ${config.files.editable.join(', ')})`,
+        `the edit names ${JSON.stringify(name)}, ${outside}: name files relative to the repository root, e.g. ${config.files.editable[0]}`,
       );
+    const link = base ? await symlinkOnPath(base.repo, base.parent, name) : null;
+    if (link)
+      throw new InvalidEdit(
+        `the edit writes ${name}${link.path === name ? '' : ` through ${link.path}`}, a symbolic link in the parent ` +
+          `commit (to ${link.target}): autoresearch commits file contents and never writes through links; edit ` +
+          'regular files only (make the editable file a regular file in the target and commit it)',
+      );
+    if (!config.files.editable.includes(name)) {
+      if (base && (await base.repo.blobSha(base.parent, name)) === null)
+        throw new InvalidEdit(
+          `the edit creates ${name}, a new file, but only the editable files may change (editable: ${editable}); put the code in one of them`,
+        );
+      throw new InvalidEdit(`the edit touches ${name}, which is not editable (editable: ${editable})`);
+    }
     const content = files[name]!;
-    if (!content.trim()) throw new InvalidEdit(`the edit leaves ${name} empty`);
+    if (!content.trim())
+      throw new InvalidEdit(`the edit leaves ${name} empty: give the whole file's new contents`);
     if (name.endsWith('.py')) await checkPythonParses(name, content);
   }
+}
+
+/** Why a path is not a plain path inside the repository, or null when it is. */
+export function outsideRepo(name: string): string | null {
+  if (!name) return 'an empty path';
+  if (name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name)) return 'an absolute path';
+  const segments = name.split(/[\\/]/);
+  if (segments.includes('..')) return 'a path with ".." that leaves the repository';
+  if (segments.some((s) => s === '' || s === '.')) return 'not a plain path (it has empty or "." parts)';
+  if (segments[0] === '.git') return "a path inside git's own directory";
+  return null;
+}
+
+/** The first of `name` and its parent directories that is a symbolic link (mode 120000) in `commit`. */
+export async function symlinkOnPath(
+  repo: Repo,
+  commit: string,
+  name: string,
+): Promise<{ path: string; target: string } | null> {
+  const parts = name.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  const out = await repo.raw(['--literal-pathspecs', 'ls-tree', '-z', commit, '--', ...prefixes]);
+  const links = new Map<string, string>();
+  for (const entry of out.split('\0')) {
+    const m = /^120000 blob ([0-9a-f]+)\t(.*)$/s.exec(entry);
+    if (m) links.set(m[2]!, m[1]!);
+  }
+  const path = prefixes.find((p) => links.has(p));
+  if (!path) return null;
+  return { path, target: (await repo.raw(['cat-file', 'blob', links.get(path)!])).trim() };
 }
 
 async function checkPythonParses(name: string, content: string): Promise<void> {
@@ -24,6 +86,6 @@ async function checkPythonParses(name: string, content: string): Promise<void> {
   const result = await execa('python3', ['-c', check, name], { input: content, reject: false });
   if (result.exitCode !== 0) {
     const lastLine = result.stderr.trim().split('\n').slice(-1)[0] ?? 'syntax error';
-    throw new InvalidEdit(`${name} does not parse: ${lastLine}`);
+    throw new InvalidEdit(`${name} does not parse: ${lastLine}; fix the syntax`);
   }
 }
