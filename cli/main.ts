@@ -141,6 +141,15 @@ program
     'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE',
   )
   .option('--proposer-timeout <seconds>', 'command proposer: time limit', positiveSeconds, 600)
+  .option(
+    '--proposer-env <names>',
+    'command proposer: secrets it may see, comma-separated (e.g. ANTHROPIC_API_KEY); all others are removed',
+    (v) =>
+      v
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+  )
   .option('--max-spend <dollars>', 'end the run once proposals have cost this much', positiveSeconds)
   .option('--max-spend-tokens <n>', 'end the run once proposals have used this many tokens', positiveInt)
   .option('-n, --max-experiments <n>', 'experiments after the baseline (default: until stopped)', positiveInt)
@@ -166,6 +175,7 @@ program
         maxSpendTokens?: number;
         proposerCommand?: string;
         proposerTimeout: number;
+        proposerEnv?: string[];
         maxExperiments?: number;
         deadline?: Date;
         budget?: number;
@@ -197,7 +207,7 @@ program
         seed: opts.seed,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
         command: opts.proposerCommand
-          ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout }
+          ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout, passEnv: opts.proposerEnv }
           : undefined,
         maxDollars: opts.maxSpend,
         maxTokens: opts.maxSpendTokens,

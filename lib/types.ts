@@ -62,6 +62,11 @@ export interface CommandSettings {
   /** Shell command run in a worktree of the parent; reads the prompt from $AUTORESEARCH_PROMPT_FILE. */
   command: string;
   timeoutSeconds: number;
+  /**
+   * Secrets the agent may see (e.g. ANTHROPIC_API_KEY for `claude -p`); every other key, token or
+   * password is removed from its environment, as from training's.
+   */
+  passEnv?: string[];
 }
 
 /** Tokens and dollars a proposal cost. */

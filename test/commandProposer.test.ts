@@ -1,6 +1,9 @@
 // The command proposer: a coding-agent CLI (here a shell script standing in for one) edits a worktree
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
@@ -58,5 +61,44 @@ describe('command proposer', () => {
     const [, record] = readRecords(`${repo}/.git/autoresearch/runs/cmd-frozen`);
     assert.match(record!.reason!, /changed prepare\.py, which is not editable/);
     assert.equal(await git(repo, ['status', '--porcelain']), '');
+  });
+
+  it('gives the agent no secret, except those passed on by name', async () => {
+    const seen = mkdtempSync(path.join(tmpdir(), 'ar-agent-env-'));
+    // The worker is in this process: these are the secrets a real worker would hold.
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      ANTHROPIC_API_KEY: 'sk-ant-test-not-real',
+      TEMPORAL_API_KEY: 'temporal-test-not-real',
+      HF_TOKEN: 'hf-test-not-real',
+    });
+    try {
+      for (const [tag, passEnv] of [
+        ['env-none', undefined],
+        ['env-pass', ['ANTHROPIC_API_KEY']],
+      ] as const) {
+        const repo = await makeFakeTarget();
+        const agent = `env > "${seen}/${tag}.env"; sed -i 's/^WIDTH = 16 /WIDTH = 20 /' train.py`;
+        const handle = await startRun(h.client, {
+          repo,
+          tag,
+          proposer: 'command',
+          command: { command: agent, timeoutSeconds: 30, passEnv: passEnv ? [...passEnv] : undefined },
+          maxExperiments: 1,
+          ...h.queues,
+        });
+        await handle.result();
+      }
+    } finally {
+      for (const name of ['ANTHROPIC_API_KEY', 'TEMPORAL_API_KEY', 'HF_TOKEN'])
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+    }
+    const none = readFileSync(path.join(seen, 'env-none.env'), 'utf8');
+    assert.doesNotMatch(none, /not-real/, 'no secret reaches the agent');
+    assert.match(none, /^AUTORESEARCH_PROMPT_FILE=/m, 'it gets what it needs');
+    const passed = readFileSync(path.join(seen, 'env-pass.env'), 'utf8');
+    assert.match(passed, /^ANTHROPIC_API_KEY=sk-ant-test-not-real$/m, 'a secret passed on by name');
+    assert.doesNotMatch(passed, /temporal-test-not-real|hf-test-not-real/, 'and only that one');
   });
 });

@@ -9,6 +9,7 @@ import type { CommandSettings } from '../types';
 import type { Repo } from './git';
 import { readTail, runSupervised } from './runSupervised';
 import { checkoutWorktree, cleanWorktree, worktreeChanges, type WorktreeChange } from './slot';
+import { withoutSecrets } from './trainingEnv';
 
 export interface CommandProposal {
   files: Record<string, string>;
@@ -43,8 +44,9 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
     const result = await runSupervised({
       command: settings.command,
       cwd: worktree,
+      // The agent runs code of its own choosing: it gets no secret the operator did not pass on by name.
       env: {
-        ...process.env,
+        ...withoutSecrets(process.env, settings.passEnv),
         AUTORESEARCH_PROMPT_FILE: promptFile,
         AUTORESEARCH_DESCRIPTION_FILE: descriptionFile,
         AUTORESEARCH_EXPERIMENT: String(request.n),

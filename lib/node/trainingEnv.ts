@@ -16,10 +16,16 @@ export interface TrainingEnvOptions {
   extraPath?: string[];
 }
 
-export function trainingEnv(base: NodeJS.ProcessEnv, options: TrainingEnvOptions): NodeJS.ProcessEnv {
+/** The environment minus every secret, except the ones named in `allowed` (the operator's explicit choice). */
+export function withoutSecrets(base: NodeJS.ProcessEnv, allowed: readonly string[] = []): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(base))
-    if (value !== undefined && !isSecretName(name)) env[name] = value;
+    if (value !== undefined && (!isSecretName(name) || allowed.includes(name))) env[name] = value;
+  return env;
+}
+
+export function trainingEnv(base: NodeJS.ProcessEnv, options: TrainingEnvOptions): NodeJS.ProcessEnv {
+  const env = withoutSecrets(base);
   if (options.extraPath?.length) env.PATH = [...options.extraPath, env.PATH ?? ''].join(path.delimiter);
   if (options.budgetSeconds !== undefined) env.AUTORESEARCH_TIME_BUDGET = String(options.budgetSeconds);
   if (options.gpus !== undefined) env.CUDA_VISIBLE_DEVICES = options.gpus;
