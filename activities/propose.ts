@@ -13,6 +13,7 @@ import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
+import { ApplicationFailure } from '@temporalio/common';
 
 export interface ProposeInput {
   repo: string;
@@ -122,19 +123,29 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   if (input.idea !== undefined) return queuedConstant(repo, input, sources, tried);
 
   const random = seededRandom(input.seed, input.tag, input.n);
+  // A draw that repeats an earlier draw of this call needs no second git write-tree (a small file has
+  // few neighbours, and running out of them should be found out fast).
+  const drawn = new Set<string>();
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
     const file = input.config.files.editable[Math.floor(random() * input.config.files.editable.length)]!;
     const mutation = mutate(sources[file]!, random);
-    if (!mutation) continue;
+    if (!mutation || drawn.has(`${file}\0${mutation.content}`)) continue;
+    drawn.add(`${file}\0${mutation.content}`);
     const files = { [file]: mutation.content };
     const tree = await repo.writeTree(input.parent, files);
     if (tried.has(tree)) continue;
     return { files, description: mutation.description, tree };
   }
-  throw targetError(
-    `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws: ` +
-      'it perturbs top-level UPPERCASE constants holding plain numbers (e.g. LEARNING_RATE = 0.003); add some, or use another proposer.',
-  );
+  // Not a failure of the run: it pauses with this message (nothing is lost), and a person can queue
+  // values to try (`autoresearch queue NAME=value`) and resume, or stop it.
+  throw ApplicationFailure.create({
+    type: 'ProposerRefused',
+    nonRetryable: true,
+    message:
+      `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws ` +
+      '(it perturbs top-level UPPERCASE constants holding plain numbers). Queue values to try with ' +
+      '`autoresearch queue NAME=value` and resume, or stop the run and start one with another proposer.',
+  });
 }
 
 /** The mutate proposer's reading of a queued idea: `NAME=value` sets that constant, nothing else. */

@@ -3,7 +3,7 @@
 // back from what it was given, not from the workflow's own state.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { readRecords } from '../activities/record';
 import { findTemporalCli } from '../lib/node/temporalCli';
 import type { RunStatus, RunSummary } from '../lib/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
-import { makeFakeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { isRunning } from './support/processes';
 import { useHarness } from './support/temporal';
@@ -240,6 +240,41 @@ describe('steering a live run', () => {
     assert.ok(width, 'the idea queued from the CLI ran');
     assert.match(width.description, /^raise WIDTH \d+ -> 24 \(queued idea\)$/);
     assert.ok(width.n <= s.experimentsDone + 1, 'it ran next, before the proposer’s own ideas');
+  });
+
+  it('a mutate proposer out of ideas pauses the run; a queued value lets it go on', async () => {
+    // One knob with three neighbours, and a flat metric: nothing is ever kept, so ideas run out fast.
+    const repo = mkdtempSync(path.join(tmpdir(), 'ar-knob-'));
+    writeFileSync(path.join(repo, 'train.py'), 'KNOB = 3\nprint("---")\nprint("val_bpb: 1.0")\n');
+    writeFileSync(path.join(repo, 'prepare.py'), '# frozen\n');
+    writeFileSync(path.join(repo, 'program.md'), '# program\n');
+    writeFileSync(
+      path.join(repo, 'autoresearch.toml'),
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
+    );
+    await git(repo, ['init', '-q', '-b', 'main']);
+    await git(repo, ['add', '-A']);
+    await git(repo, ['commit', '-q', '-m', 'one knob']);
+    const handle = await startRun(h.client, { repo, tag: 'knob', ...h.queues });
+    const outOfIdeas = async () => {
+      const s = await handle.query(statusQuery);
+      return s.paused && s.pausedReason ? s : undefined;
+    };
+    const paused = await waitFor('the proposer to run out of ideas', outOfIdeas);
+    assert.match(paused.pausedReason!, /found no untried edit.*autoresearch queue NAME=value/s);
+    assert.equal(paused.experimentsDone, 4, 'the baseline and the three neighbours of KNOB = 3');
+
+    await autoresearch(['queue', 'KNOB=7', '--tag', 'knob']);
+    await autoresearch(['resume', '--tag', 'knob']);
+    const again = await waitFor('the queued value to run and the run to pause again', async () => {
+      const s = await outOfIdeas();
+      return s && s.experimentsDone === 5 ? s : undefined;
+    });
+    assert.equal(again.recent.at(-1)?.description, 'raise KNOB 3 -> 7 (queued idea)');
+    await autoresearch(['stop', '--tag', 'knob']);
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.reason, 'stopped');
+    assert.equal(summary.experimentsDone, 5, 'nothing was lost while out of ideas');
   });
 
   it('a deadline ends the run after the experiment in flight', async () => {
