@@ -1,7 +1,7 @@
 // The command proposer: a coding-agent CLI (here a shell script standing in for one) edits a worktree
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -61,6 +61,31 @@ describe('command proposer', () => {
     const [, record] = readRecords(`${repo}/.git/autoresearch/runs/cmd-frozen`);
     assert.match(record!.reason!, /changed prepare\.py, which is not editable/);
     assert.equal(await git(repo, ['status', '--porcelain']), '');
+  });
+
+  it('never runs what a proposal says: its description goes through git and files as data', async () => {
+    const repo = await makeFakeTarget();
+    const marker = path.join(mkdtempSync(path.join(tmpdir(), 'ar-marker-')), 'pwned');
+    // Under the 120 characters a description keeps: a relative marker, created in the worktree if run.
+    const hostile = `raise LR $(touch pwned) \`touch pwned\` "; touch ${marker}; echo "`;
+    // The agent writes the description with printf %s, so the text arrives unexpanded.
+    const agent =
+      "sed -i 's/^LEARNING_RATE = 0.01 /LEARNING_RATE = 0.015 /' train.py && " +
+      `printf '%s\\n' '${hostile.replace(/'/g, "'\\''")}' > "$AUTORESEARCH_DESCRIPTION_FILE"`;
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'hostile',
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 30 },
+      maxExperiments: 1,
+      ...h.queues,
+    });
+    await handle.result();
+    const [, record] = readRecords(`${repo}/.git/autoresearch/runs/hostile`);
+    assert.equal(record!.description, hostile, 'recorded verbatim');
+    assert.equal(await git(repo, ['log', '-1', '--format=%s', record!.commit]), hostile);
+    for (const file of [marker, path.join(repo, 'pwned'), path.resolve('pwned')])
+      assert.equal(existsSync(file), false, `nothing in it was executed (${file})`);
   });
 
   it('gives the agent no secret, except those passed on by name', async () => {
