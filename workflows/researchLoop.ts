@@ -44,7 +44,7 @@ import { RunState, targetName, type RunSnapshot } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
-const controlOptions: ActivityOptions = {
+const controlDefaults: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   retry: {
     initialInterval: '1 second',
@@ -52,7 +52,16 @@ const controlOptions: ActivityOptions = {
     nonRetryableErrorTypes: ['TargetError'],
   },
 };
-const control = proxyActivities<ControlActivities>(controlOptions);
+const control = proxyActivities<ControlActivities>(controlDefaults);
+
+/**
+ * A worker killed in the middle of a control step is noticed, like one killed while training, when its
+ * heartbeats stop (the control activities heartbeat while they run), not only when the 5 minutes of the
+ * start-to-close timeout are up: the step is retried on another worker within seconds.
+ */
+function controlOptions(options: RunOptions, summary: string): ActivityOptions {
+  return { ...controlDefaults, heartbeatTimeout: `${options.heartbeatTimeoutSeconds} seconds`, summary };
+}
 
 function trainOptions(options: RunOptions, timeoutSeconds: number): ActivityOptions {
   return {
@@ -125,7 +134,7 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
     show('preparing', `Preparing target ${options.repo}`);
     state.setPrepared(
       await control.prepareRun.executeWithOptions(
-        { ...controlOptions, summary: `prepare ${options.tag}: validate target, create branch` },
+        controlOptions(options, `prepare ${options.tag}: validate target, create branch`),
         [
           {
             repo: options.repo,
@@ -210,7 +219,7 @@ async function runExperiment(
       } else {
         outcome = trained;
         evaluation = await scope.run(() =>
-          control.evaluateCandidate.executeWithOptions({ ...controlOptions, summary: `exp ${n} evaluate` }, [
+          control.evaluateCandidate.executeWithOptions(controlOptions(options, `exp ${n} evaluate`), [
             {
               repo: options.repo,
               commit: candidate!.commit,
@@ -260,23 +269,20 @@ async function runExperiment(
   };
 
   show('recording', `Experiment ${n} ${status}: ${candidate.description}`);
-  await control.recordExperiment.executeWithOptions(
-    { ...controlOptions, summary: `exp ${n} record: ${status}` },
-    [
-      {
-        repo: options.repo,
-        runDir: prepared.runDir,
-        branch: prepared.branch,
-        record,
-        previousBest: state.parentCommit,
-        chart: {
-          metricName: config.metric.name,
-          direction: config.metric.direction,
-          title: `autoresearch ${options.tag}`,
-        },
+  await control.recordExperiment.executeWithOptions(controlOptions(options, `exp ${n} record: ${status}`), [
+    {
+      repo: options.repo,
+      runDir: prepared.runDir,
+      branch: prepared.branch,
+      record,
+      previousBest: state.parentCommit,
+      chart: {
+        metricName: config.metric.name,
+        direction: config.metric.direction,
+        title: `autoresearch ${options.tag}`,
       },
-    ],
-  );
+    },
+  ]);
   state.finish(record);
 
   if (n === 0 && status !== 'keep') {
@@ -308,7 +314,7 @@ async function propose(
   );
   try {
     const candidate = await control.proposeCandidate.executeWithOptions(
-      { ...controlOptions, summary: `exp ${n} propose (${options.proposer})` },
+      controlOptions(options, `exp ${n} propose (${options.proposer})`),
       [
         {
           repo: options.repo,
