@@ -54,57 +54,72 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       gpus: worker.gpus,
       extraPath: worker.extraPath,
     });
-    await checkoutSlot(repo, slot, input.commit);
-
     const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
       ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
 
-    const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
-    let outcome: TrainingOutcome;
-    if (setup && setup.exitCode !== 0) {
-      if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
-      outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
-      outcome.setupFailed = true;
-    } else {
-      ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
-      const result = await runSupervised({
-        command: input.config.train.command,
-        cwd: slot.worktree,
-        env,
-        logPath,
-        timeoutSeconds: input.config.train.timeoutSeconds,
-        pidFile: slot.pidFile,
-        cancel: ctx.cancellationSignal,
-        onProgress: beat('training'),
-      });
-      if (result.cancelled) throw new CancelledFailure('training cancelled');
-      // Checked before the evaluation runs: a training that edited the evaluation is never scored.
-      const frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
-      outcome = toOutcome(result, logPath, input.config, slot.name, frozenModified);
-      const evaluation = input.config.eval;
-      if (evaluation && result.exitCode === 0 && !result.timedOut && frozenModified.length === 0) {
-        ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
-        const evalLog = logPath.replace(/\.log$/, '.eval.log');
-        const evaluated = await runSupervised({
-          command: evaluation.command,
+    // A training that ran to completion is never run again (invariant 1): its outcome is saved the
+    // moment it ends, and a retry (after the worker died in the evaluation or the clean-up) resumes from
+    // there, provided this slot's worktree still holds what the training wrote.
+    const trainedPath = logPath.replace(/\.log$/, '.trained.json');
+    let outcome = await readTrained(trainedPath, input.commit, slot, repo);
+    if (!outcome) {
+      await checkoutSlot(repo, slot, input.commit);
+      const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
+      if (setup && setup.exitCode !== 0) {
+        if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
+        outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
+        outcome.setupFailed = true;
+      } else {
+        ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+        const result = await runSupervised({
+          command: input.config.train.command,
           cwd: slot.worktree,
           env,
-          logPath: evalLog,
-          timeoutSeconds: evaluation.timeoutSeconds,
+          logPath,
+          timeoutSeconds: input.config.train.timeoutSeconds,
           pidFile: slot.pidFile,
           cancel: ctx.cancellationSignal,
-          onProgress: beat('evaluating'),
+          onProgress: beat('training'),
         });
-        if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
-        outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
-        // The evaluation runs the candidate's model code too: what it leaves behind is checked the same way.
-        outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+        if (result.cancelled) throw new CancelledFailure('training cancelled');
+        outcome = toOutcome(result, logPath, input.config, slot.name, []);
+        writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, outcome }));
       }
     }
-    // Leave the worktree clean for the next experiment (and for anyone looking at it).
-    await cleanSlot(repo, slot, input.commit);
+    if (!outcome.setupFailed)
+      // Checked before the evaluation runs: a training that edited the evaluation is never scored.
+      outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+    const evaluation = input.config.eval;
+    if (
+      evaluation &&
+      !outcome.setupFailed &&
+      outcome.exitCode === 0 &&
+      !outcome.timedOut &&
+      outcome.frozenModified.length === 0
+    ) {
+      ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+      const evalLog = logPath.replace(/\.log$/, '.eval.log');
+      const evaluated = await runSupervised({
+        command: evaluation.command,
+        cwd: slot.worktree,
+        env,
+        logPath: evalLog,
+        timeoutSeconds: evaluation.timeoutSeconds,
+        pidFile: slot.pidFile,
+        cancel: ctx.cancellationSignal,
+        onProgress: beat('evaluating'),
+      });
+      if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
+      outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
+      // The evaluation runs the candidate's model code too: what it leaves behind is checked the same way.
+      outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+    }
+    // The result first: a retry after this point returns it and never touches the slot again.
     mkdirSync(path.dirname(resultPath), { recursive: true });
     writeFileSync(resultPath, JSON.stringify({ commit: input.commit, outcome }));
+    // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
+    // to die right here, the next checkout of this slot cleans it instead.
+    await cleanSlot(repo, slot, input.commit);
     return outcome;
   }
 
@@ -137,6 +152,23 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
   }
 
   return { trainCandidate };
+}
+
+/**
+ * The saved outcome of a training that ran to completion, when a retry can build on it: the same
+ * candidate, trained in this slot, whose worktree is still at that commit (the evaluation needs what the
+ * training wrote there). Otherwise null, and the candidate trains again.
+ */
+async function readTrained(
+  file: string,
+  commit: string,
+  slot: Slot,
+  repo: Repo,
+): Promise<TrainingOutcome | null> {
+  const saved = readFinished(file, commit);
+  if (!saved || saved.slot !== slot.name || !existsSync(slot.worktree)) return null;
+  const head = await repo.rawIn(slot.worktree, ['rev-parse', 'HEAD']).catch(() => '');
+  return head.trim() === commit ? saved : null;
 }
 
 function readFinished(resultPath: string, commit: string): TrainingOutcome | null {

@@ -2,11 +2,12 @@
 // the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { prepareRun } from '../activities/prepare';
+import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
 import { Repo } from '../lib/node/git';
@@ -125,6 +126,36 @@ describe('record', () => {
       recordExperiment({ ...input, record: { ...record, n: 2 }, previousBest: candidate.commit }),
       /something else moved the research branch/,
     );
+  });
+});
+
+describe('training, retried', () => {
+  it('never runs a finished training again: a retry after the worker died past its end resumes from there', async () => {
+    // train.py counts its own completed runs in a file outside the repo.
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'runs');
+    const repo = await makeFakeTarget({ extra: `open(${JSON.stringify(ledger)}, "a").write("done\\n")` });
+    const run = await prepared(repo, 'resume');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const input = { repo, tag: 'resume', n: 0, commit: run.baseCommit, config: run.config };
+    const env = () => new MockActivityEnvironment({ heartbeatTimeout: 30_000 });
+    const first = await env().run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n');
+    // The worker died after the training ended but before its result was saved: only the trained marker is left.
+    rmSync(first.logPath.replace(/\.log$/, '.result.json'));
+    const again = await env().run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n', 'the training did not run a second time');
+    assert.deepEqual(again, first);
+    // Another commit in the slot since then: what the training wrote is gone, so it trains again.
+    rmSync(first.logPath.replace(/\.log$/, '.result.json'));
+    const other = await git(repo, ['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-m', 'other']);
+    await git(path.join(repo, '.git/autoresearch/slots/gpu0/worktree'), [
+      'checkout',
+      '-q',
+      '--detach',
+      other,
+    ]);
+    await env().run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n');
   });
 });
 
