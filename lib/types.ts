@@ -97,7 +97,7 @@ export interface RunOptions {
   experimentsPerRun: number;
   /** Task queue of the GPU (training) workers. */
   trainTaskQueue: string;
-  /** Heartbeat timeout of training; how fast a dead worker's experiment moves to another. */
+  /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */
   searchAttributes: boolean;
