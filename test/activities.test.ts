@@ -14,7 +14,7 @@ import { Repo } from '../lib/node/git';
 import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
-import type { ExperimentRecord, PreparedRun } from '../lib/types';
+import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { isRunning } from './support/processes';
 
@@ -137,8 +137,8 @@ describe('training, retried', () => {
     const run = await prepared(repo, 'resume');
     const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
     const input = { repo, tag: 'resume', n: 0, commit: run.baseCommit, config: run.config };
-    const env = () => new MockActivityEnvironment({ heartbeatTimeout: 30_000 });
-    const first = await env().run(trainCandidate, input);
+    const env = () => new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const first: TrainingOutcome = await env().run(trainCandidate, input);
     assert.equal(readFileSync(ledger, 'utf8'), 'done\n');
     // The worker died after the training ended but before its result was saved: only the trained marker is left.
     rmSync(first.logPath.replace(/\.log$/, '.result.json'));

@@ -1,7 +1,7 @@
 // The command proposer: a coding-agent CLI (here a shell script standing in for one) edits a worktree
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -92,6 +92,7 @@ describe('command proposer', () => {
     const seen = mkdtempSync(path.join(tmpdir(), 'ar-agent-env-'));
     // The worker is in this process: these are the secrets a real worker would hold.
     const saved = { ...process.env };
+    const repos: string[] = [];
     Object.assign(process.env, {
       ANTHROPIC_API_KEY: 'sk-ant-test-not-real',
       TEMPORAL_API_KEY: 'temporal-test-not-real',
@@ -102,8 +103,10 @@ describe('command proposer', () => {
         ['env-none', undefined],
         ['env-pass', ['ANTHROPIC_API_KEY']],
       ] as const) {
-        const repo = await makeFakeTarget();
-        const agent = `env > "${seen}/${tag}.env"; sed -i 's/^WIDTH = 16 /WIDTH = 20 /' train.py`;
+        const repo = await makeFakeTarget({ extra: 'print(dict(os.environ))' });
+        repos.push(repo);
+        // It also prints its environment into its own log; the training prints its own into its log.
+        const agent = `env | tee "${seen}/${tag}.env"; sed -i 's/^WIDTH = 16 /WIDTH = 20 /' train.py`;
         const handle = await startRun(h.client, {
           repo,
           tag,
@@ -119,6 +122,14 @@ describe('command proposer', () => {
         if (saved[name] === undefined) delete process.env[name];
         else process.env[name] = saved[name];
     }
+    // Nothing the run wrote (logs of the agent and of training, records, results.tsv) holds a secret.
+    const written = readdirSync(path.join(repos[0]!, '.git/autoresearch/runs/env-none'), { recursive: true })
+      .map((f) => path.join(repos[0]!, '.git/autoresearch/runs/env-none', String(f)))
+      .filter((f) => statSync(f).isFile());
+    assert.ok(
+      written.some((f) => f.endsWith('.command.log')) && written.some((f) => f.endsWith('exp-0001.log')),
+    );
+    for (const file of written) assert.doesNotMatch(readFileSync(file, 'utf8'), /not-real/, file);
     const none = readFileSync(path.join(seen, 'env-none.env'), 'utf8');
     assert.doesNotMatch(none, /not-real/, 'no secret reaches the agent');
     assert.match(none, /^AUTORESEARCH_PROMPT_FILE=/m, 'it gets what it needs');
