@@ -5,8 +5,7 @@
 // Options: --experiments N (default 2000), --per-execution N (default 25, the product's default).
 // Uses TEMPORAL_ADDRESS or starts its own server; the worker is a real `autoresearch worker` process.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,7 +14,7 @@ import proto from '@temporalio/proto';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
-import { git } from '../test/support/fakeTarget';
+import { makeTarget } from '../test/support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../test/support/invariants';
 import { stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
 
@@ -34,22 +33,16 @@ const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
  * command that sets STEP to the experiment number, so every candidate is new (the offline mutate
  * proposer would run out of untried edits on so small a file long before 2,000).
  */
-async function instantTarget(): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ar-long-'));
-  writeFileSync(
-    path.join(dir, 'train.py'),
-    'STEP = 0\nprint("---")\nprint(f"val_bpb: {1 + ((STEP * 7919) % 1000) / 1000:.6f}")\n',
+function instantTarget(): Promise<string> {
+  return makeTarget(
+    {
+      'train.py': 'STEP = 0\nprint("---")\nprint(f"val_bpb: {1 + ((STEP * 7919) % 1000) / 1000:.6f}")\n',
+      'prepare.py': '# frozen\n',
+      'program.md': '# program\n',
+      'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\n',
+    },
+    'ar-long-',
   );
-  writeFileSync(path.join(dir, 'prepare.py'), '# frozen\n');
-  writeFileSync(path.join(dir, 'program.md'), '# program\n');
-  writeFileSync(
-    path.join(dir, 'autoresearch.toml'),
-    '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\n',
-  );
-  await git(dir, ['init', '-q', '-b', 'main']);
-  await git(dir, ['add', '-A']);
-  await git(dir, ['commit', '-q', '-m', 'instant target']);
-  return dir;
 }
 const SET_STEP = 'sed -i "s/^STEP = .*/STEP = $AUTORESEARCH_EXPERIMENT/" train.py';
 

@@ -2,19 +2,17 @@
 // from frozen code reading what training wrote, never from what train.py prints; an edit to a frozen file,
 // in the candidate or at run time, is never scored.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
-import { git } from './support/fakeTarget';
+import { makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 
 /** A target whose train.py writes its loss to checkpoint.txt and claims a perfect score on stdout. */
 async function targetWithEvaluation(): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ar-integrity-'));
   const files: Record<string, string> = {
     'train.py': `LEARNING_RATE = 0.01  # learning rate
 WIDTH = 16  # model width
@@ -49,11 +47,7 @@ frozen = ["prepare.py", "evaluate.py"]
 program = "program.md"
 `,
   };
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-  await git(dir, ['init', '-q', '-b', 'main']);
-  await git(dir, ['add', '-A']);
-  await git(dir, ['commit', '-q', '-m', 'target with a separate evaluation']);
-  return dir;
+  return makeTarget(files, 'ar-integrity-');
 }
 
 describe('integrity of the metric', () => {

@@ -3,7 +3,7 @@
 // back from what it was given, not from the workflow's own state.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { readRecords } from '../activities/record';
 import { findTemporalCli } from '../lib/node/temporalCli';
 import type { RunStatus, RunSummary } from '../lib/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { isRunning } from './support/processes';
 import { useHarness } from './support/temporal';
@@ -244,17 +244,12 @@ describe('steering a live run', () => {
 
   it('a mutate proposer out of ideas pauses the run; a queued value lets it go on', async () => {
     // One knob with three neighbours, and a flat metric: nothing is ever kept, so ideas run out fast.
-    const repo = mkdtempSync(path.join(tmpdir(), 'ar-knob-'));
-    writeFileSync(path.join(repo, 'train.py'), 'KNOB = 3\nprint("---")\nprint("val_bpb: 1.0")\n');
-    writeFileSync(path.join(repo, 'prepare.py'), '# frozen\n');
-    writeFileSync(path.join(repo, 'program.md'), '# program\n');
-    writeFileSync(
-      path.join(repo, 'autoresearch.toml'),
-      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
-    );
-    await git(repo, ['init', '-q', '-b', 'main']);
-    await git(repo, ['add', '-A']);
-    await git(repo, ['commit', '-q', '-m', 'one knob']);
+    const repo = await makeTarget({
+      'train.py': 'KNOB = 3\nprint("---")\nprint("val_bpb: 1.0")\n',
+      'prepare.py': '# frozen\n',
+      'program.md': '# program\n',
+      'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
+    });
     const handle = await startRun(h.client, { repo, tag: 'knob', ...h.queues });
     const outOfIdeas = async () => {
       const s = await handle.query(statusQuery);

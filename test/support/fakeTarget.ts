@@ -17,7 +17,6 @@ export interface FakeTargetOptions {
 }
 
 export async function makeFakeTarget(options: FakeTargetOptions = {}): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ar-target-'));
   const train = `import os, sys, time
 LEARNING_RATE = 0.01  # learning rate
 WIDTH = 16  # model width
@@ -34,17 +33,21 @@ print(f"val_bpb:          {loss:.6f}")
 print(f"training_seconds: {SLEEP:.1f}")
 print("peak_vram_mb:     1536.0")
 `;
-  writeFileSync(path.join(dir, 'train.py'), train);
-  writeFileSync(path.join(dir, 'prepare.py'), '# frozen: data and evaluation\nEVAL_TOKENS = 1000\n');
-  writeFileSync(path.join(dir, 'program.md'), '# program\nLower val_bpb.\n');
-  writeFileSync(
-    path.join(dir, 'autoresearch.toml'),
-    `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n`,
-  );
-  const git = (args: string[]) => execa('git', args, { cwd: dir, env: GIT_IDENTITY });
-  await git(['init', '-q', '-b', 'main']);
-  await git(['add', '-A']);
-  await git(['commit', '-q', '-m', 'fake target']);
+  return makeTarget({
+    'train.py': train,
+    'prepare.py': '# frozen: data and evaluation\nEVAL_TOKENS = 1000\n',
+    'program.md': '# program\nLower val_bpb.\n',
+    'autoresearch.toml': `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n`,
+  });
+}
+
+/** A target repository holding exactly `files`, committed on main. */
+export async function makeTarget(files: Record<string, string>, prefix = 'ar-target-'): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  await git(dir, ['init', '-q', '-b', 'main']);
+  await git(dir, ['add', '-A']);
+  await git(dir, ['commit', '-q', '-m', 'target']);
   return dir;
 }
 
