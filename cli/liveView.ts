@@ -88,20 +88,15 @@ export async function trainingBeat(handle: WorkflowHandle): Promise<TrainingBeat
 export interface LiveViewOptions {
   /** Redraw in place (a terminal) or print each changed screen (a pipe). Default: stdout is a TTY. */
   inPlace?: boolean;
-  write?: (text: string) => void;
-  /** Called for each newly finished experiment (the demo prints a line per experiment in pipes). */
-  onExperiment?: (record: ExperimentRecord, status: RunStatus) => void;
 }
 
 /** Shows the live view until the run closes; resolves with its result. */
 export async function watchLive<T>(handle: WorkflowHandle, options: LiveViewOptions = {}): Promise<T> {
   const inPlace = options.inPlace ?? Boolean(process.stdout.isTTY);
   const update = inPlace ? createLogUpdate(process.stdout) : null;
-  const write = options.write ?? ((text: string) => console.log(`${text}\n`));
   let lastPrinted = '';
   try {
     return await followRun<T>(handle, {
-      onExperiment: options.onExperiment,
       onStatus: async (status) => {
         const beat =
           status.phase === 'training' ? await trainingBeat(handle).catch(() => undefined) : undefined;
@@ -109,7 +104,7 @@ export async function watchLive<T>(handle: WorkflowHandle, options: LiveViewOpti
         if (update) return update(text);
         // Without a terminal, the clock-driven bar line would print every second: leave it out.
         const steady = liveViewText(status, status.phaseStartedAt ?? 0);
-        if (steady !== lastPrinted) write(steady);
+        if (steady !== lastPrinted) console.log(`${steady}\n`);
         lastPrinted = steady;
       },
     });

@@ -1,5 +1,5 @@
 // The `autoresearch` command line. Each subcommand is wiring: parse, connect, call client.ts / worker.ts.
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { runHandle, runUiUrl, startRun } from '../client';
@@ -32,6 +32,16 @@ import type { ProposerKind, RunSummary } from '../lib/types';
 installQuietRuntime();
 
 const log = (line: string) => console.error(line);
+
+/** Connects, finds the run (`--tag`, or the only running one), calls `act`, and always disconnects. */
+async function withRun(tagOption: string | undefined, act: (client: Client, tag: string) => Promise<void>) {
+  const client = await connectClient();
+  try {
+    await act(client, await resolveTag(client, tagOption));
+  } finally {
+    await client.connection.close();
+  }
+}
 
 /** An update's answer, or its validator's reason as the error (the run did not record it). */
 async function sendUpdate<T>(send: () => Promise<T>): Promise<T> {
@@ -240,27 +250,26 @@ program
   .option('--json', 'machine-readable (one JSON object; one per change with --watch)')
   .option('--watch', 'a live view, redrawn in place, until the run ends')
   .action(async (opts: { tag?: string; json?: boolean; watch?: boolean }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const handle = runHandle(client, tag);
-    const ended = (err: Error) => console.log(`run ended: ${err.message}`);
-    if (opts.watch && opts.json) {
-      let last = '';
-      await followRun(handle, {
-        onStatus: (s) => {
-          const text = JSON.stringify(s);
-          if (text !== last) console.log(text);
-          last = text;
-        },
-      }).catch(ended);
-    } else if (opts.watch) {
-      await watchLive(handle).catch(ended);
-      console.log(statusText(await queryStatus(client, tag)));
-    } else {
-      const status = await queryStatus(client, tag);
-      console.log(opts.json ? JSON.stringify(status) : statusText(status));
-    }
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      const handle = runHandle(client, tag);
+      const ended = (err: Error) => console.log(`run ended: ${err.message}`);
+      if (opts.watch && opts.json) {
+        let last = '';
+        await followRun(handle, {
+          onStatus: (s) => {
+            const text = JSON.stringify(s);
+            if (text !== last) console.log(text);
+            last = text;
+          },
+        }).catch(ended);
+      } else if (opts.watch) {
+        await watchLive(handle).catch(ended);
+        console.log(statusText(await queryStatus(client, tag)));
+      } else {
+        const status = await queryStatus(client, tag);
+        console.log(opts.json ? JSON.stringify(status) : statusText(status));
+      }
+    });
   });
 
 program
@@ -269,11 +278,10 @@ program
   .addOption(tagOption())
   .option('--now', 'cancel the experiment in flight; it is recorded as cancelled')
   .action(async (opts: { tag?: string; now?: boolean }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    await runHandle(client, tag).signal(pauseSignal, opts.now ? { now: true } : {});
-    console.log(`pause${opts.now ? ' --now' : ''} sent to run ${tag}`);
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      await runHandle(client, tag).signal(pauseSignal, opts.now ? { now: true } : {});
+      console.log(`pause${opts.now ? ' --now' : ''} sent to run ${tag}`);
+    });
   });
 
 for (const [name, signal, help] of [
@@ -285,11 +293,10 @@ for (const [name, signal, help] of [
     .description(help)
     .addOption(tagOption())
     .action(async (opts: { tag?: string }) => {
-      const client = await connectClient();
-      const tag = await resolveTag(client, opts.tag);
-      await runHandle(client, tag).signal(signal);
-      console.log(`${name} sent to run ${tag}`);
-      await client.connection.close();
+      await withRun(opts.tag, async (client, tag) => {
+        await runHandle(client, tag).signal(signal);
+        console.log(`${name} sent to run ${tag}`);
+      });
     });
 }
 
@@ -299,13 +306,12 @@ program
   .argument('<note>')
   .addOption(tagOption())
   .action(async (note: string, opts: { tag?: string }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const notes = await sendUpdate(() =>
-      runHandle(client, tag).executeUpdate(redirectUpdate, { args: [note] }),
-    );
-    console.log(`run ${tag} has ${notes.length} note(s); the next proposal sees them`);
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      const notes = await sendUpdate(() =>
+        runHandle(client, tag).executeUpdate(redirectUpdate, { args: [note] }),
+      );
+      console.log(`run ${tag} has ${notes.length} note(s); the next proposal sees them`);
+    });
   });
 
 program
@@ -314,13 +320,14 @@ program
   .argument('<idea>')
   .addOption(tagOption())
   .action(async (idea: string, opts: { tag?: string }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const queue = await sendUpdate(() => runHandle(client, tag).executeUpdate(queueUpdate, { args: [idea] }));
-    console.log(
-      `run ${tag}: ${queue.length} idea(s) queued: ${queue.map((i) => JSON.stringify(i)).join(', ')}`,
-    );
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      const queue = await sendUpdate(() =>
+        runHandle(client, tag).executeUpdate(queueUpdate, { args: [idea] }),
+      );
+      console.log(
+        `run ${tag}: ${queue.length} idea(s) queued: ${queue.map((i) => JSON.stringify(i)).join(', ')}`,
+      );
+    });
   });
 
 program
@@ -338,19 +345,18 @@ program
   .action(async (opts: { tag?: string; maxExperiments?: number | null; deadline?: string | null }) => {
     if (opts.maxExperiments === undefined && opts.deadline === undefined)
       throw new Error('say what to change: --max-experiments <n|none> and/or --deadline <when|none>');
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const change = {
-      ...(opts.maxExperiments !== undefined ? { maxExperiments: opts.maxExperiments } : {}),
-      ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
-    };
-    const limits = await sendUpdate(() =>
-      runHandle(client, tag).executeUpdate(limitsUpdate, { args: [change] }),
-    );
-    console.log(
-      `run ${tag}: max experiments ${limits.maxExperiments ?? 'none'}, deadline ${limits.deadline ?? 'none'}`,
-    );
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      const change = {
+        ...(opts.maxExperiments !== undefined ? { maxExperiments: opts.maxExperiments } : {}),
+        ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+      };
+      const limits = await sendUpdate(() =>
+        runHandle(client, tag).executeUpdate(limitsUpdate, { args: [change] }),
+      );
+      console.log(
+        `run ${tag}: max experiments ${limits.maxExperiments ?? 'none'}, deadline ${limits.deadline ?? 'none'}`,
+      );
+    });
   });
 
 program
@@ -359,20 +365,19 @@ program
   .addOption(tagOption())
   .option('-o, --out <dir>', 'where to write progress.svg and progress.png (default: the run directory)')
   .action(async (opts: { tag?: string; out?: string }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const status = await queryStatus(client, tag);
-    const records = allRecords(status);
-    const dir = path.resolve(opts.out ?? status.runDir ?? '.');
-    // Loaded here only: the charting library is large and no other command needs it.
-    const { writeProgressChart } = await import('../lib/node/progressChart');
-    const written = await writeProgressChart(dir, records, {
-      metricName: status.metricName ?? 'metric',
-      direction: status.direction ?? 'minimize',
-      title: `autoresearch ${tag}`,
+    await withRun(opts.tag, async (client, tag) => {
+      const status = await queryStatus(client, tag);
+      const records = allRecords(status);
+      const dir = path.resolve(opts.out ?? status.runDir ?? '.');
+      // Loaded here only: the charting library is large and no other command needs it.
+      const { writeProgressChart } = await import('../lib/node/progressChart');
+      const written = await writeProgressChart(dir, records, {
+        metricName: status.metricName ?? 'metric',
+        direction: status.direction ?? 'minimize',
+        title: `autoresearch ${tag}`,
+      });
+      console.log(`${records.length} experiments plotted:\n  ${written.svgPath}\n  ${written.pngPath}`);
     });
-    console.log(`${records.length} experiments plotted:\n  ${written.svgPath}\n  ${written.pngPath}`);
-    await client.connection.close();
   });
 
 program
@@ -382,14 +387,13 @@ program
   .option('--tsv', "autoresearch's results.tsv format")
   .option('--json', 'machine-readable')
   .action(async (opts: { tag?: string; tsv?: boolean; json?: boolean }) => {
-    const client = await connectClient();
-    const tag = await resolveTag(client, opts.tag);
-    const status = await queryStatus(client, tag);
-    const records = allRecords(status);
-    if (opts.json) console.log(JSON.stringify(records));
-    else if (opts.tsv) process.stdout.write(formatResultsTsv(records));
-    else console.log(`${resultsTable(records, status.metricName ?? 'metric')}\n${statusText(status)}`);
-    await client.connection.close();
+    await withRun(opts.tag, async (client, tag) => {
+      const status = await queryStatus(client, tag);
+      const records = allRecords(status);
+      if (opts.json) console.log(JSON.stringify(records));
+      else if (opts.tsv) process.stdout.write(formatResultsTsv(records));
+      else console.log(`${resultsTable(records, status.metricName ?? 'metric')}\n${statusText(status)}`);
+    });
   });
 
 program

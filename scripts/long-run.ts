@@ -4,16 +4,15 @@
 // resident memory at the start, every 10% of the way, and at the end.
 // Options: --experiments N (default 2000), --per-execution N (default 25, the product's default).
 // Uses TEMPORAL_ADDRESS or starts its own server; the worker is a real `autoresearch worker` process.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
+import { spawnWorker } from '../test/support/commandLines';
 import { makeTarget } from '../test/support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../test/support/invariants';
 import { stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
@@ -26,7 +25,6 @@ const { values } = parseArgs({
 });
 const experiments = Number(values.experiments);
 const perExecution = Number(values['per-execution']);
-const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
 
 /**
  * The instant target: train.py prints a metric at once, derived from STEP. The proposer is a one-line
@@ -74,15 +72,7 @@ async function eventsPerExecution(client: Client, workflowId: string, firstRunId
 const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('long');
-const worker = spawn(process.execPath, [CLI, 'worker'], {
-  env: {
-    ...process.env,
-    TEMPORAL_ADDRESS: address,
-    AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
-    AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const worker = spawnWorker(address, queues);
 try {
   const repo = await instantTarget();
   const checkout = await checkoutState(repo);

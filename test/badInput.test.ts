@@ -23,7 +23,7 @@ import { readRecords } from '../activities/record';
 import { startRun, workflowIdFor, type StartRunRequest } from '../client';
 import { Repo } from '../lib/node/git';
 import { experimentLogPath } from '../lib/node/runPaths';
-import { findTemporalCli } from '../lib/node/temporalCli';
+import { temporal as runTemporal } from './support/commandLines';
 import { validateEdit } from '../lib/node/validateEdit';
 import { parseConfigText } from '../lib/node/targetConfig';
 import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
@@ -601,12 +601,7 @@ if MODE == "flood":
     let repo: string;
     let checkout: Awaited<ReturnType<typeof checkoutState>>;
 
-    async function temporal(args: string[]): Promise<string> {
-      const cli = findTemporalCli();
-      assert.ok(cli, 'npm test installs the temporal CLI');
-      const { stdout } = await run(cli, [...args, '--address', h.address]);
-      return stdout;
-    }
+    const temporal = (args: string[]) => runTemporal(h.address, args);
     const signal = (name: string, input?: string) =>
       temporal(['workflow', 'signal', '-w', id, '--name', name, ...(input ? ['--input', input] : [])]);
     const update = (name: string, input: string) =>

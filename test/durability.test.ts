@@ -1,15 +1,15 @@
 // Durability under real failures: a worker SIGKILLed mid-training, and the server restarted on its
 // SQLite file mid-run. The run must finish with every experiment exactly once and no orphan left.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
+import { spawnWorker } from './support/commandLines';
 import { makeFakeTarget } from './support/fakeTarget';
 import { runningInGroup } from './support/processes';
 import { assertRunInvariants, checkoutState } from './support/invariants';
@@ -22,20 +22,6 @@ import {
   testServer,
   uniqueQueues,
 } from './support/temporal';
-
-const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
-
-function spawnWorker(address: string, queues: { taskQueue: string; trainTaskQueue: string }): ChildProcess {
-  return spawn(process.execPath, [CLI, 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: address,
-      AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
-      AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
 
 describe('durability', () => {
   const children: ChildProcess[] = [];

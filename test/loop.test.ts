@@ -1,15 +1,13 @@
 // The loop on a real Temporal server with a fast fake target: decisions, crashes, steering, bad input.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { startRun } from '../client';
 import type { RunStatus, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
+import { autoresearch } from './support/commandLines';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { waitFor } from './support/waitFor';
@@ -26,15 +24,8 @@ after(async () => {
   await client.connection.close();
 });
 
-const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
-
 /** The project's own command line, as a person would type it. */
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: address },
-  });
-  return stdout;
-}
+const cli = (args: string[]) => autoresearch(address, args);
 
 describe('research loop on a fake target', () => {
   let workers: RunningWorkers;

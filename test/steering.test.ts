@@ -2,43 +2,29 @@
 // sending side) and with `autoresearch pause --now | queue | limits`. What the proposer received is read
 // back from what it was given, not from the workflow's own state.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { startRun, workflowIdFor } from '../client';
 import { readRecords } from '../activities/record';
-import { findTemporalCli } from '../lib/node/temporalCli';
 import type { RunStatus, RunSummary } from '../lib/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
+import { autoresearch as runAutoresearch, temporal as runTemporal } from './support/commandLines';
 import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { isRunning } from './support/processes';
+import { isRunning, trainingProcesses } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
-
-const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
 
 describe('steering a live run', () => {
   const h = useHarness('steering');
 
-  /** The stock Temporal CLI, as a person types it. */
-  async function temporal(args: string[]): Promise<string> {
-    const cli = findTemporalCli();
-    assert.ok(cli, 'npm test installs the temporal CLI');
-    const { stdout } = await run(cli, [...args, '--address', h.address]);
-    return stdout;
-  }
-  async function autoresearch(args: string[]): Promise<string> {
-    const { stdout } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, TEMPORAL_ADDRESS: h.address },
-    });
-    return stdout;
-  }
+  const temporal = (args: string[]) => runTemporal(h.address, args);
+  const autoresearch = (args: string[]) => runAutoresearch(h.address, args);
+  /** A stock-CLI update of the run `tag`; resolves with what it answered. */
+  const stockUpdate = (tag: string, name: string, input: string) =>
+    temporal(['workflow', 'update', 'execute', '-w', workflowIdFor(tag), '--name', name, '--input', input]);
   async function stockStatus(tag: string): Promise<RunStatus> {
     const out = await temporal([
       'workflow',
@@ -81,35 +67,15 @@ describe('steering a live run', () => {
       return s.phase === 'paused' ? s : undefined;
     });
     const NOTE = 'focus on the learning rate schedule';
-    const answer = await temporal([
-      'workflow',
-      'update',
-      'execute',
-      '-w',
-      id,
-      '--name',
-      'redirect',
-      '--input',
-      JSON.stringify(NOTE),
-    ]);
+    const answer = await stockUpdate('stock', 'redirect', JSON.stringify(NOTE));
     assert.match(answer, /focus on the learning rate schedule/, 'the update answers the notes');
     await assert.rejects(
-      temporal(['workflow', 'update', 'execute', '-w', id, '--name', 'redirect', '--input', '"  "']),
+      stockUpdate('stock', 'redirect', '"  "'),
       /redirect note is empty/,
       'the validator rejects an empty note',
     );
     const IDEA = 'try a cosine learning rate decay';
-    await temporal([
-      'workflow',
-      'update',
-      'execute',
-      '-w',
-      id,
-      '--name',
-      'queue',
-      '--input',
-      JSON.stringify(IDEA),
-    ]);
+    await stockUpdate('stock', 'queue', JSON.stringify(IDEA));
     const status = await stockStatus('stock');
     assert.deepEqual(status.notes, [NOTE], 'the rejected note was not recorded');
     assert.deepEqual(status.queue, [IDEA]);
@@ -154,7 +120,7 @@ describe('steering a live run', () => {
       const s = await handle.query(statusQuery);
       return s.phase === 'training' && s.currentExperiment === 1 ? s : undefined;
     });
-    const pid = await waitFor('the training process', async () => trainingPid(repo));
+    const pid = await waitFor('the training process', () => trainingPid(repo));
     const asked = Date.now();
     assert.match(await autoresearch(['pause', '--now', '--tag', 'now']), /pause --now sent/);
     const paused = await waitFor('the run to pause', async () => {
@@ -286,18 +252,9 @@ describe('steering a live run', () => {
 });
 
 /** The pid of this target's training process: a `python3 train.py` working in one of its slots. */
-async function trainingPid(repo: string): Promise<number | undefined> {
-  const { stdout } = await run('pgrep', ['-f', '^python3 train.py']).catch(() => ({ stdout: '' }));
-  const pids = stdout
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/cwd`).startsWith(path.join(repo, '.git'));
-      } catch {
-        return false;
-      }
-    });
+function trainingPid(repo: string): number | undefined {
+  const pids = trainingProcesses(repo).filter((pid) =>
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('python3\0train.py'),
+  );
   return pids.length === 1 ? pids[0] : undefined;
 }

@@ -146,24 +146,23 @@ export class RunState {
   /** The update validators: each throws a message that names the problem and the fix. */
   checkNote(note: unknown): string {
     this.checkOpen('redirect');
-    if (typeof note !== 'string')
-      throw new Error('redirect takes one string: the note, e.g. "try a smaller model"');
-    const trimmed = note.trim();
-    if (!trimmed)
-      throw new Error(
-        'redirect note is empty: pass the instruction text, e.g. redirect "try a smaller model"',
-      );
-    if (trimmed.length > MAX_NOTE_LENGTH)
-      throw new Error(`redirect note is ${trimmed.length} characters; keep it under ${MAX_NOTE_LENGTH}`);
-    return trimmed;
+    return operatorText(note, {
+      command: 'redirect',
+      label: 'redirect note',
+      noun: 'the note',
+      what: 'the instruction text',
+      example: '"try a smaller model"',
+    });
   }
   checkIdea(idea: unknown): string {
     this.checkOpen('queue');
-    if (typeof idea !== 'string') throw new Error('queue takes one string: the idea, e.g. "use RMSNorm"');
-    const trimmed = idea.trim();
-    if (!trimmed) throw new Error('the idea is empty: pass what to try next, e.g. queue "use RMSNorm"');
-    if (trimmed.length > MAX_NOTE_LENGTH)
-      throw new Error(`the idea is ${trimmed.length} characters; keep it under ${MAX_NOTE_LENGTH}`);
+    const trimmed = operatorText(idea, {
+      command: 'queue',
+      label: 'the idea',
+      noun: 'the idea',
+      what: 'what to try next',
+      example: '"use RMSNorm"',
+    });
     if (this.opts.proposer === 'mutate' && !CONSTANT_IDEA.test(trimmed))
       throw new Error(
         `the mutate proposer cannot read prose: queue one constant to set, e.g. queue "LEARNING_RATE=0.01" (got "${trimmed}")`,
@@ -360,6 +359,20 @@ export class RunState {
       spend: { ...this.s.spend },
     };
   }
+}
+
+/** Text from the operator (a note, an idea), trimmed; each refusal names the command and an example. */
+function operatorText(
+  value: unknown,
+  m: { command: string; label: string; noun: string; what: string; example: string },
+): string {
+  if (typeof value !== 'string')
+    throw new Error(`${m.command} takes one string: ${m.noun}, e.g. ${m.example}`);
+  const trimmed = value.trim();
+  if (!trimmed) throw new Error(`${m.label} is empty: pass ${m.what}, e.g. ${m.command} ${m.example}`);
+  if (trimmed.length > MAX_NOTE_LENGTH)
+    throw new Error(`${m.label} is ${trimmed.length} characters; keep it under ${MAX_NOTE_LENGTH}`);
+  return trimmed;
 }
 
 /** A target's name for people: its repository folder's name (no Node path module in the workflow). */

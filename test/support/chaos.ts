@@ -18,32 +18,21 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-} from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRun, workflowIdFor } from '../../client';
 import { readRecords } from '../../activities/record';
 import { startDevServer, type DevServer } from '../../lib/node/devServer';
 import { seededRandom } from '../../lib/proposers/seededRandom';
 import type { ExperimentRecord, RunStatus, RunSummary } from '../../lib/types';
 import { statusQuery } from '../../workflows/messages';
+import { spawnWorker } from './commandLines';
 import { makeFakeTarget } from './fakeTarget';
 import { assertRunInvariants, checkoutState } from './invariants';
-import { isRunning, runningInGroup } from './processes';
-
-const CLI = fileURLToPath(new URL('../../bin/autoresearch.js', import.meta.url));
+import { runningInGroup, trainingProcesses } from './processes';
 
 export const CHAOS_PHASES = ['proposing', 'training', 'evaluating', 'recording'] as const;
 export type ChaosPhase = (typeof CHAOS_PHASES)[number];
@@ -132,21 +121,6 @@ async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Processes whose working directory is inside the repo's git dir: trainings in slot worktrees. */
-export function trainingProcesses(repo: string): number[] {
-  const gitDir = path.join(repo, '.git') + path.sep;
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/cwd`).startsWith(gitDir) && isRunning(pid);
-      } catch {
-        return false;
-      }
-    });
-}
 
 /** Whether a training's process group is alive in any slot (its pid file names the group). */
 function trainingRunning(repo: string): boolean {
@@ -265,17 +239,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let repo = '';
 
   /** One worker process, as a person starts it, on our server and task queues; output to workers.log. */
-  const spawnWorker = (): ChildProcess => {
+  const startWorker = (): ChildProcess => {
     const out = openSync(workerLog, 'a');
-    const child = spawn(process.execPath, [CLI, 'worker'], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: server!.address,
-        AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
-        AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,
-      },
-      stdio: ['ignore', out, out],
-    });
+    const child = spawnWorker(server!.address, queues, ['ignore', out, out]);
     closeSync(out);
     workerCount++;
     return child;
@@ -291,7 +257,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       note(
         `worker exited on its own (code ${worker.exitCode}, signal ${worker.signalCode}); starting another`,
       );
-      worker = spawnWorker();
+      worker = startWorker();
     }
   };
 
@@ -386,7 +352,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     // A new worker, sometimes at once, sometimes after a moment.
     await sleep(random() * 500);
-    worker = spawnWorker();
+    worker = startWorker();
     return true;
   };
 
@@ -424,7 +390,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     repo = await chaosTarget(settings.sleepSeconds, ledger);
     const checkout = await checkoutState(repo);
     note(`seed ${seed}; server ${server.address}; target ${repo}; scratch ${scratch}`);
-    worker = spawnWorker();
+    worker = startWorker();
     const handle = await startRun(client!, {
       repo,
       tag,

@@ -1,5 +1,6 @@
 // Is anything still running? Read from /proc, so zombies (dead, not yet reaped) do not count.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 
 function stat(pid: number | string): { state: string; pgrp: number } | null {
   try {
@@ -25,4 +26,19 @@ export function runningInGroup(pgid: number): number[] {
       return s !== null && s.pgrp === pgid && s.state !== 'Z';
     })
     .map(Number);
+}
+
+/** Processes whose working directory is inside the repo's git dir: trainings in slot worktrees. */
+export function trainingProcesses(repo: string): number[] {
+  const gitDir = path.join(repo, '.git') + path.sep;
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/cwd`).startsWith(gitDir) && isRunning(pid);
+      } catch {
+        return false;
+      }
+    });
 }
