@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import path from 'node:path';
+import { resolveRemote } from './lib/node/remote';
 import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
 import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
@@ -30,6 +31,10 @@ export interface StartRunRequest {
   budgetSeconds?: number;
   timeoutSeconds?: number;
   experimentsPerRun?: number;
+  /** Experiments in flight at once, one per slot (default 1). */
+  parallel?: number;
+  /** Propose the next experiment while the current one trains (default true). */
+  pipeline?: boolean;
   heartbeatTimeoutSeconds?: number;
   taskQueue?: string;
   trainTaskQueue?: string;
@@ -39,6 +44,8 @@ export interface StartRunRequest {
   command?: CommandSettings;
   /** Settings of the claude proposer (model, max tokens, thinking budget). */
   claude?: Partial<ClaudeSettings>;
+  /** A git remote every worker reaches, for training on other machines (see RunOptions.remote). */
+  remote?: string;
 }
 
 export async function startRun(
@@ -46,19 +53,29 @@ export async function startRun(
   request: StartRunRequest,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof researchLoop>> {
   const repo = path.resolve(request.repo);
+  const remote = request.remote === undefined ? undefined : resolveRemote(request.remote);
   // Fail here, at the keyboard, rather than inside the workflow a second later.
-  await preflight(repo, request.tag, request);
+  await preflight(repo, request.tag, { ...request, remote });
+  const parallel = request.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256)
+    throw new Error(
+      `--parallel takes the number of experiments in flight at once, 1 to 256 (one per training slot); got ${parallel}`,
+    );
   const searchAttributes = await ensureSearchAttributes(client);
   const options: RunOptions = {
     tag: request.tag,
     repo,
+    ...(remote !== undefined ? { remote } : {}),
     proposer: request.proposer ?? 'mutate',
     maxExperiments: request.maxExperiments,
     ...(request.deadline ? { deadline: request.deadline.toISOString() } : {}),
     seed: request.seed ?? 0,
     budgetSeconds: request.budgetSeconds,
     timeoutSeconds: request.timeoutSeconds,
-    experimentsPerRun: request.experimentsPerRun ?? 25,
+    parallel,
+    pipeline: request.pipeline ?? true,
+    // Continuing as new waits for the experiments in flight: with more slots, do it less often.
+    experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
     searchAttributes,
@@ -107,7 +124,12 @@ function staticDetails(options: RunOptions): string {
   // One bullet per fact: the UI renders Markdown, where single newlines would run lines together.
   return [
     `- **Target**: \`${options.repo}\`, branch \`autoresearch/${options.tag}\``,
+    ...(options.remote
+      ? [`- **Remote**: \`${options.remote}\` (training workers fetch the candidates from it)`]
+      : []),
     `- **Proposer**: ${proposer}`,
+    `- **Slots**: ${options.parallel ?? 1} experiment${(options.parallel ?? 1) > 1 ? 's' : ''} in flight` +
+      (options.pipeline ? ', the next proposal made while training' : ', one step at a time'),
     `- **Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
       (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
     '',

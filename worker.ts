@@ -1,6 +1,6 @@
-// Wiring only: a control worker (workflows + git/file activities) and a training worker (one slot,
-// one training at a time) polling their task queues. `autoresearch worker` runs both by default;
-// on a GPU box that only trains, run `autoresearch worker --train-only` once per GPU.
+// Wiring only: a control worker (workflows + git/file activities) and training workers (one per slot,
+// one training at a time each) polling their task queues. `autoresearch worker` runs both by default;
+// on a GPU box that only trains, `autoresearch worker --train-only --gpus 0,1,...` offers one slot per GPU.
 import {
   NativeConnection,
   Worker,
@@ -8,7 +8,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { createControlActivities, createTrainActivities } from './activities';
+import { createControlActivities, createTrainActivities, type SlotSpec } from './activities';
 
 export const CONTROL_TASK_QUEUE = process.env.AUTORESEARCH_TASK_QUEUE ?? 'autoresearch';
 export const TRAIN_TASK_QUEUE = process.env.AUTORESEARCH_TRAIN_TASK_QUEUE ?? 'autoresearch-gpu';
@@ -22,10 +22,19 @@ export interface WorkerSetup {
   control?: boolean;
   /** Run training. */
   train?: boolean;
+  /** Name of the (first) training slot on this machine. */
   slot?: string;
+  /**
+   * One slot per GPU, each pinned to it with CUDA_VISIBLE_DEVICES: "0,1,2,3". A slot may own several
+   * GPUs joined by "+": "0+1,2+3" is two slots of two GPUs each.
+   */
   gpus?: string;
+  /** Slots without GPU pinning (CPU targets, tests); ignored when `gpus` is given. */
+  slots?: number;
   /** Directories put first on the training's PATH (where the project installed uv). */
   extraPath?: string[];
+  /** Where training keeps its clones of runs' git remotes (default: ~/.autoresearch/work). */
+  workdir?: string;
   identity?: string;
 }
 
@@ -58,23 +67,37 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     );
   }
   if (setup.train ?? true) {
+    const slots = trainingSlots(setup);
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: setup.trainTaskQueue ?? TRAIN_TASK_QUEUE,
-        activities: createTrainActivities({
-          slot: setup.slot ?? 'gpu0',
-          gpus: setup.gpus,
-          extraPath: setup.extraPath,
-        }),
-        // One slot trains one candidate at a time.
-        maxConcurrentActivityTaskExecutions: 1,
+        activities: createTrainActivities({ slots, extraPath: setup.extraPath, workdir: setup.workdir }),
+        // As many trainings at once as slots, each in a slot of its own: never two on one GPU.
+        maxConcurrentActivityTaskExecutions: slots.length,
         // On shutdown, give a training a moment to be cancelled cleanly; it is then retried elsewhere.
         shutdownGraceTime: '5 seconds',
       }),
     );
   }
   return workers;
+}
+
+/** The training slots a worker offers: one per GPU (or group of GPUs), else `slots` unpinned ones. */
+export function trainingSlots(setup: Pick<WorkerSetup, 'slot' | 'gpus' | 'slots'>): SlotSpec[] {
+  if (setup.gpus !== undefined) {
+    const groups = setup.gpus.split(',').map((g) => g.trim());
+    if (groups.some((g) => !/^\d+(\+\d+)*$/.test(g)) || new Set(groups).size !== groups.length)
+      throw new Error(
+        `--gpus takes distinct GPU numbers separated by commas, one slot each (e.g. 0,1,2,3; 0+1,2+3 for two GPUs per slot); got "${setup.gpus}"`,
+      );
+    return groups.map((g) => ({ name: `gpu${g.replace(/\+/g, '-')}`, gpus: g.replace(/\+/g, ',') }));
+  }
+  const count = setup.slots ?? 1;
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`--slots takes a whole number of training slots >= 1; got ${count}`);
+  const first = setup.slot ?? 'gpu0';
+  return Array.from({ length: count }, (_, k) => ({ name: k === 0 ? first : `${first}-${k}` }));
 }
 
 /** Runs the workers until one of them stops (shutdown signal or fatal error), then stops the rest. */

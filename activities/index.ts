@@ -4,11 +4,12 @@ import { Context } from '@temporalio/activity';
 import { evaluateCandidate } from './evaluate';
 import { prepareRun } from './prepare';
 import { proposeCandidate } from './propose';
+import { rebaseCandidate } from './rebase';
 import { recordExperiment } from './record';
 import { createTrainActivities } from './train';
 
 export { createTrainActivities };
-export type { TrainWorkerOptions } from './train';
+export type { SlotSpec, TrainWorkerOptions } from './train';
 
 /** How often a control step says it is alive (the SDK throttles what it sends to the server). */
 const HEARTBEAT_EVERY_MS = 1000;
@@ -35,6 +36,7 @@ export function createControlActivities() {
   return {
     prepareRun: heartbeating(prepareRun),
     proposeCandidate: heartbeating(proposeCandidate),
+    rebaseCandidate: heartbeating(rebaseCandidate),
     evaluateCandidate: heartbeating(evaluateCandidate),
     recordExperiment: heartbeating(recordExperiment),
   };

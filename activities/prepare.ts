@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PreparedRun } from '../lib/types';
 import { Repo, branchName, candidateRef } from '../lib/node/git';
+import { publishRef } from '../lib/node/remote';
 import { runDir as runDirOf } from '../lib/node/runPaths';
 import { branchTaken, checkTag, inspectTarget } from '../lib/node/target';
 
@@ -14,6 +15,8 @@ export interface PrepareInput {
   tag: string;
   budgetSeconds?: number;
   timeoutSeconds?: number;
+  /** The run's git remote: the baseline and the branch are published there for training elsewhere. */
+  remote?: string;
 }
 
 export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
@@ -43,5 +46,7 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
     await repo.createRef(`refs/heads/${branch}`, target.base);
   }
   await repo.createRef(candidateRef(input.tag, 0), target.base);
+  await publishRef(repo, candidateRef(input.tag, 0), input.remote);
+  await publishRef(repo, `refs/heads/${branch}`, input.remote);
   return { branch, baseCommit: target.base, config: target.config, frozenBlobs: target.frozenBlobs, runDir };
 }

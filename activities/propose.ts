@@ -10,6 +10,7 @@ import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/n
 import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
+import { publishRef } from '../lib/node/remote';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
@@ -27,10 +28,17 @@ export interface ProposeInput {
   notes: string[];
   /** An idea the operator queued for this experiment: prose for LLM proposers, NAME=value for mutate. */
   idea?: string;
+  /**
+   * Counts the proposals for this number after an earlier one no longer applied to a newer best
+   * (pipelining): each round asks afresh. Absent = the first.
+   */
+  round?: number;
   /** The run's directory: the results so far, and where an LLM's answer is saved against retries. */
   runDir: string;
   claude?: ClaudeSettings;
   command?: CommandSettings;
+  /** The run's git remote: the candidate is published there, where training workers fetch it. */
+  remote?: string;
 }
 
 /** Draws before the mutate proposer gives up finding an edit not tried before. */
@@ -40,7 +48,11 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   const repo = await Repo.open(input.repo);
   const ref = candidateRef(input.tag, input.n);
   const existing = await repo.readRef(ref);
-  if (existing) return { ...(await candidateFromCommit(repo, input.n, existing)), ...savedExtra(input) };
+  if (existing) {
+    // A retry: the first attempt may have died between making the ref and publishing it.
+    await publishRef(repo, ref, input.remote);
+    return { ...(await candidateFromCommit(repo, input.n, existing)), ...savedExtra(input) };
+  }
 
   const edit = await proposeEdit(repo, input);
   if (edit.invalid)
@@ -70,6 +82,7 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
   );
   // Another attempt may have won the race to the ref; the ref's commit is the candidate either way.
   const winner = await repo.createRef(ref, commit);
+  await publishRef(repo, ref, input.remote);
   return { ...(await candidateFromCommit(repo, input.n, winner)), ...edit.extra };
 }
 
@@ -82,7 +95,8 @@ function savedExtra(input: ProposeInput): Edit['extra'] {
 }
 
 function answerFile(input: ProposeInput): string {
-  return path.join(input.runDir, 'proposals', `exp-${String(input.n).padStart(4, '0')}.json`);
+  const round = input.round ? `-round${input.round}` : '';
+  return path.join(input.runDir, 'proposals', `exp-${String(input.n).padStart(4, '0')}${round}.json`);
 }
 
 async function candidateFromCommit(repo: Repo, n: number, commit: string): Promise<Candidate> {
@@ -243,6 +257,7 @@ async function proposeByCommand(repo: Repo, input: ProposeInput): Promise<Edit> 
     repo,
     tag: input.tag,
     n: input.n,
+    ...(input.round ? { round: input.round } : {}),
     parent: input.parent,
     ctx: await promptContext(repo, input),
     settings: input.command,

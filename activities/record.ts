@@ -8,6 +8,7 @@ import path from 'node:path';
 import { formatResultsTsv } from '../lib/resultsTsv';
 import type { ExperimentRecord, MetricDirection } from '../lib/types';
 import { Repo } from '../lib/node/git';
+import { publishRef } from '../lib/node/remote';
 import { experimentRecordPath, resultsPath } from '../lib/node/runPaths';
 
 export interface RecordInput {
@@ -19,13 +20,16 @@ export interface RecordInput {
   previousBest: string;
   /** What the progress chart plots; absent = no chart (older workflow code). */
   chart?: { metricName: string; direction: MetricDirection; title: string };
+  /** The run's git remote: on keep, the research branch is published there too. */
+  remote?: string;
 }
 
 export async function recordExperiment(input: RecordInput): Promise<void> {
   const { record } = input;
-  if (record.status === 'keep' && record.n > 0) {
+  if (record.status === 'keep') {
     const repo = await Repo.open(input.repo);
-    await repo.moveRef(`refs/heads/${input.branch}`, record.commit, input.previousBest);
+    if (record.n > 0) await repo.moveRef(`refs/heads/${input.branch}`, record.commit, input.previousBest);
+    await publishRef(repo, `refs/heads/${input.branch}`, input.remote);
   }
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
   const records = readRecords(input.runDir);

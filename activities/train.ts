@@ -3,6 +3,8 @@
 // log is kept per experiment; secrets never reach the script (invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
 // end of training and the report returns that result instead of training again (invariant 1).
+// With a git remote (several machines), the worker trains from a clone of its own and never opens the
+// target's repository: slots, logs and results then live in that clone.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
@@ -10,7 +12,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
 import type { TargetConfig, TrainingOutcome } from '../lib/types';
-import { Repo } from '../lib/node/git';
+import { Repo, candidateRef } from '../lib/node/git';
+import { homePath } from '../lib/node/home';
+import { fetchCommit, trainingClone } from '../lib/node/remote';
 import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
 import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
 import { checkoutSlot, claimSlot, cleanSlot, modifiedInSlot, type Slot } from '../lib/node/slot';
@@ -22,105 +26,130 @@ export interface TrainInput {
   n: number;
   commit: string;
   config: TargetConfig;
+  /** The run's git remote: when set, the candidate is fetched from it into this worker's own clone. */
+  remote?: string;
+}
+
+/** One place a training runs on this worker: a name, and the GPUs it is pinned to (if any). */
+export interface SlotSpec {
+  name: string;
+  /** CUDA_VISIBLE_DEVICES for this slot's trainings. */
+  gpus?: string;
 }
 
 export interface TrainWorkerOptions {
-  /** Slot name on this machine, e.g. "gpu0". */
-  slot: string;
-  /** CUDA_VISIBLE_DEVICES for this slot's training, if pinned. */
+  /** This worker's slots (one per GPU): each trains one candidate at a time. */
+  slots?: SlotSpec[];
+  /** With no `slots`: the one slot's name on this machine, e.g. "gpu0"... */
+  slot?: string;
+  /** ...and its GPUs, if pinned. */
   gpus?: string;
   /** Directories put first on the training's PATH (the project's uv). */
   extraPath?: string[];
   /** Set-up commands get this long before they count as failed. */
   setupTimeoutSeconds?: number;
+  /** Where this worker keeps its clones of runs' remotes (default: ~/.autoresearch/work). */
+  workdir?: string;
 }
 
 /** The summary block sits at the end of the log; this much of the tail is read to find it. */
 const SUMMARY_TAIL_BYTES = 64 * 1024;
 
 export function createTrainActivities(worker: TrainWorkerOptions) {
+  const slots = new SlotPool(worker.slots ?? [{ name: worker.slot ?? 'gpu0', gpus: worker.gpus }]);
+
   async function trainCandidate(input: TrainInput): Promise<TrainingOutcome> {
     const ctx = Context.current();
-    const repo = await Repo.open(input.repo);
+    const repo = input.remote
+      ? await trainingClone(worker.workdir ?? homePath('work'), input.remote)
+      : await Repo.open(input.repo);
     const runDir = runDirOf(repo.commonDir, input.tag);
     const logPath = experimentLogPath(runDir, input.n);
     const resultPath = logPath.replace(/\.log$/, '.result.json');
     const done = readFinished(resultPath, input.commit);
     if (done) return done;
+    if (input.remote) await fetchCandidate(repo, input, ctx);
 
-    const slot = claimSlot(repo, worker.slot);
-    const env = trainingEnv(process.env, {
-      budgetSeconds: input.config.train.budgetSeconds,
-      gpus: worker.gpus,
-      extraPath: worker.extraPath,
-    });
-    const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
-      ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
-
-    // A training that ran to completion is never run again (invariant 1): its outcome is saved the
-    // moment it ends, and a retry (after the worker died in the evaluation or the clean-up) resumes from
-    // there, provided this slot's worktree still holds what the training wrote.
+    // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
+    // what the training wrote.
     const trainedPath = logPath.replace(/\.log$/, '.trained.json');
-    let outcome = await readTrained(trainedPath, input.commit, slot, repo);
-    if (!outcome) {
-      await checkoutSlot(repo, slot, input.commit);
-      const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
-      if (setup && setup.exitCode !== 0) {
-        if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
-        outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
-        outcome.setupFailed = true;
-      } else {
-        ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
-        const result = await runSupervised({
-          command: input.config.train.command,
+    const own = slots.take(readFinished(trainedPath, input.commit)?.slot);
+    try {
+      const slot = claimSlot(repo, own.name);
+      const env = trainingEnv(process.env, {
+        budgetSeconds: input.config.train.budgetSeconds,
+        gpus: own.gpus,
+        extraPath: worker.extraPath,
+      });
+      const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
+        ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
+
+      // A training that ran to completion is never run again (invariant 1): its outcome is saved the
+      // moment it ends, and a retry (after the worker died in the evaluation or the clean-up) resumes from
+      // there, provided this slot's worktree still holds what the training wrote.
+      let outcome = await readTrained(trainedPath, input.commit, slot, repo);
+      if (!outcome) {
+        await checkoutSlot(repo, slot, input.commit);
+        const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
+        if (setup && setup.exitCode !== 0) {
+          if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
+          outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
+          outcome.setupFailed = true;
+        } else {
+          ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+          const result = await runSupervised({
+            command: input.config.train.command,
+            cwd: slot.worktree,
+            env,
+            logPath,
+            timeoutSeconds: input.config.train.timeoutSeconds,
+            pidFile: slot.pidFile,
+            cancel: ctx.cancellationSignal,
+            onProgress: beat('training'),
+          });
+          if (result.cancelled) throw new CancelledFailure('training cancelled');
+          outcome = toOutcome(result, logPath, input.config, slot.name, []);
+          writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, outcome }));
+        }
+      }
+      if (!outcome.setupFailed)
+        // Checked before the evaluation runs: a training that edited the evaluation is never scored.
+        outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
+      const evaluation = input.config.eval;
+      if (
+        evaluation &&
+        !outcome.setupFailed &&
+        outcome.exitCode === 0 &&
+        !outcome.timedOut &&
+        outcome.frozenModified.length === 0
+      ) {
+        ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+        const evalLog = logPath.replace(/\.log$/, '.eval.log');
+        const evaluated = await runSupervised({
+          command: evaluation.command,
           cwd: slot.worktree,
           env,
-          logPath,
-          timeoutSeconds: input.config.train.timeoutSeconds,
+          logPath: evalLog,
+          timeoutSeconds: evaluation.timeoutSeconds,
           pidFile: slot.pidFile,
           cancel: ctx.cancellationSignal,
-          onProgress: beat('training'),
+          onProgress: beat('evaluating'),
         });
-        if (result.cancelled) throw new CancelledFailure('training cancelled');
-        outcome = toOutcome(result, logPath, input.config, slot.name, []);
-        writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, outcome }));
+        if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
+        outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
+        // The evaluation runs the candidate's model code too: what it leaves behind is checked the same way.
+        outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
       }
+      // The result first: a retry after this point returns it and never touches the slot again.
+      mkdirSync(path.dirname(resultPath), { recursive: true });
+      writeFileSync(resultPath, JSON.stringify({ commit: input.commit, outcome }));
+      // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
+      // to die right here, the next checkout of this slot cleans it instead.
+      await cleanSlot(repo, slot, input.commit);
+      return outcome;
+    } finally {
+      slots.release(own);
     }
-    if (!outcome.setupFailed)
-      // Checked before the evaluation runs: a training that edited the evaluation is never scored.
-      outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
-    const evaluation = input.config.eval;
-    if (
-      evaluation &&
-      !outcome.setupFailed &&
-      outcome.exitCode === 0 &&
-      !outcome.timedOut &&
-      outcome.frozenModified.length === 0
-    ) {
-      ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
-      const evalLog = logPath.replace(/\.log$/, '.eval.log');
-      const evaluated = await runSupervised({
-        command: evaluation.command,
-        cwd: slot.worktree,
-        env,
-        logPath: evalLog,
-        timeoutSeconds: evaluation.timeoutSeconds,
-        pidFile: slot.pidFile,
-        cancel: ctx.cancellationSignal,
-        onProgress: beat('evaluating'),
-      });
-      if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
-      outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
-      // The evaluation runs the candidate's model code too: what it leaves behind is checked the same way.
-      outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
-    }
-    // The result first: a retry after this point returns it and never touches the slot again.
-    mkdirSync(path.dirname(resultPath), { recursive: true });
-    writeFileSync(resultPath, JSON.stringify({ commit: input.commit, outcome }));
-    // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
-    // to die right here, the next checkout of this slot cleans it instead.
-    await cleanSlot(repo, slot, input.commit);
-    return outcome;
   }
 
   /** Runs the target's set-up commands once per slot and per version of them; null when nothing ran. */
@@ -152,6 +181,45 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
   }
 
   return { trainCandidate };
+}
+
+/** Brings the candidate into this worker's clone of the remote, saying it is alive while it downloads. */
+async function fetchCandidate(clone: Repo, input: TrainInput, ctx: Context): Promise<void> {
+  const beat = () =>
+    ctx.heartbeat({ phase: 'fetching', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+  beat();
+  const timer = setInterval(beat, 5000);
+  try {
+    await fetchCommit(clone, input.remote!, input.commit, candidateRef(input.tag, input.n), {
+      cancel: ctx.cancellationSignal,
+    });
+  } catch (err) {
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('training cancelled while fetching');
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * The worker's slots: a training takes a free one (the worker runs at most as many at once as it has
+ * slots, so one is always free), preferring the slot a retry trained in before.
+ */
+class SlotPool {
+  private busy = new Set<string>();
+  constructor(private readonly slots: SlotSpec[]) {}
+
+  take(preferred?: string): SlotSpec {
+    const free = this.slots.filter((s) => !this.busy.has(s.name));
+    const slot = free.find((s) => s.name === preferred) ?? free[0];
+    if (!slot) throw new Error(`all ${this.slots.length} training slots of this worker are busy`);
+    this.busy.add(slot.name);
+    return slot;
+  }
+
+  release(slot: SlotSpec): void {
+    this.busy.delete(slot.name);
+  }
 }
 
 /**

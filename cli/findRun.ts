@@ -84,6 +84,7 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
     currentExperiment: null,
     currentDescription: null,
+    inFlight: [],
     best: best ? { n: best.n, commit: best.commit, metric: best.metric! } : null,
     baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
     metricName: config?.config.metric.name ?? null,

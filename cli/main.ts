@@ -97,14 +97,32 @@ program
     await server.stop();
   });
 
+interface WorkerFlags {
+  controlOnly?: boolean;
+  trainOnly?: boolean;
+  slot: string;
+  gpus?: string;
+  slots?: number;
+  workdir?: string;
+}
+
 program
   .command('worker')
-  .description('run a worker: workflows and control steps, and one training slot')
+  .description('run a worker: workflows and control steps, and training slots (one per GPU)')
   .option('--control-only', 'no training slot (e.g. on a CPU-only machine)')
   .option('--train-only', 'only train (e.g. on each GPU of a GPU box)')
   .option('--slot <name>', "this training slot's name on this machine", 'gpu0')
-  .option('--gpus <ids>', 'pin training to these GPUs (CUDA_VISIBLE_DEVICES)')
-  .action(async (opts: { controlOnly?: boolean; trainOnly?: boolean; slot: string; gpus?: string }) => {
+  .option(
+    '--gpus <ids>',
+    'one training slot per GPU, pinned with CUDA_VISIBLE_DEVICES: 0,1,2,3 (0+1,2+3: two GPUs a slot)',
+  )
+  .option('--slots <n>', 'training slots without GPU pinning (CPU targets)', (v) => positiveInt(v))
+  .option(
+    '--workdir <dir>',
+    "where training keeps its clones of runs' git remotes (runs started with --remote)",
+    (v) => path.resolve(v),
+  )
+  .action(async (opts: WorkerFlags) => {
     if (opts.controlOnly && opts.trainOnly)
       throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
@@ -117,7 +135,9 @@ program
       train: !opts.controlOnly,
       slot: opts.slot,
       gpus: opts.gpus,
+      slots: opts.slots,
       extraPath,
+      workdir: opts.workdir,
     });
     console.log(`worker polling ${settings.address} (${settings.namespace}); Ctrl-C to stop`);
     await runWorkers(workers);
@@ -171,6 +191,20 @@ program
   .option('--budget <seconds>', "override the target's training budget", positiveSeconds)
   .option('--timeout <seconds>', "override the target's hard timeout", positiveSeconds)
   .option('--seed <n>', 'seed of the mutate proposer', positiveInt, 0)
+  .option(
+    '--remote <url>',
+    'a git remote every worker reaches (e.g. git@host:target.git): training workers on other machines fetch the candidates from it',
+  )
+  .option(
+    '--parallel <n>',
+    'experiments in flight at once, one per training slot (GPU)',
+    (v) => positiveInt(v),
+    1,
+  )
+  .option(
+    '--no-pipeline',
+    'propose only once a slot is free (default: the next proposal is made while training)',
+  )
   .option('--wait', 'follow the run until it ends and print its results')
   .action(
     async (
@@ -191,6 +225,9 @@ program
         budget?: number;
         timeout?: number;
         seed: number;
+        remote?: string;
+        parallel: number;
+        pipeline: boolean;
         wait?: boolean;
       },
     ) => {
@@ -215,6 +252,9 @@ program
         budgetSeconds: opts.budget,
         timeoutSeconds: opts.timeout,
         seed: opts.seed,
+        remote: opts.remote,
+        parallel: opts.parallel,
+        pipeline: opts.pipeline,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
         command: opts.proposerCommand
           ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout, passEnv: opts.proposerEnv }

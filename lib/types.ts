@@ -81,8 +81,14 @@ export interface ProposalCost {
 /** What a person chooses when starting a run. */
 export interface RunOptions {
   tag: string;
-  /** Absolute path of the target's git repository on the workers' machine. */
+  /** Absolute path of the target's git repository on the control worker's machine (and the trainers', without `remote`). */
   repo: string;
+  /**
+   * A git remote every worker reaches (a bare repository's path, or a URL such as `git@host:target.git`):
+   * the control side pushes the baseline, every candidate and the research branch there, and training
+   * workers on other machines fetch from it instead of opening `repo`. Absent = one machine.
+   */
+  remote?: string;
   proposer: ProposerKind;
   /** Experiments after the baseline; absent = until stopped. */
   maxExperiments?: number;
@@ -97,6 +103,13 @@ export interface RunOptions {
   experimentsPerRun: number;
   /** Task queue of the GPU (training) workers. */
   trainTaskQueue: string;
+  /**
+   * Experiments in flight at once, each on its own slot (a GPU). Absent in runs started before it
+   * existed: those run one at a time, as they always did.
+   */
+  parallel?: number;
+  /** Propose the next experiment while the current one trains, so a slot never waits for the proposer. */
+  pipeline?: boolean;
   /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */
@@ -203,12 +216,25 @@ export type Phase =
   | 'finished'
   | 'failed';
 
+/** What one experiment in flight is doing. */
+export type ExperimentPhase = 'proposing' | 'training' | 'evaluating' | 'recording';
+
+export interface ActiveExperiment {
+  n: number;
+  phase: ExperimentPhase;
+  /** Workflow time (ms) when it entered this phase. */
+  since: number;
+  description: string | null;
+}
+
 /** What the `status` query answers. */
 export interface RunStatus {
   tag: string;
   phase: Phase;
   currentExperiment: number | null;
   currentDescription: string | null;
+  /** Every experiment in flight (several with --parallel or pipelining), by number. */
+  inFlight: ActiveExperiment[];
   best: BestResult | null;
   /** The baseline's metric, once experiment 0 is scored. */
   baselineMetric: number | null;

@@ -33,6 +33,7 @@ const training: RunStatus = {
   phase: 'training',
   currentExperiment: 3,
   currentDescription: 'raise LR to 0.05',
+  inFlight: [{ n: 3, phase: 'training', since: 0, description: 'raise LR to 0.05' }],
   best: { n: 2, commit: 'c'.repeat(40), metric: 0.9 },
   baselineMetric: 1,
   metricName: 'val_bpb',

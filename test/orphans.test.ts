@@ -39,7 +39,7 @@ describe('orphaned training processes', () => {
     assert.equal(again.name, 'gpu0', 'the dead worker’s slot is taken over');
     await waitFor('the orphaned group to die', () => (isRunning(orphan.pid!) ? undefined : true), 10_000);
     assert.equal(existsSync(slot.pidFile), false);
-    assert.equal(readFileSync(`${slot.dir}/lock`, 'utf8'), String(process.pid));
+    assert.equal(readFileSync(`${slot.dir}/lock`, 'utf8'), `${process.pid} gpu0`);
   });
 
   it('leaves alone a process group that does not work in the slot (a stale pid file)', async () => {

@@ -25,6 +25,12 @@ const options: RunOptions = {
 };
 const config: TargetConfig = { source: 'defaults', ...structuredClone(AUTORESEARCH_DEFAULTS) };
 
+/** Claims the next number (as the workflow does when its proposal starts) and folds in its record. */
+function settle(state: RunState, rec: ExperimentRecord): void {
+  assert.equal(state.claim(), rec.n, 'records in these tests come in claim order');
+  state.finish(rec);
+}
+
 function record(n: number, status: ExperimentRecord['status'], metric?: number): ExperimentRecord {
   return {
     n,
@@ -52,12 +58,12 @@ describe('RunState', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
     assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'keep');
-    state.finish(record(0, 'keep', 1.5));
+    settle(state, record(0, 'keep', 1.5));
     assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'discard', 'a tie is not progress');
     assert.equal(state.decide({ status: 'ok', metric: 1.6 }), 'discard');
     assert.equal(state.decide({ status: 'crash', reason: 'x' }), 'crash');
     assert.equal(state.decide({ status: 'ok', metric: 1.4 }), 'keep');
-    state.finish(record(1, 'keep', 1.4));
+    settle(state, record(1, 'keep', 1.4));
     assert.equal(state.parentCommit, record(1, 'keep').commit);
     assert.equal(state.best?.metric, 1.4);
   });
@@ -68,24 +74,57 @@ describe('RunState', () => {
       ...prepared,
       config: { ...config, metric: { ...config.metric, direction: 'maximize' } },
     });
-    state.finish(record(0, 'keep', 0.5));
+    settle(state, record(0, 'keep', 0.5));
     assert.equal(state.decide({ status: 'ok', metric: 0.6 }), 'keep');
     assert.equal(state.decide({ status: 'ok', metric: 0.4 }), 'discard');
   });
 
-  it('refuses an experiment out of order, and finishes after max experiments', () => {
+  it('refuses a number never claimed, and finishes once max experiments are claimed', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
-    assert.throws(() => state.finish(record(1, 'keep', 1)), /expected/);
-    for (let n = 0; n <= 2; n++) state.finish(record(n, n === 0 ? 'keep' : 'discard', 1));
-    assert.equal(state.finished, true);
+    assert.throws(() => state.finish(record(0, 'keep', 1)), /only 0 were claimed/);
+    settle(state, record(0, 'keep', 1));
+    assert.equal(state.claim(), 1);
+    assert.equal(state.claim(), 2);
+    assert.equal(state.finished, true, 'no number past the maximum is handed out');
+    // With several slots, experiments finish in any order; each decision compares with the best then.
+    state.finish(record(2, 'keep', 0.8));
+    assert.equal(state.decide({ status: 'ok', metric: 0.9 }), 'discard', 'beaten by 2, which finished first');
+    state.finish(record(1, 'discard', 0.9));
+    assert.equal(state.best?.n, 2);
     assert.equal(state.experimentsDone, 3);
+  });
+
+  it('tracks experiments in flight: the phase follows the one training', () => {
+    const state = RunState.start({ ...options, maxExperiments: undefined });
+    state.setPrepared(prepared);
+    state.enterPhase('proposing', 0);
+    state.track(state.claim(), 'training', 10, 'baseline');
+    state.track(state.claim(), 'proposing', 20, null);
+    assert.equal(state.phase, 'training');
+    assert.equal(state.status().currentExperiment, 0);
+    assert.equal(state.phaseStartedAt, 10);
+    assert.deepEqual(
+      state.status().inFlight.map((a) => [a.n, a.phase]),
+      [
+        [0, 'training'],
+        [1, 'proposing'],
+      ],
+    );
+    state.settled(0);
+    assert.equal(state.phase, 'proposing');
+    state.settled(1);
+    assert.equal(state.phase, 'proposing', 'the last phase shows until the next begins');
+    assert.equal(state.status().currentExperiment, null);
+    assert.throws(() => state.unclaim(0), /1 was claimed after it/);
+    state.unclaim(1);
+    assert.equal(state.nextExperiment, 1);
   });
 
   it('survives a snapshot round trip (continue-as-new)', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
-    state.finish(record(0, 'keep', 2));
+    settle(state, record(0, 'keep', 2));
     state.addNote('try a smaller model');
     state.pause();
     const again = RunState.start(options, JSON.parse(JSON.stringify(state.snapshot())));
@@ -105,10 +144,10 @@ describe('RunState', () => {
       cacheReadTokens: 0,
       dollars: 0.03,
     };
-    state.finish(record(0, 'keep', 1));
-    state.finish({ ...record(1, 'discard', 2), cost });
+    settle(state, record(0, 'keep', 1));
+    settle(state, { ...record(1, 'discard', 2), cost });
     assert.equal(state.finished, false);
-    state.finish({ ...record(2, 'discard', 2), cost });
+    settle(state, { ...record(2, 'discard', 2), cost });
     assert.equal(state.finished, true);
     assert.equal(state.summary().reason, 'spend-limit');
     assert.equal(state.summary().spend.inputTokens, 2000);
@@ -121,26 +160,32 @@ describe('RunState', () => {
   it('queues ideas: the mutate proposer takes NAME=value only; a tried idea leaves, a cancelled one stays', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
-    state.finish(record(0, 'keep', 1));
+    settle(state, record(0, 'keep', 1));
     assert.throws(() => state.queueIdea('use RMSNorm'), /LEARNING_RATE=0\.01/);
     assert.throws(() => state.queueIdea(' '), /empty/);
     state.queueIdea('LEARNING_RATE=0.02');
     state.queueIdea('WIDTH = 32');
-    assert.equal(state.nextIdea, 'LEARNING_RATE=0.02');
-    state.finish({ ...record(1, 'cancelled'), idea: 'LEARNING_RATE=0.02' });
-    assert.equal(state.nextIdea, 'LEARNING_RATE=0.02', 'a cancelled experiment did not try its idea');
-    state.finish({ ...record(2, 'discard', 2), idea: 'LEARNING_RATE=0.02' });
+    assert.equal(state.takeIdea(), 'LEARNING_RATE=0.02', 'a proposal takes the first idea');
+    assert.deepEqual(state.status().queue, ['WIDTH = 32'], 'no second proposal takes it too');
+    settle(state, { ...record(1, 'cancelled'), idea: 'LEARNING_RATE=0.02' });
+    assert.deepEqual(
+      state.status().queue,
+      ['LEARNING_RATE=0.02', 'WIDTH = 32'],
+      'a cancelled experiment did not try its idea',
+    );
+    assert.equal(state.takeIdea(), 'LEARNING_RATE=0.02');
+    settle(state, { ...record(2, 'discard', 2), idea: 'LEARNING_RATE=0.02' });
     assert.deepEqual(state.status().queue, ['WIDTH = 32']);
     assert.equal(state.status().counts.cancelled, 1);
     const claude = RunState.start({ ...options, proposer: 'claude' });
     claude.queueIdea('use RMSNorm');
-    assert.equal(claude.nextIdea, 'use RMSNorm');
+    assert.equal(claude.takeIdea(), 'use RMSNorm');
   });
 
   it('changes limits within reason, and ends at the deadline', () => {
     const state = RunState.start({ ...options, maxExperiments: 10 });
     state.setPrepared(prepared);
-    for (let n = 0; n <= 4; n++) state.finish(record(n, n === 0 ? 'keep' : 'discard', 1));
+    for (let n = 0; n <= 4; n++) settle(state, record(n, n === 0 ? 'keep' : 'discard', 1));
     const now = Date.now();
     assert.throws(() => state.checkLimits({ maxExperiments: 2 }, now), /below the 4 experiments/);
     assert.throws(() => state.checkLimits({ maxExperiments: 1.5 }, now), /whole number/);
@@ -149,7 +194,7 @@ describe('RunState', () => {
     assert.throws(() => state.checkLimits({ hours: 3 }, now), /not hours/);
     state.setLimits(state.checkLimits({ maxExperiments: 5 }, now));
     assert.equal(state.finished, false);
-    state.finish(record(5, 'discard', 1));
+    settle(state, record(5, 'discard', 1));
     assert.equal(state.finished, true, 'the new max holds');
     state.setLimits(state.checkLimits({ maxExperiments: null }, now));
     assert.equal(state.finished, false, 'null removes the limit');

@@ -1,10 +1,12 @@
 // The run's state and its rules, in plain code so they can be unit-tested without Temporal.
 // The workflow owns one RunState, feeds it results, and carries its snapshot across continue-as-new.
 import type {
+  ActiveExperiment,
   BestResult,
   Candidate,
   Evaluation,
   ExperimentRecord,
+  ExperimentPhase,
   ExperimentStatus,
   LimitsChange,
   Phase,
@@ -38,7 +40,20 @@ export interface RunSnapshot {
   pausedReason: string | null;
   stopRequested: boolean;
   spend: ProposalCost;
+  /**
+   * Proposals made ahead of a free slot (pipelining) that no slot has trained yet: carried across
+   * continue-as-new, so the next execution trains them first rather than proposing again.
+   */
+  ready: Candidate[];
 }
+
+/** Which experiment the run's phase names when several are in flight: the one using the GPU first. */
+const PHASE_WEIGHT: Record<ExperimentPhase, number> = {
+  training: 4,
+  evaluating: 3,
+  recording: 2,
+  proposing: 1,
+};
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
   return { keep: 0, discard: 0, crash: 0, timeout: 0, invalid: 0, cancelled: 0 };
@@ -53,10 +68,11 @@ export function isImprovement(metric: number, best: number, direction: 'minimize
 export type RunLabel = 'running' | 'paused' | 'stopping' | 'finished' | 'stopped';
 
 export class RunState {
-  phase: Phase = 'preparing';
-  /** Workflow time (ms) when the current phase began. */
-  phaseStartedAt: number | null = null;
-  current: { n: number; description: string | null } | null = null;
+  /** The run's own phase (preparing, paused, finished ...), shown while no experiment is in flight. */
+  private basePhase: Phase = 'preparing';
+  private basePhaseSince: number | null = null;
+  /** Experiments in flight in this execution (several with --parallel, or a proposal made ahead). */
+  private active = new Map<number, ActiveExperiment>();
   /** Experiments finished by this workflow execution (resets on continue-as-new). */
   finishedThisExecution = 0;
 
@@ -79,6 +95,7 @@ export class RunState {
       pausedReason: null,
       stopRequested: false,
       spend: noSpend(),
+      ready: [],
       ...snapshot,
       counts: { ...emptyCounts(), ...snapshot?.counts },
     });
@@ -115,9 +132,13 @@ export class RunState {
   get notes(): readonly string[] {
     return this.s.notes;
   }
-  /** The operator's idea the next experiment tries, if any are queued. */
-  get nextIdea(): string | undefined {
-    return this.s.queue[0];
+  /** Proposals made ahead and carried over from the previous execution (taken once). */
+  takeReady(): Candidate[] {
+    return this.s.ready.splice(0);
+  }
+  /** Carried over to the next execution by continue-as-new. */
+  setReady(candidates: Candidate[]): void {
+    this.s.ready = candidates;
   }
   get experimentsDone(): number {
     return Object.values(this.s.counts).reduce((a, b) => a + b, 0);
@@ -139,8 +160,77 @@ export class RunState {
     this.s.stopRequested = true;
   }
   enterPhase(phase: Phase, at: number): void {
-    if (phase !== this.phase) this.phaseStartedAt = at;
-    this.phase = phase;
+    if (phase !== this.basePhase) this.basePhaseSince = at;
+    this.basePhase = phase;
+  }
+
+  /** Experiment `n` enters a phase (its number was claimed, so it is in flight until `settled`). */
+  track(n: number, phase: ExperimentPhase, at: number, description?: string | null): void {
+    const was = this.active.get(n);
+    this.active.set(n, {
+      n,
+      phase,
+      since: was?.phase === phase ? was.since : at,
+      description: description === undefined ? (was?.description ?? null) : description,
+    });
+  }
+
+  /** Experiment `n` is recorded; the run shows its last phase until the next one begins. */
+  settled(n: number): void {
+    const was = this.active.get(n);
+    this.active.delete(n);
+    if (was && this.active.size === 0) {
+      this.basePhase = was.phase;
+      this.basePhaseSince = was.since;
+    }
+  }
+
+  /** The experiment the run's phase is about: the first training, else the first evaluating, and so on. */
+  private get lead(): ActiveExperiment | undefined {
+    if (this.basePhase === 'finished' || this.basePhase === 'stopped') return undefined;
+    let lead: ActiveExperiment | undefined;
+    for (const a of this.active.values())
+      if (
+        !lead ||
+        PHASE_WEIGHT[a.phase] > PHASE_WEIGHT[lead.phase] ||
+        (a.phase === lead.phase && a.n < lead.n)
+      )
+        lead = a;
+    return lead;
+  }
+
+  get phase(): Phase {
+    return this.lead?.phase ?? this.basePhase;
+  }
+  /** Workflow time (ms) when the current phase began: with the budget, a progress bar for training. */
+  get phaseStartedAt(): number | null {
+    return this.lead ? this.lead.since : this.basePhaseSince;
+  }
+  get inFlight(): ActiveExperiment[] {
+    return [...this.active.values()].sort((a, b) => a.n - b.n).map((a) => ({ ...a }));
+  }
+
+  /** Hands out the next experiment number (a proposal starts); every claimed number gets a record. */
+  claim(): number {
+    return this.s.nextExperiment++;
+  }
+  /** Gives back the last number claimed, when its experiment never began (a cancelled baseline, a stop). */
+  unclaim(n: number): void {
+    if (n !== this.s.nextExperiment - 1)
+      throw new Error(
+        `experiment ${n} cannot be unclaimed: ${this.s.nextExperiment - 1} was claimed after it`,
+      );
+    this.s.nextExperiment = n;
+    this.active.delete(n);
+  }
+
+  /** The operator's idea the next proposal tries, if any are queued; it leaves the queue now. */
+  takeIdea(): string | undefined {
+    return this.s.queue.shift();
+  }
+  /** An idea whose experiment never tried it (cancelled, or the run ended) goes back first in line. */
+  returnIdea(idea: string | undefined): void {
+    if (idea !== undefined) this.s.queue.unshift(idea);
   }
 
   /** The update validators: each throws a message that names the problem and the fix. */
@@ -192,7 +282,7 @@ export class RunState {
         throw new Error(
           `maxExperiments must be a whole number >= 0 (or null for no limit); got ${String(maxExperiments)}`,
         );
-      const started = Math.max(this.s.nextExperiment - 1, 0);
+      const started = Math.max(this.s.nextExperiment - 1, 0); // claimed numbers after the baseline
       if (maxExperiments < started)
         throw new Error(
           `maxExperiments ${maxExperiments} is below the ${started} experiments already started; use stop to end the run now`,
@@ -252,9 +342,14 @@ export class RunState {
     return this.opts.deadline !== undefined && Date.now() >= Date.parse(this.opts.deadline);
   }
 
-  /** True when no further experiment should start. */
+  /** True when the run must end as soon as the experiments in flight are done: stopped, spent, late. */
+  get endRequested(): boolean {
+    return this.s.stopRequested || this.spendLimitReached || this.deadlinePassed;
+  }
+
+  /** True when no further experiment should be claimed (those claimed already may still run). */
   get finished(): boolean {
-    if (this.s.stopRequested || this.spendLimitReached || this.deadlinePassed) return true;
+    if (this.endRequested) return true;
     const max = this.opts.maxExperiments;
     return max !== undefined && this.s.nextExperiment > max;
   }
@@ -282,14 +377,16 @@ export class RunState {
     return isImprovement(evaluation.metric, this.s.best.metric, direction) ? 'keep' : 'discard';
   }
 
-  /** Fold a finished experiment into the state. Must be called once per experiment number, in order. */
+  /**
+   * Fold a decided experiment into the state, once per claimed number (in any order when several run
+   * at once): a keep becomes the best at once, so the next decision compares against it.
+   */
   finish(record: ExperimentRecord): void {
-    if (record.n !== this.s.nextExperiment)
-      throw new Error(`experiment ${record.n} finished but ${this.s.nextExperiment} was expected`);
+    if (record.n >= this.s.nextExperiment)
+      throw new Error(`experiment ${record.n} finished but only ${this.s.nextExperiment} were claimed`);
     this.s.counts[record.status] += 1;
-    // A tried idea leaves the queue; a cancelled experiment did not try it, so it stays first in line.
-    if (record.idea !== undefined && record.idea === this.s.queue[0] && record.status !== 'cancelled')
-      this.s.queue.shift();
+    // A cancelled experiment did not try its idea: it goes back first in line.
+    if (record.status === 'cancelled') this.returnIdea(record.idea);
     if (record.cost) this.s.spend = addCost(this.s.spend, record.cost);
     if (record.status === 'keep' && record.metric !== undefined) {
       this.s.best = { n: record.n, commit: record.commit, metric: record.metric };
@@ -299,13 +396,7 @@ export class RunState {
     const { logTail: _logTail, ...kept } = record;
     this.s.recent.push(kept);
     if (this.s.recent.length > RECENT_RECORDS) this.s.recent.splice(0, this.s.recent.length - RECENT_RECORDS);
-    this.s.nextExperiment += 1;
     this.finishedThisExecution += 1;
-    this.current = null;
-  }
-
-  begin(candidate: Pick<Candidate, 'n' | 'description'> | { n: number; description: null }): void {
-    this.current = { n: candidate.n, description: candidate.description };
   }
 
   status(): RunStatus {
@@ -313,8 +404,9 @@ export class RunState {
     return {
       tag: this.options.tag,
       phase: this.phase,
-      currentExperiment: this.current?.n ?? null,
-      currentDescription: this.current?.description ?? null,
+      currentExperiment: this.lead?.n ?? null,
+      currentDescription: this.lead?.description ?? null,
+      inFlight: this.inFlight,
       best: this.s.best,
       baselineMetric: this.s.baselineMetric,
       metricName: p?.config.metric.name ?? null,

@@ -8,7 +8,7 @@ import { systemPrompt, userPrompt, type PromptContext } from '../proposers/claud
 import type { CommandSettings } from '../types';
 import type { Repo } from './git';
 import { readTail, runSupervised } from './runSupervised';
-import { checkoutWorktree, cleanWorktree, worktreeChanges, type WorktreeChange } from './slot';
+import { checkoutWorktree, worktreeChanges, type WorktreeChange } from './slot';
 import { withoutSecrets } from './trainingEnv';
 
 export interface CommandProposal {
@@ -21,6 +21,8 @@ export interface CommandRequest {
   repo: Repo;
   tag: string;
   n: number;
+  /** A second (third ...) proposal for this number, after the first no longer applied to a newer best. */
+  round?: number;
   parent: string;
   ctx: PromptContext;
   settings: CommandSettings;
@@ -31,8 +33,11 @@ export interface CommandRequest {
 
 export async function proposeWithCommand(request: CommandRequest): Promise<CommandProposal> {
   const { repo, settings } = request;
-  const worktree = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag);
-  const stem = path.join(request.proposalsDir, `exp-${String(request.n).padStart(4, '0')}`);
+  // A worktree per proposal: with pipelining or several slots, proposals for different experiments run
+  // at once.
+  const name = `exp-${String(request.n).padStart(4, '0')}${request.round ? `-round${request.round}` : ''}`;
+  const worktree = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag, name);
+  const stem = path.join(request.proposalsDir, name);
   mkdirSync(request.proposalsDir, { recursive: true });
   const promptFile = `${stem}.prompt.md`;
   const descriptionFile = `${stem}.description`;
@@ -90,7 +95,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       );
     return { files, description };
   } finally {
-    await cleanWorktree(repo, worktree, request.parent);
+    await repo.raw(['worktree', 'remove', '--force', worktree]).catch(() => undefined);
   }
 }
 

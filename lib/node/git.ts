@@ -82,6 +82,19 @@ export class Repo {
     return repo;
   }
 
+  /** Opens a bare repository by its directory (a training worker's clone of the run's remote). */
+  static async openBare(gitDir: string): Promise<Repo> {
+    const root = path.resolve(gitDir);
+    const cached = Repo.opened.get(root);
+    if (cached && existsSync(cached.commonDir)) return cached;
+    const git = gitAt(root);
+    if ((await git.raw(['rev-parse', '--is-bare-repository'])).trim() !== 'true')
+      throw new Error(`${root} is not a bare git repository`);
+    const repo = new Repo(root, root, git);
+    Repo.opened.set(root, repo);
+    return repo;
+  }
+
   raw(args: string[]): Promise<string> {
     return this.git.raw(args);
   }

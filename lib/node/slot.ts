@@ -36,8 +36,12 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Claims the first slot of this repo that no live process holds (our own claim counts as free). */
+/**
+ * Claims the first slot of this repo that no live process holds. The lock names the process and which of
+ * its slots holds it: our own claim counts as free, a sibling slot's in the same worker does not.
+ */
 export function claimSlot(repo: Repo, preferred: string): Slot {
+  const owner = `${process.pid} ${preferred}`;
   for (let k = 0; k < 64; k++) {
     const name = k === 0 ? preferred : `${preferred}-${k}`;
     const dir = slotDir(repo.commonDir, name);
@@ -46,11 +50,12 @@ export function claimSlot(repo: Repo, preferred: string): Slot {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         closeSync(openSync(lock, 'wx'));
-        writeFileSync(lock, String(process.pid));
+        writeFileSync(lock, owner);
       } catch {
-        const holder = Number(readFileSync(lock, 'utf8')) || 0;
-        if (holder !== process.pid && holder !== 0 && alive(holder)) break;
-        if (holder !== process.pid) {
+        const held = readFileSync(lock, 'utf8');
+        const holder = Number(held.split(' ')[0]) || 0;
+        if (held !== owner && holder !== 0 && alive(holder)) break;
+        if (held !== owner) {
           rmSync(lock, { force: true });
           continue;
         }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { TargetConfig } from '../types';
 import { targetError } from './errors';
 import { Repo, branchName } from './git';
+import { checkRemote } from './remote';
 import { runDir } from './runPaths';
 import { symlinkOnPath } from './validateEdit';
 import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './targetConfig';
@@ -57,16 +58,20 @@ export async function inspectTarget(
   return { repo, base: at, config, frozenBlobs };
 }
 
-/** Everything `start` can check before the run exists: tag, target, and that the branch is new. */
+/**
+ * Everything `start` can check before the run exists: tag, target, that the branch is new, and with a
+ * remote, that the remote answers and holds no run of this tag.
+ */
 export async function preflight(
   repoPath: string,
   tag: string,
-  overrides: { budgetSeconds?: number; timeoutSeconds?: number },
+  overrides: { budgetSeconds?: number; timeoutSeconds?: number; remote?: string },
 ): Promise<InspectedTarget> {
   checkTag(tag);
   const target = await inspectTarget(repoPath, overrides);
   const branch = branchName(tag);
   if (await target.repo.readRef(`refs/heads/${branch}`)) throw branchTaken(target.repo, tag);
+  if (overrides.remote !== undefined) await checkRemote(target.repo, overrides.remote, tag);
   return target;
 }
 

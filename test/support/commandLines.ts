@@ -25,13 +25,14 @@ export async function temporal(address: string, args: string[]): Promise<string>
   return stdout;
 }
 
-/** An `autoresearch worker` process polling the given task queues. */
+/** An `autoresearch worker [args]` process polling the given task queues. */
 export function spawnWorker(
   address: string,
   queues: { taskQueue: string; trainTaskQueue: string },
   stdio: StdioOptions = ['ignore', 'ignore', 'inherit'],
+  args: string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, [AUTORESEARCH_CLI, 'worker'], {
+  return spawn(process.execPath, [AUTORESEARCH_CLI, 'worker', ...args], {
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: address,

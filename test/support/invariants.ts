@@ -34,12 +34,21 @@ export async function assertRunInvariants(
 
   // 2. the branch head is the best kept commit; every candidate is reachable by its ref
   const head = await git(repo, ['rev-parse', `refs/heads/autoresearch/${tag}`]);
+  // Every keep beat the best when it was decided, so the best kept is the last one decided (with
+  // several slots, decisions come in any order of numbers).
   const kept = records.filter((r) => r.status === 'keep');
-  assert.equal(head, kept[kept.length - 1]!.commit, 'branch head = last kept commit');
-  assert.equal(head, summary.best?.commit);
+  const best = summary.best!;
+  const metrics = kept.map((r) => r.metric!);
+  assert.ok(
+    metrics.every((m) => m >= best.metric) || metrics.every((m) => m <= best.metric),
+    `the best (${best.metric}) is the best of every keep (${metrics.join(', ')})`,
+  );
+  assert.equal(kept.find((r) => r.n === best.n)?.commit, best.commit, 'the best is a kept experiment');
+  assert.equal(head, best.commit, 'branch head = best kept commit');
   for (const r of records) {
-    // An invalid proposal made no candidate (it stays on its parent); every other experiment has one.
-    if (r.status === 'invalid' && r.commit === r.parent) continue;
+    // An invalid proposal made no candidate (it stays on its parent), nor did one cancelled before it
+    // was made; every other experiment has one.
+    if ((r.status === 'invalid' || r.status === 'cancelled') && r.commit === r.parent) continue;
     assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/exp/${r.n}`]), r.commit);
   }
 

@@ -1,0 +1,144 @@
+// Between proposing and training, with pipelining or several slots: the best moved on while a candidate
+// waited, so it is replayed onto the new best (a three-way merge of its own edit, file by file) before it
+// trains. When the edit no longer applies (it conflicts, the new best already has it, it was tried, it no
+// longer parses), the workflow asks the proposer again on the new best.
+// Idempotent: the candidate's ref is moved by compare-and-swap, and a retry finds the move already made.
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TargetConfig } from '../lib/types';
+import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
+import { publishRef } from '../lib/node/remote';
+import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
+
+export interface RebaseInput {
+  repo: string;
+  tag: string;
+  n: number;
+  /** The candidate as proposed, and the best it was proposed on. */
+  commit: string;
+  parent: string;
+  /** The best now. */
+  onto: string;
+  config: TargetConfig;
+  remote?: string;
+}
+
+/** The rebased candidate, or why its edit no longer applies (its ref then moves to `stale/<n>`). */
+export type RebaseResult = { commit: string } | { stale: string };
+
+export function staleRef(tag: string, n: number): string {
+  return `refs/autoresearch/${tag}/stale/${n}`;
+}
+
+export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult> {
+  const repo = await Repo.open(input.repo);
+  const ref = candidateRef(input.tag, input.n);
+  const current = await repo.readRef(ref);
+  // A retry: the move was made already (or the edit was found stale).
+  if (current && current !== input.commit) {
+    const parent = await repo.resolve(`${current}^`);
+    if (parent === input.onto) return { commit: current };
+  }
+  if (!current && (await repo.readRef(staleRef(input.tag, input.n))) === input.commit)
+    return { stale: 'its edit no longer applies to the new best' };
+
+  const why = await whyNotRebased(repo, input);
+  if (typeof why === 'string') {
+    // Kept reachable (a discarded idea is never lost) but out of the way of the next proposal for n.
+    await repo.raw(['update-ref', staleRef(input.tag, input.n), input.commit]);
+    await repo.raw(['update-ref', '-d', ref, input.commit]);
+    return { stale: why };
+  }
+  const message = await repo.commitMessage(input.commit);
+  const commit = await repo.commitTree(why.tree, input.onto, message.trimEnd());
+  await repo.raw(['update-ref', ref, commit, input.commit]);
+  await publishRef(repo, ref, input.remote);
+  return { commit };
+}
+
+/** The rebased tree, or the reason the edit does not carry over to the new best. */
+async function whyNotRebased(repo: Repo, input: RebaseInput): Promise<string | { tree: string }> {
+  const merged: Record<string, string> = {};
+  for (const file of await repo.changedFiles(input.parent, input.commit)) {
+    const [base, ours, theirs] = await Promise.all([
+      repo.readFile(input.parent, file),
+      repo.readFile(input.onto, file),
+      repo.readFile(input.commit, file),
+    ]);
+    if (theirs === null) return `it deletes ${file}`;
+    if (ours === base || ours === theirs) merged[file] = theirs;
+    else if (base === null || ours === null) return `${file} changed on both sides`;
+    else {
+      const result =
+        (await mergeFile(ours, base, theirs)) ??
+        (await applyTightly(
+          ours,
+          file,
+          await repo.raw([
+            'diff',
+            '-U0',
+            '--no-color',
+            '--no-ext-diff',
+            input.parent,
+            input.commit,
+            '--',
+            file,
+          ]),
+        ));
+      if (result === null) return `its edit of ${file} conflicts with the new best`;
+      merged[file] = result;
+    }
+  }
+  const tree = await repo.writeTree(input.onto, merged);
+  if (tree === (await repo.treeOf(input.onto))) return 'the new best already has its edit';
+  if ((await repo.treesUnder(candidateRefPrefix(input.tag))).has(tree))
+    return 'its edit on the new best was tried already';
+  try {
+    await validateEdit(input.config, merged, { repo, parent: input.onto });
+  } catch (err) {
+    if (err instanceof InvalidEdit) return `its edit on the new best is invalid: ${err.message}`;
+    throw err;
+  }
+  return { tree };
+}
+
+/**
+ * The candidate's own lines replayed onto the new best with no lines of context (`git apply
+ * --unidiff-zero`): two edits of neighbouring lines (two constants in a row, as hyperparameters often
+ * are) touch in a three-way merge, yet neither changes what the other replaced. Null when a line the
+ * candidate changed is no longer as it was.
+ */
+async function applyTightly(ours: string, file: string, patch: string): Promise<string | null> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'autoresearch-apply-'));
+  try {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), ours);
+    writeFileSync(path.join(dir, '.patch'), patch);
+    const result = await execa('git', ['apply', '--unidiff-zero', '.patch'], { cwd: dir, reject: false });
+    return result.exitCode === 0 ? readFileSync(path.join(dir, file), 'utf8') : null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** git's three-way merge of one file's contents; null when the two edits conflict. */
+async function mergeFile(ours: string, base: string, theirs: string): Promise<string | null> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'autoresearch-merge-'));
+  try {
+    const files = { ours, base, theirs };
+    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+    const result = await execa('git', ['merge-file', '-p', 'ours', 'base', 'theirs'], {
+      cwd: dir,
+      reject: false,
+      stripFinalNewline: false,
+    });
+    // The exit code is the number of conflicts; negative (>127 here) is an error.
+    if (result.exitCode === 0) return result.stdout;
+    if (result.exitCode !== undefined && result.exitCode > 0 && result.exitCode < 128) return null;
+    throw new Error(`git merge-file failed: ${result.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

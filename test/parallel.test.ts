@@ -1,0 +1,224 @@
+// Several slots and pipelined proposals on a real server: experiments overlap on separate slots (never
+// two in one slot), proposals are made while training runs, a proposal made on an older best is rebased
+// onto the new one, and every decision compares against the best when it is made.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { rebaseCandidate } from '../activities/rebase';
+import { startRun } from '../client';
+import { parseConfigText } from '../lib/node/targetConfig';
+import type { RunSummary } from '../lib/types';
+import { trainingSlots } from '../worker';
+import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
+import { assertRunInvariants, checkoutState } from './support/invariants';
+import { useHarness } from './support/temporal';
+
+/** A target whose train.py logs when it ran and where (its slot's worktree) to a ledger outside the repo. */
+async function ledgerTarget(sleepSeconds: number): Promise<{ repo: string; ledger: string }> {
+  const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'trainings.tsv');
+  const train = `import os, time
+LEARNING_RATE = 0.01  # learning rate
+WIDTH = 16  # model width
+start = time.time()
+time.sleep(${sleepSeconds})
+loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
+with open(${JSON.stringify(ledger)}, "a") as f:
+    f.write(f"train\\t{start}\\t{time.time()}\\t{os.getcwd()}\\n")
+print("---")
+print(f"val_bpb:          {loss:.6f}")
+`;
+  const repo = await makeTarget({
+    'train.py': train,
+    'prepare.py': '# frozen\n',
+    'program.md': '# program\n',
+    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\n',
+  });
+  return { repo, ledger };
+}
+
+interface Span {
+  start: number;
+  end: number;
+  where: string;
+}
+
+function spans(ledger: string, kind: string): Span[] {
+  return readFileSync(ledger, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter((f) => f[0] === kind)
+    .map(([, start, end, where]) => ({ start: Number(start), end: Number(end), where: where! }));
+}
+
+/** The most spans running at one moment. */
+function mostAtOnce(all: Span[]): number {
+  return Math.max(...all.map((s) => all.filter((o) => o.start <= s.start && s.start < o.end).length));
+}
+
+describe('parallel slots', () => {
+  const h = useHarness('parallel', async () => ({ slots: 3 }));
+
+  it('keeps up to --parallel experiments in flight, one per slot, and decides against the best of the moment', async () => {
+    const { repo, ledger } = await ledgerTarget(1.5);
+    const checkout = await checkoutState(repo);
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'par',
+      maxExperiments: 9,
+      seed: 5,
+      parallel: 3,
+      ...h.queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    const records = await assertRunInvariants(repo, 'par', summary, checkout);
+    assert.equal(records.length, 10);
+
+    const trainings = spans(ledger, 'train');
+    assert.equal(trainings.length, records.filter((r) => r.trainSeconds > 0).length);
+    assert.equal(mostAtOnce(trainings), 3, 'three trainings at once, never more');
+    const slots = new Set(trainings.map((t) => t.where));
+    assert.ok(slots.size <= 3 && slots.size >= 2, `trainings ran in ${[...slots].join(', ')}`);
+    for (const slot of slots)
+      assert.equal(
+        mostAtOnce(trainings.filter((t) => t.where === slot)),
+        1,
+        `one training at a time in ${slot}`,
+      );
+
+    // Each decision compared with the best when it was made: replayed in decision order, every keep
+    // beats the running best and every discard does not.
+    const decided = [...records].sort((a, b) => a.finishedAt - b.finishedAt || a.n - b.n);
+    let best = Infinity;
+    for (const r of decided) {
+      if (r.status === 'keep') {
+        assert.ok(r.metric! < best, `exp ${r.n} kept with ${r.metric} though the best was ${best}`);
+        best = r.metric!;
+      } else if (r.status === 'discard')
+        assert.ok(r.metric! >= best, `exp ${r.n} discarded ${r.metric} < ${best}`);
+    }
+    assert.equal(summary.best?.metric, best);
+  });
+
+  it('pipelines: the next proposal is made while training runs, and a stale one is rebased onto the new best', async () => {
+    const { repo, ledger } = await ledgerTarget(1.5);
+    const checkout = await checkoutState(repo);
+    // A proposer that takes a while and logs when it ran. Odd experiments set LEARNING_RATE, even ones
+    // WIDTH, each closer to the optimum than the last: every experiment improves on the one before, and
+    // a proposal made on the best before last touches a line the last keep did not (it rebases cleanly).
+    const script = [
+      'import re, sys, time',
+      'start = time.time(); time.sleep(0.5); n = int(sys.argv[1]); t = open("train.py").read()',
+      'name, value = ("LEARNING_RATE", "%.3f" % (0.01 + 0.001 * (n + 1))) if n % 2 else ("WIDTH", str(16 + n // 2))',
+      't = re.sub(name + r" = [0-9.]+", name + " = " + value, t); open("train.py", "w").write(t)',
+      'open(sys.argv[2], "w").write("set %s to %s" % (name, value))',
+      `open(${JSON.stringify(ledger)}, "a").write("propose\\t%f\\t%f\\t%d\\n" % (start, time.time(), n))`,
+    ].join('\n');
+    const proposer = path.join(path.dirname(ledger), 'propose.py');
+    writeFileSync(proposer, script);
+    const propose = `python3 ${proposer} "$AUTORESEARCH_EXPERIMENT" "$AUTORESEARCH_DESCRIPTION_FILE"`;
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'pipe',
+      maxExperiments: 5,
+      proposer: 'command',
+      command: { command: propose, timeoutSeconds: 60 },
+      ...h.queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    const records = await assertRunInvariants(repo, 'pipe', summary, checkout);
+
+    const trainings = spans(ledger, 'train').sort((a, b) => a.start - b.start);
+    const proposals = spans(ledger, 'propose');
+    // Proposal n+1 overlaps training n: the proposer ran while the slot trained.
+    const overlapped = trainings.filter((t) => proposals.some((p) => p.start > t.start && p.start < t.end));
+    assert.ok(
+      overlapped.length >= 3,
+      `proposals overlapped ${overlapped.length} of ${trainings.length} trainings`,
+    );
+
+    // Every proposal made during a training was made on a best that the training then replaced: each
+    // was rebased onto the new best (cleanly: no stale proposal), and trained on the best of its time.
+    assert.deepEqual(
+      records.map((r) => r.status),
+      ['keep', 'keep', 'keep', 'keep', 'keep', 'keep'],
+    );
+    for (const r of records.slice(1))
+      assert.equal(r.parent, records[r.n - 1]!.commit, `exp ${r.n} trained on exp ${r.n - 1}, the best then`);
+    const history = await handle.fetchHistory();
+    const rebases = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rebaseCandidate',
+    ).length;
+    assert.equal(rebases, 4, 'experiments 2 to 5 were proposed on the best before last');
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/pipe/stale']), '');
+    assert.equal(proposals.length, 5, 'no proposal was made twice');
+    // The rebased candidate holds both edits: its own and the new best's.
+    const last = await git(repo, ['show', `${records[5]!.commit}:train.py`]);
+    assert.match(last, /LEARNING_RATE = 0\.016/);
+    assert.match(last, /WIDTH = 18/);
+  });
+
+  it('rebases a candidate onto a newer best: neighbouring lines carry over, the same line is stale', async () => {
+    const repo = await makeFakeTarget();
+    const base = await git(repo, ['rev-parse', 'HEAD']);
+    const commitWith = async (parent: string, from: string, to: string, n: number) => {
+      await git(repo, ['checkout', '-q', '--detach', parent]);
+      const text = readFileSync(path.join(repo, 'train.py'), 'utf8');
+      writeFileSync(path.join(repo, 'train.py'), text.replace(from, to));
+      await git(repo, ['commit', '-qam', `set ${to}`]);
+      const commit = await git(repo, ['rev-parse', 'HEAD']);
+      await git(repo, ['update-ref', `refs/autoresearch/rb/exp/${n}`, commit]);
+      return commit;
+    };
+    const best = await commitWith(base, 'WIDTH = 16', 'WIDTH = 20', 1);
+    const neighbour = await commitWith(base, 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.03', 2);
+    const sameLine = await commitWith(base, 'WIDTH = 16', 'WIDTH = 32', 3);
+    const sameEdit = await commitWith(base, 'WIDTH = 16', 'WIDTH = 20', 4);
+    await git(repo, ['checkout', '-q', 'main']);
+    const config = parseConfigText(readFileSync(path.join(repo, 'autoresearch.toml'), 'utf8'));
+    const input = { repo, tag: 'rb', parent: base, onto: best, config };
+
+    const rebased = await rebaseCandidate({ ...input, n: 2, commit: neighbour });
+    assert.ok('commit' in rebased);
+    const text = await git(repo, ['show', `${rebased.commit}:train.py`]);
+    assert.match(text, /LEARNING_RATE = 0\.03/);
+    assert.match(text, /WIDTH = 20/);
+    assert.equal(await git(repo, ['rev-parse', `${rebased.commit}^`]), best);
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/rb/exp/2']), rebased.commit);
+    assert.deepEqual(
+      await rebaseCandidate({ ...input, n: 2, commit: neighbour }),
+      rebased,
+      'a retry finds it done',
+    );
+
+    const conflict = await rebaseCandidate({ ...input, n: 3, commit: sameLine });
+    assert.ok('stale' in conflict && /conflicts with the new best/.test(conflict.stale));
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/rb/stale/3']), sameLine, 'kept reachable');
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/rb/exp/3']), '', 'out of the way');
+    assert.ok(
+      'stale' in (await rebaseCandidate({ ...input, n: 3, commit: sameLine })),
+      'a retry finds it stale',
+    );
+
+    const already = await rebaseCandidate({ ...input, n: 4, commit: sameEdit });
+    assert.ok('stale' in already && /already has its edit/.test(already.stale));
+  });
+
+  it('reads --gpus as one slot per GPU, each pinned, and refuses a malformed list', () => {
+    assert.deepEqual(trainingSlots({ gpus: '0,1,2' }), [
+      { name: 'gpu0', gpus: '0' },
+      { name: 'gpu1', gpus: '1' },
+      { name: 'gpu2', gpus: '2' },
+    ]);
+    assert.deepEqual(trainingSlots({ gpus: '0+1,2+3' }), [
+      { name: 'gpu0-1', gpus: '0,1' },
+      { name: 'gpu2-3', gpus: '2,3' },
+    ]);
+    assert.deepEqual(trainingSlots({ slots: 2 }), [{ name: 'gpu0' }, { name: 'gpu0-1' }]);
+    assert.throws(() => trainingSlots({ gpus: '0,0' }), /distinct GPU numbers/);
+    assert.throws(() => trainingSlots({ gpus: 'all' }), /e\.g\. 0,1,2,3/);
+    assert.throws(() => trainingSlots({ slots: 0 }), />= 1/);
+  });
+});
