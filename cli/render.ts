@@ -1,6 +1,6 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
-import type { ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
+import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -63,6 +63,8 @@ export function statusText(status: RunStatus): string {
     lines.push(
       `now: experiment ${status.currentExperiment}${status.currentDescription ? `: ${status.currentDescription}` : ''}`,
     );
+  const others = (status.inFlight ?? []).filter((a) => a.n !== status.currentExperiment);
+  if (others.length) lines.push(`also in flight: ${others.map(inFlightText).join('; ')}`);
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
   if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
@@ -103,4 +105,9 @@ export function summaryText(summary: RunSummary): string {
   ]
     .filter(Boolean)
     .join('\n');
+}
+
+/** One experiment in flight, in a few words: "7 training (raise LR)". */
+export function inFlightText(a: ActiveExperiment): string {
+  return `${a.n} ${a.phase}${a.description ? ` (${a.description})` : ''}`;
 }

@@ -216,8 +216,8 @@ export type Phase =
   | 'finished'
   | 'failed';
 
-/** What one experiment in flight is doing. */
-export type ExperimentPhase = 'proposing' | 'training' | 'evaluating' | 'recording';
+/** What one experiment in flight is doing (`ready`: proposed ahead, waiting for a free slot). */
+export type ExperimentPhase = 'proposing' | 'ready' | 'training' | 'evaluating' | 'recording';
 
 export interface ActiveExperiment {
   n: number;

@@ -92,6 +92,9 @@ describe('claude proposer', () => {
     const handle = await startRun(h.client, {
       repo,
       tag: 'claude',
+      // One proposal after the other: each prompt sees every result before it (pipelining would
+      // propose the next experiment before the current one is scored).
+      pipeline: false,
       proposer: 'claude',
       maxExperiments: 5,
       ...h.queues,
@@ -191,6 +194,9 @@ describe('claude proposer', () => {
     const handle = await startRun(h.client, {
       repo,
       tag: 'claude-budget',
+      // One proposal after the other: each prompt sees every result before it (pipelining would
+      // propose the next experiment before the current one is scored).
+      pipeline: false,
       proposer: 'claude',
       maxDollars: 0.03,
       ...h.queues,

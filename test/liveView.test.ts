@@ -33,7 +33,10 @@ const training: RunStatus = {
   phase: 'training',
   currentExperiment: 3,
   currentDescription: 'raise LR to 0.05',
-  inFlight: [{ n: 3, phase: 'training', since: 0, description: 'raise LR to 0.05' }],
+  inFlight: [
+    { n: 3, phase: 'training', since: 0, description: 'raise LR to 0.05' },
+    { n: 4, phase: 'proposing', since: 0, description: null },
+  ],
   best: { n: 2, commit: 'c'.repeat(40), metric: 0.9 },
   baselineMetric: 1,
   metricName: 'val_bpb',
@@ -69,6 +72,7 @@ describe('the live view', () => {
     assert.match(lines[1]!, /^best val_bpb 0\.900000 at experiment 2 \(-10\.00% vs baseline 1\.000000\)$/);
     assert.equal(lines[2], 'now: experiment 3 training: raise LR to 0.05');
     assert.equal(lines[3], `  ${progressBar(0.5)} 150s / 300s budget  step 120 loss 2.31`);
+    assert.equal(lines[4], 'also in flight: 4 proposing', 'the proposal made ahead is shown');
     assert.match(text, /notes: "focus on the optimizer"/);
     assert.match(text, /queued ideas: "use RMSNorm"/);
     assert.match(text, /^ +1 {2}crash +- {2}idea 1$/m);

@@ -119,6 +119,10 @@ describe('RunState', () => {
     assert.throws(() => state.unclaim(0), /1 was claimed after it/);
     state.unclaim(1);
     assert.equal(state.nextExperiment, 1);
+    state.track(state.claim(), 'ready', 30, 'set WIDTH to 32');
+    state.enterPhase('paused', 40);
+    assert.equal(state.phase, 'paused', 'a proposal waiting for a slot is not what the run is doing');
+    assert.equal(state.status().inFlight[0]?.phase, 'ready');
   });
 
   it('survives a snapshot round trip (continue-as-new)', () => {

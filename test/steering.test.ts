@@ -51,6 +51,9 @@ describe('steering a live run', () => {
     const handle = await startRun(h.client, {
       repo,
       tag: 'stock',
+      // One proposal after the other: each prompt sees every result before it (pipelining would
+      // propose the next experiment before the current one is scored).
+      pipeline: false,
       proposer: 'command',
       command: { command: agent, timeoutSeconds: 30 },
       ...h.queues,
@@ -172,7 +175,8 @@ describe('steering a live run', () => {
   it('queue tries an idea next; limits change the end of a live run; both refuse bad input', async () => {
     const repo = await makeFakeTarget({ sleepSeconds: 0.5 });
     const handle = await startRun(h.client, { repo, tag: 'plan', seed: 1, ...h.queues });
-    // Queued before experiment 1 is proposed: it is tried first, on the baseline.
+    // Queued while the baseline trains: it is tried first, on the baseline (ahead of any proposal made
+    // meanwhile).
     assert.deepEqual(await handle.executeUpdate(queueUpdate, { args: ['LEARNING_RATE=0.02'] }), [
       'LEARNING_RATE=0.02',
     ]);
@@ -197,15 +201,18 @@ describe('steering a live run', () => {
     assert.equal(summary.reason, 'max-experiments');
     assert.equal(summary.experimentsDone, max + 1);
     const records = readRecords(path.join(repo, '.git/autoresearch/runs/plan'));
+    const first = records.slice(1).sort((a, b) => a.startedAt - b.startedAt)[0]!;
     assert.deepEqual(
-      [records[1]!.idea, records[1]!.description, records[1]!.status],
-      ['LEARNING_RATE=0.02', 'raise LEARNING_RATE 0.01 -> 0.02 (queued idea)', 'keep'],
+      [first.idea, first.description, first.status, first.parent],
+      ['LEARNING_RATE=0.02', 'raise LEARNING_RATE 0.01 -> 0.02 (queued idea)', 'keep', records[0]!.commit],
       'the first queued idea ran first, on the baseline (0.02 is the fake target optimum)',
     );
     const width = records.find((r) => r.idea === 'WIDTH=24');
     assert.ok(width, 'the idea queued from the CLI ran');
     assert.match(width.description, /^raise WIDTH \d+ -> 24 \(queued idea\)$/);
-    assert.ok(width.n <= s.experimentsDone + 1, 'it ran next, before the proposer’s own ideas');
+    const before = records.filter((r) => !r.idea && r.startedAt < width.startedAt).length;
+    // What had started when it was queued (the status just after), and nothing more.
+    assert.ok(before <= s.experimentsDone + 1, 'it ran next, before the proposer’s own ideas');
   });
 
   it('a mutate proposer out of ideas pauses the run; a queued value lets it go on', async () => {
@@ -217,9 +224,10 @@ describe('steering a live run', () => {
       'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
     });
     const handle = await startRun(h.client, { repo, tag: 'knob', ...h.queues });
+    // Paused with nothing left in flight (the experiment training when the proposer gave up finished).
     const outOfIdeas = async () => {
       const s = await handle.query(statusQuery);
-      return s.paused && s.pausedReason ? s : undefined;
+      return s.phase === 'paused' && s.pausedReason ? s : undefined;
     };
     const paused = await waitFor('the proposer to run out of ideas', outOfIdeas);
     assert.match(paused.pausedReason!, /found no untried edit.*autoresearch queue NAME=value/s);

@@ -38,9 +38,18 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
   setHandler(redirectUpdate, (note) => (state.addNote(note), [...state.notes]), {
     validator: (note) => void state.checkNote(note),
   });
-  setHandler(queueUpdate, (idea) => (state.queueIdea(idea), state.status().queue), {
-    validator: (idea) => void state.checkIdea(idea),
-  });
+  setHandler(
+    queueUpdate,
+    (idea) => {
+      state.queueIdea(idea);
+      const queue = state.status().queue;
+      scheduler.ideaQueued();
+      return queue;
+    },
+    {
+      validator: (idea) => void state.checkIdea(idea),
+    },
+  );
   setHandler(
     limitsUpdate,
     (change) => {

@@ -53,6 +53,7 @@ const PHASE_WEIGHT: Record<ExperimentPhase, number> = {
   evaluating: 3,
   recording: 2,
   proposing: 1,
+  ready: 0,
 };
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
@@ -175,11 +176,15 @@ export class RunState {
     });
   }
 
-  /** Experiment `n` is recorded; the run shows its last phase until the next one begins. */
+  /**
+   * Experiment `n` is recorded; the run shows its last phase until the next one begins, unless the run
+   * entered a phase of its own meanwhile (it paused while the record was written).
+   */
   settled(n: number): void {
     const was = this.active.get(n);
     this.active.delete(n);
-    if (was && this.active.size === 0) {
+    const newer = this.basePhaseSince !== null && this.basePhaseSince >= (was?.since ?? 0);
+    if (was && was.phase !== 'ready' && !this.lead && !newer) {
       this.basePhase = was.phase;
       this.basePhaseSince = was.since;
     }
@@ -190,7 +195,8 @@ export class RunState {
     if (this.basePhase === 'finished' || this.basePhase === 'stopped') return undefined;
     let lead: ActiveExperiment | undefined;
     for (const a of this.active.values())
-      if (
+      if (a.phase === 'ready') continue;
+      else if (
         !lead ||
         PHASE_WEIGHT[a.phase] > PHASE_WEIGHT[lead.phase] ||
         (a.phase === lead.phase && a.n < lead.n)
@@ -200,7 +206,8 @@ export class RunState {
   }
 
   get phase(): Phase {
-    return this.lead?.phase ?? this.basePhase;
+    const lead = this.lead;
+    return lead && lead.phase !== 'ready' ? lead.phase : this.basePhase;
   }
   /** Workflow time (ms) when the current phase began: with the budget, a progress bar for training. */
   get phaseStartedAt(): number | null {
@@ -222,6 +229,11 @@ export class RunState {
       );
     this.s.nextExperiment = n;
     this.active.delete(n);
+  }
+
+  /** What a proposal cost that never became an experiment (made ahead, the run ended first). */
+  addSpend(cost: ProposalCost | undefined): void {
+    if (cost) this.s.spend = addCost(this.s.spend, cost);
   }
 
   /** The operator's idea the next proposal tries, if any are queued; it leaves the queue now. */

@@ -110,6 +110,16 @@ export class Scheduler {
     for (const p of this.taken.values()) p.scope.cancel();
   }
 
+  /**
+   * An idea was queued: it goes first. With pipelining its proposal starts now and trains before the
+   * proposals made ahead of it; otherwise the next proposal takes it.
+   */
+  ideaQueued(): void {
+    if (!this.pipelined || !this.mayPropose) return;
+    const proposal = this.propose();
+    if (proposal) this.ready.unshift(proposal);
+  }
+
   /** Shows what the run does now: the UI's current details, and the search attributes when they change. */
   show(headline?: string): void {
     const state = this.state;
@@ -149,7 +159,7 @@ export class Scheduler {
     const carried: Candidate[] = [];
     for (const p of this.ready.splice(0)) {
       const candidate = await p.result;
-      if (candidate) carried.push(p.idea !== undefined ? { ...candidate, idea: p.idea } : candidate);
+      if (candidate) carried.push(candidate);
       else await this.abandon(p, null);
     }
     await this.recording;
@@ -190,8 +200,10 @@ export class Scheduler {
     );
   }
 
+  /** A proposal may start: the baseline has its number (0) and the run is neither paused nor ending. */
   private get mayPropose(): boolean {
-    return !this.state.paused && !this.state.finished && !this.draining;
+    const state = this.state;
+    return state.nextExperiment > 0 && !state.paused && !state.finished && !this.draining;
   }
 
   /** Claims the next number and starts its proposal, on the best as it is now; null if none may start. */
@@ -232,12 +244,13 @@ export class Scheduler {
    */
   private async proposeUntilAnswered(
     n: number,
-    idea: string | undefined,
+    claimedIdea: string | undefined,
     round = 0,
   ): Promise<Candidate | null> {
     const { state } = this;
     const options = state.options;
     const prepared = state.prepared!;
+    let idea = claimedIdea;
     for (;;) {
       state.track(n, 'proposing', Date.now(), idea !== undefined ? `queued idea: ${idea}` : null);
       this.show();
@@ -263,6 +276,8 @@ export class Scheduler {
             },
           ],
         );
+        // Made ahead, it waits for a slot; the run's phase is about the experiments doing something.
+        state.track(n, 'ready', Date.now(), candidate.description);
         return idea !== undefined ? { ...candidate, idea } : candidate;
       } catch (err) {
         if (
@@ -275,7 +290,12 @@ export class Scheduler {
         state.pause(err.cause.message);
         this.showPaused();
         await condition(() => !state.paused || state.stopRequested);
-        if (state.stopRequested) return null;
+        if (state.stopRequested) {
+          if (idea !== claimedIdea) state.returnIdea(idea);
+          return null;
+        }
+        // What a person queued while the run waited is the way out (e.g. a value for `mutate` to try).
+        idea ??= state.takeIdea();
       }
     }
   }
@@ -309,7 +329,7 @@ export class Scheduler {
     this.taken.set(n, p);
     try {
       candidate = await p.scope.run(async () => this.freshen(p, await p.result));
-      if (!candidate) return await this.abandon(p, null, true);
+      if (!candidate) return await this.abandon(p, null);
       this.proposeAhead();
       // An invalid proposal trains nothing; a slot that failed every attempt is a crash; otherwise score it.
       if (candidate.invalid) {
@@ -351,12 +371,13 @@ export class Scheduler {
         parent: state.parentCommit,
         commit: state.parentCommit,
         description: 'cancelled while proposing',
+        ...(p.idea !== undefined ? { idea: p.idea } : {}),
       };
     } finally {
       this.taken.delete(n);
     }
 
-    const record = this.decide(candidate, evaluation, outcome, startedAt, p.idea);
+    const record = this.decide(candidate, evaluation, outcome, startedAt);
     const recorded = this.record(record);
     // One step after the other unless pipelined: the record is written before anything else starts.
     if (!this.pipelined || n === 0) await recorded;
@@ -407,7 +428,6 @@ export class Scheduler {
     evaluation: Evaluation,
     outcome: TrainingOutcome | undefined,
     startedAt: number,
-    idea: string | undefined,
   ): ExperimentRecord {
     const { state } = this;
     const status = state.decide(evaluation);
@@ -422,7 +442,7 @@ export class Scheduler {
       reason: evaluation.reason,
       hypothesis: candidate.hypothesis,
       cost: candidate.cost,
-      idea,
+      idea: candidate.idea,
       logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
       trainSeconds: outcome?.trainSeconds ?? 0,
       startedAt,
@@ -473,14 +493,17 @@ export class Scheduler {
   }
 
   /**
-   * A claimed number whose experiment never ran (the run ended first): recorded as cancelled, so every
-   * number still appears exactly once; one never proposed may be given back if it was the last claimed.
+   * A claimed number whose experiment never trained because the run ended first. Given back when it is
+   * the last one claimed (proposals made ahead always are), its proposal's cost still counted and its
+   * idea back in the queue (its candidate ref stays, unrecorded); otherwise recorded as cancelled, so
+   * every number still appears exactly once.
    */
-  private async abandon(p: Proposal, candidate: Candidate | null, mayGiveBack = false): Promise<void> {
+  private async abandon(p: Proposal, candidate: Candidate | null): Promise<void> {
     const { state } = this;
-    if (mayGiveBack && !candidate && p.n === state.nextExperiment - 1) {
+    if (p.n === state.nextExperiment - 1) {
+      state.addSpend(candidate?.cost);
       state.unclaim(p.n);
-      state.returnIdea(p.idea);
+      state.returnIdea(candidate ? candidate.idea : p.idea);
       return;
     }
     const reason = state.stopRequested ? 'the run stopped' : 'the run ended';
@@ -490,20 +513,21 @@ export class Scheduler {
         parent: state.parentCommit,
         commit: state.parentCommit,
         description: 'not proposed',
+        ...(p.idea !== undefined ? { idea: p.idea } : {}),
       },
       { status: 'cancelled', reason: `not trained: ${reason} first` },
       undefined,
       Date.now(),
-      p.idea,
     );
     await this.record(record);
   }
 
-  /** Proposals made ahead when the run ends: stopped (nothing trains them) and recorded as cancelled. */
+  /** Proposals made ahead when the run ends: nothing trains them, so their numbers are given back. */
   private async dropReady(): Promise<void> {
     const proposals = this.ready.splice(0);
     for (const p of proposals) p.scope.cancel();
-    for (const p of proposals) {
+    // The last claimed first: each is then the last one when its number is given back.
+    for (const p of proposals.sort((a, b) => b.n - a.n)) {
       const candidate = await p.result.catch((err: unknown) => {
         if (isCancellation(err)) return null;
         throw err;

@@ -298,6 +298,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const killIn = async (aim: ChaosPhase): Promise<boolean> => {
     let armAt: number | undefined;
     let lastSeen: RunStatus | null = null;
+    // With pipelining, a proposal (or a record) runs beside a training: aim at any experiment in flight.
+    let target: { n: number; phase: ChaosPhase } | undefined;
     const waitingSince = Date.now();
     for (;;) {
       checkAbort();
@@ -308,7 +310,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (s && lastSeen && s.phase !== lastSeen.phase)
         note(`  ${s.phase} (experiment ${s.currentExperiment})`);
       if (s) lastSeen = s;
-      if (s?.phase === aim) {
+      const match = s?.inFlight.find((a) => a.phase === aim);
+      target = match ? { n: match.n, phase: aim } : undefined;
+      if (target) {
         // A training lasts seconds: kill at a random moment of it, not always at its start.
         if (aim === 'training') armAt ??= Date.now() + random() * (settings.sleepSeconds + 0.5) * 1000;
         if (armAt === undefined || Date.now() >= armAt) break;
@@ -319,22 +323,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         throw new Error(`no "${aim}" phase seen for 90 s (last status: ${lastSeen?.phase ?? 'none'})`);
       await sleep(20);
     }
-    const s = lastSeen!;
+    const hit = target!;
     const victim = worker!;
     const hadTraining = aim === 'training' ? trainingRunning(repo) : undefined;
     victim.kill('SIGKILL');
     await waitExit(victim);
     report.kills++;
-    if ((CHAOS_PHASES as readonly string[]).includes(s.phase)) report.killsByPhase[s.phase as ChaosPhase]++;
+    report.killsByPhase[hit.phase]++;
     report.killEvents.push({
-      phase: s.phase,
+      phase: hit.phase,
       aim,
-      experiment: s.currentExperiment,
+      experiment: hit.n,
       trainingProcess: hadTraining,
       atSeconds: elapsed(),
     });
     note(
-      `kill #${report.kills} in ${s.phase} (experiment ${s.currentExperiment})` +
+      `kill #${report.kills} in ${hit.phase} (experiment ${hit.n})` +
         (hadTraining === undefined
           ? ''
           : hadTraining
