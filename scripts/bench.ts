@@ -1,90 +1,104 @@
-// `npm run bench`: the figures the project promises, measured on this machine.
-//  1. orchestration overhead per experiment (wall time minus training time) on a fake target whose
-//     "training" is a 0.2 s sleep, over 10 experiments;
-//  2. the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory;
-//  3. drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments.
-// Options: --experiments N (default 10), --skip-tinylm. Uses TEMPORAL_ADDRESS or starts its own server.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+// `npm run bench`: the figures the project promises, measured on this machine (each part in scripts/bench/).
+//  duty      share of slot time spent training, sequential and pipelined, on a simulated trainer (sleeps
+//            for its budget) and proposer (sleeps for a share of it, then edits one knob);
+//  scaling   experiments per hour with 1, 2, 4 and 8 slots, pipelined, and the scaling efficiency;
+//  overhead  orchestration overhead per experiment against a bare loop doing the same git and process
+//            work without Temporal, and history events per experiment;
+//  chart     drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments;
+//  tinylm    the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory.
+// Each figure is printed next to its target; the bench measures and never fails on a figure.
+// Options: --only PART[,PART] | --skip PART[,PART] (--skip-tinylm), --budget SECONDS (20),
+// --proposer-share SHARE (0.2), --experiments N (6), --rounds N (3), --slots LIST (1,2,4,8),
+// --overhead-experiments N (20). Uses TEMPORAL_ADDRESS or starts its own server.
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startRun } from '../client';
-import { materializeExample } from '../lib/node/exampleTarget';
-import { ensureUv } from '../lib/node/pythonTools';
-import type { ExperimentRecord, RunSummary } from '../lib/types';
-import { readRecords } from '../activities/record';
-import { renderChartSvg, svgToPng } from '../lib/node/progressChart';
-import { makeFakeTarget } from '../test/support/fakeTarget';
-import { startWorkers, stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
+import { benchChart } from './bench/chart';
+import type { Bench, BenchSettings } from './bench/context';
+import { benchDutyCycle } from './bench/dutyCycle';
+import { benchOverhead } from './bench/overhead';
+import { benchScaling } from './bench/scaling';
+import { benchTinylm } from './bench/tinylm';
+import type { SimulatedRun } from './bench/runs';
+import { stopOwnServer, testClient, testServer } from '../test/support/temporal';
+
+const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'tinylm'] as const;
+type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
   options: {
-    experiments: { type: 'string', default: '10' },
+    only: { type: 'string' },
+    skip: { type: 'string' },
     'skip-tinylm': { type: 'boolean', default: false },
+    budget: { type: 'string', default: '20' },
+    'proposer-share': { type: 'string', default: '0.2' },
+    experiments: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '3' },
+    slots: { type: 'string', default: '1,2,4,8' },
+    'overhead-experiments': { type: 'string', default: '20' },
   },
 });
-const experiments = Number(values.experiments);
 
-function stats(xs: number[]): string {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-  return `mean ${mean.toFixed(2)}s  median ${pct(0.5).toFixed(2)}s  p90 ${pct(0.9).toFixed(2)}s  max ${sorted[sorted.length - 1]!.toFixed(2)}s`;
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
 }
 
-const overhead = (r: ExperimentRecord) => (r.finishedAt - r.startedAt) / 1000 - r.trainSeconds;
+function number(name: string, text: string, whole: boolean): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n)))
+    usage(`--${name} takes a ${whole ? 'whole ' : ''}number above 0, not "${text}"`);
+  return n;
+}
+
+function parts(text: string | undefined, flag: string): Part[] {
+  if (text === undefined) return [];
+  const names = text.split(',').map((p) => p.trim());
+  for (const name of names)
+    if (!(PARTS as readonly string[]).includes(name))
+      usage(`--${flag} takes parts among ${PARTS.join(', ')}; got "${name}"`);
+  return names as Part[];
+}
+
+const settings: BenchSettings = {
+  budget: number('budget', values.budget, false),
+  proposerShare: number('proposer-share', values['proposer-share'], false),
+  experiments: number('experiments', values.experiments, true),
+  rounds: number('rounds', values.rounds, true),
+  slots: values.slots
+    .split(',')
+    .map((s) => number('slots', s.trim(), true))
+    .sort((a, b) => a - b),
+  overheadExperiments: number('overhead-experiments', values['overhead-experiments'], true),
+};
+const only = parts(values.only, 'only');
+const skipped = [...parts(values.skip, 'skip'), ...(values['skip-tinylm'] ? (['tinylm'] as const) : [])];
+const selected = PARTS.filter((p) => (only.length === 0 || only.includes(p)) && !skipped.includes(p));
+
+const started = Date.now();
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+console.log(
+  `bench: ${selected.join(', ')}; budget ${settings.budget} s, proposer share ${settings.proposerShare}, ` +
+    `${settings.experiments} experiments, ${settings.rounds} rounds on ${settings.slots.join('/')} slots, ` +
+    `${settings.overheadExperiments} overhead experiments`,
+);
+console.log(`machine: ${cpus().length} cores, load average ${load()} (1, 5, 15 min)`);
 
 const address = await testServer();
-const client = await testClient(address);
-const queues = uniqueQueues('bench');
-const workers = await startWorkers(address, { ...queues, extraPath: await ensureUv() });
+const bench: Bench = { address, client: await testClient(address), settings };
 try {
-  const fake = await makeFakeTarget({ sleepSeconds: 0.2 });
-  const started = Date.now();
-  const run = await startRun(client, { repo: fake, tag: 'bench', maxExperiments: experiments, ...queues });
-  const summary = (await run.result()) as RunSummary;
-  const records = readRecords(path.join(fake, '.git', 'autoresearch', 'runs', 'bench'));
-  console.log(`orchestration, ${summary.experimentsDone} experiments on a 0.2 s fake training:`);
-  console.log(`  overhead per experiment (wall - training): ${stats(records.map(overhead))}`);
-  console.log(
-    `  training process per experiment (python start + 0.2 s): ${stats(records.map((r) => r.trainSeconds))}`,
-  );
-  console.log(`  whole run: ${((Date.now() - started) / 1000).toFixed(1)}s`);
-
-  console.log('progress chart (redrawn by the record step after every experiment):');
-  for (const size of [100, 1000]) {
-    const synthetic = Array.from({ length: size }, (_, n) => ({
-      ...records[n % records.length]!,
-      n,
-      metric: 1 / (1 + n / 50) + ((n * 7919) % 13) / 100,
-      status: (n % 10 === 0 ? 'keep' : n % 10 === 5 ? 'crash' : 'discard') as ExperimentRecord['status'],
-    }));
-    const t0 = performance.now();
-    const svg = await renderChartSvg(synthetic, { metricName: 'val_bpb', direction: 'minimize' });
-    const t1 = performance.now();
-    const png = svgToPng(svg);
-    const t2 = performance.now();
-    console.log(
-      `  ${size} experiments: SVG ${(t1 - t0).toFixed(0)} ms (${(svg.length / 1024).toFixed(0)} KB), PNG ${(t2 - t1).toFixed(0)} ms (${(png.length / 1024).toFixed(0)} KB)`,
-    );
+  let pipelined: SimulatedRun | undefined;
+  for (const part of selected) {
+    if (part === 'duty') pipelined = await benchDutyCycle(bench);
+    if (part === 'scaling') await benchScaling(bench, pipelined);
+    if (part === 'overhead') await benchOverhead(bench);
+    if (part === 'chart') await benchChart();
+    if (part === 'tinylm') await benchTinylm(bench);
   }
-
-  if (!values['skip-tinylm']) {
-    const repo = await materializeExample(
-      'tinylm',
-      path.join(mkdtempSync(path.join(tmpdir(), 'ar-bench-')), 'tinylm'),
-    );
-    const t0 = Date.now();
-    const baseline = await startRun(client, { repo, tag: 'bench-tinylm', maxExperiments: 0, ...queues });
-    await baseline.result();
-    const [b] = readRecords(path.join(repo, '.git', 'autoresearch', 'runs', 'bench-tinylm'));
-    console.log('tinylm baseline at its default budget (first run includes uv sync and data preparation):');
-    console.log(
-      `  val_bpb ${b!.metric?.toFixed(6)}  training process ${b!.trainSeconds}s  peak memory ${b!.memoryGb?.toFixed(2)} GB  run wall ${((Date.now() - t0) / 1000).toFixed(1)}s`,
-    );
-  }
+  console.log(`\nbench done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${load()}`);
 } finally {
-  await workers.stop();
-  await client.connection.close();
+  await bench.client.connection.close();
   await stopOwnServer();
 }

@@ -7,11 +7,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
+import { fetchChain } from './bench/history';
 import { spawnWorker } from '../test/support/commandLines';
 import { makeTarget } from '../test/support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../test/support/invariants';
@@ -50,25 +49,6 @@ function rssMb(pid: number): number {
   return Number(kb) / 1024;
 }
 
-/** Events of every execution in the run's continue-as-new chain, in order. */
-async function eventsPerExecution(client: Client, workflowId: string, firstRunId: string): Promise<number[]> {
-  const counts: number[] = [];
-  let runId: string | undefined = firstRunId;
-  while (runId) {
-    const history: proto.temporal.api.history.v1.IHistory = await client.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const events: proto.temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
-    counts.push(events.length);
-    const last: proto.temporal.api.history.v1.IHistoryEvent | undefined = events[events.length - 1];
-    runId =
-      last?.eventType === proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-        ? (last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined)
-        : undefined;
-  }
-  return counts;
-}
-
 const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('long');
@@ -103,7 +83,9 @@ try {
   const wall = (Date.now() - started) / 1000;
   memory.push(`end: ${rssMb(worker.pid!).toFixed(0)} MB`);
   await assertRunInvariants(repo, 'long', summary, checkout);
-  const counts = await eventsPerExecution(client, handle.workflowId, handle.firstExecutionRunId);
+  const counts = (await fetchChain(client, handle.workflowId, handle.firstExecutionRunId)).map(
+    (e) => e.length,
+  );
   const total = counts.reduce((a, b) => a + b, 0);
   console.log(
     `long run: ${summary.experimentsDone} experiments in ${wall.toFixed(0)}s (${((wall / summary.experimentsDone) * 1000).toFixed(0)} ms each)`,

@@ -1,9 +1,11 @@
 // Records a history from a real run into test/fixtures/histories/, for the replay test. The run is
 // steered the way an operator would (a queued idea, a note, pause --now during training, resume, new
-// limits), so the replay covers those paths too.
-// Usage: npm run record-history [-- name]   (needs TEMPORAL_ADDRESS or starts its own server)
+// limits), so the replay covers those paths too. With --parallel N, N slots train at once and proposals
+// are pipelined (made ahead, rebased when the best moved); without it, one step at a time.
+// Usage: npm run record-history [-- name [--parallel N]]   (needs TEMPORAL_ADDRESS or starts its own server)
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { startRun } from '../client';
 import {
   limitsUpdate,
@@ -17,11 +19,16 @@ import { waitFor } from '../test/support/waitFor';
 import { makeFakeTarget } from '../test/support/fakeTarget';
 import { startWorkers, stopOwnServer, testClient, testServer, uniqueQueues } from '../test/support/temporal';
 
-const name = process.argv[2] ?? `run-${new Date().toISOString().slice(0, 10)}`;
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { parallel: { type: 'string' } },
+});
+const name = positionals[0] ?? `run-${new Date().toISOString().slice(0, 10)}`;
+const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
 const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('record');
-const workers = await startWorkers(address, queues);
+const workers = await startWorkers(address, { ...queues, slots: parallel ?? 1 });
 const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16', sleepSeconds: 4 });
 const handle = await startRun(client, {
   repo,
@@ -30,13 +37,14 @@ const handle = await startRun(client, {
   experimentsPerRun: 3,
   seed: 3,
   heartbeatTimeoutSeconds: 2,
+  ...(parallel === undefined ? { pipeline: false } : { parallel, pipeline: true }),
   ...queues,
 });
 await handle.executeUpdate(queueUpdate, { args: ['LEARNING_RATE=0.02'] });
 await handle.executeUpdate(redirectUpdate, { args: ['try a wider model'] });
 await waitFor('experiment 2 to train', async () => {
   const s = await handle.query(statusQuery);
-  return s.phase === 'training' && s.currentExperiment === 2 ? s : undefined;
+  return s.inFlight.some((a) => a.n === 2 && a.phase === 'training') ? s : undefined;
 });
 await handle.signal(pauseSignal, { now: true });
 await waitFor('the pause', async () =>

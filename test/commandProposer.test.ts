@@ -26,6 +26,8 @@ describe('command proposer', () => {
     const handle = await startRun(h.client, {
       repo,
       tag: 'cmd',
+      // One proposal after the other: the second is made on the first's keep.
+      pipeline: false,
       proposer: 'command',
       command: { command: agent, timeoutSeconds: 30 },
       maxExperiments: 2,

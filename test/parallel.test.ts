@@ -8,7 +8,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { rebaseCandidate } from '../activities/rebase';
 import { startRun } from '../client';
-import { parseConfigText } from '../lib/node/targetConfig';
 import type { RunSummary } from '../lib/types';
 import { trainingSlots } from '../worker';
 import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
@@ -177,8 +176,7 @@ describe('parallel slots', () => {
     const sameLine = await commitWith(base, 'WIDTH = 16', 'WIDTH = 32', 3);
     const sameEdit = await commitWith(base, 'WIDTH = 16', 'WIDTH = 20', 4);
     await git(repo, ['checkout', '-q', 'main']);
-    const config = parseConfigText(readFileSync(path.join(repo, 'autoresearch.toml'), 'utf8'));
-    const input = { repo, tag: 'rb', parent: base, onto: best, config };
+    const input = { repo, tag: 'rb', parent: base, onto: best };
 
     const rebased = await rebaseCandidate({ ...input, n: 2, commit: neighbour });
     assert.ok('commit' in rebased);

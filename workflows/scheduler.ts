@@ -411,7 +411,6 @@ export class Scheduler {
             commit: candidate.commit,
             parent: candidate.parent,
             onto,
-            config: state.prepared!.config,
             ...(options.remote ? { remote: options.remote } : {}),
           },
         ],

@@ -1,0 +1,50 @@
+// What every part of the bench shares: the Temporal server and client, and the settings it was run with.
+import type { Client } from '@temporalio/client';
+import { startWorkers, uniqueQueues, type RunningWorkers } from '../../test/support/temporal';
+
+export interface BenchSettings {
+  /** Seconds each simulated training sleeps (B). */
+  budget: number;
+  /** The simulated proposer's latency as a share of the budget (L = share × B). */
+  proposerShare: number;
+  /** Experiments after the baseline in each duty-cycle run. */
+  experiments: number;
+  /** Rounds of the scaling runs: each runs rounds × slots experiments after the baseline. */
+  rounds: number;
+  /** Slot counts of the scaling table. */
+  slots: number[];
+  /** Experiments after the baseline in the overhead runs (Temporal and bare). */
+  overheadExperiments: number;
+}
+
+export interface Bench {
+  address: string;
+  client: Client;
+  settings: BenchSettings;
+}
+
+export interface BenchWorkers extends RunningWorkers {
+  queues: { taskQueue: string; trainTaskQueue: string };
+}
+
+/** In-process control and training workers offering `slots` training slots, on task queues of their own. */
+export async function workersWithSlots(bench: Bench, name: string, slots: number): Promise<BenchWorkers> {
+  const queues = uniqueQueues(`bench-${name}`);
+  const workers = await startWorkers(bench.address, { ...queues, slots });
+  return { ...workers, queues };
+}
+
+/** Runs `body` with workers of `slots` slots, and stops them after. */
+export async function withWorkers<T>(
+  bench: Bench,
+  name: string,
+  slots: number,
+  body: (queues: BenchWorkers['queues']) => Promise<T>,
+): Promise<T> {
+  const workers = await workersWithSlots(bench, name, slots);
+  try {
+    return await body(workers.queues);
+  } finally {
+    await workers.stop();
+  }
+}

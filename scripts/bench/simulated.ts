@@ -1,0 +1,117 @@
+// The simulated research the bench measures the orchestration with: a trainer that sleeps for its budget
+// and a proposer that thinks for a set time, so that what is left of a slot's time is the orchestration.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeTarget } from '../../test/support/fakeTarget';
+
+/**
+ * train.py's knobs, one a line with a blank line between, so edits to two different knobs merge cleanly.
+ * Experiment n edits knob n mod KNOBS: with 32, no two experiments within 32 of each other edit the same
+ * knob, more than a proposal's parent can lag behind the best with up to 16 slots. (With several slots the
+ * best can move to a candidate that lacks an earlier keep's edit; a proposal made on that earlier keep,
+ * editing the same knob again, then conflicts and is proposed afresh, at the proposer's full latency.)
+ */
+export const KNOBS = 32;
+
+export interface SimulatedTarget {
+  repo: string;
+  /** train.py appends `start<TAB>end<TAB>worktree` (time.time() in seconds) for every training. */
+  ledger: string;
+}
+
+/** One training as train.py saw it. */
+export interface Span {
+  start: number;
+  end: number;
+  /** The slot's worktree it ran in. */
+  where: string;
+}
+
+/**
+ * A target whose train.py sleeps for its budget (AUTORESEARCH_TIME_BUDGET; none: it ends at once) and
+ * scores its knobs against fixed values, so some edits keep and some discard.
+ */
+export async function simulatedTarget(): Promise<SimulatedTarget> {
+  const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-bench-ledger-')), 'trainings.tsv');
+  const knobs = Array.from({ length: KNOBS }, (_, k) => `K${pad(k)} = 0.5  # knob ${k}\n`).join('\n');
+  const names = Array.from({ length: KNOBS }, (_, k) => `K${pad(k)}`).join(', ');
+  const aims = Array.from({ length: KNOBS }, (_, k) => (((k * 37) % 10) / 10 + 0.05).toFixed(2)).join(', ');
+  const train = `# The bench's simulated trainer: "trains" by sleeping for its budget and scores its knobs.
+import os, time
+
+${knobs}
+KNOBS = [${names}]
+AIMS = [${aims}]
+BUDGET = float(os.environ.get("AUTORESEARCH_TIME_BUDGET") or 0)
+
+start = time.time()
+while time.time() - start < BUDGET:
+    print(f"\\rtraining {time.time() - start:.0f}s", end="", flush=True)
+    time.sleep(max(0.0, min(1.0, BUDGET - (time.time() - start))))
+end = time.time()
+with open(${JSON.stringify(ledger)}, "a") as f:
+    f.write(f"{start}\\t{end}\\t{os.getcwd()}\\n")
+loss = sum(abs(k - a) for k, a in zip(KNOBS, AIMS))
+print()
+print("---")
+print(f"val_bpb:          {loss:.6f}")
+print(f"training_seconds: {end - start:.1f}")
+print("peak_vram_mb:     1024.0")
+`;
+  const repo = await makeTarget(
+    {
+      'train.py': train,
+      'prepare.py': '# frozen: data and evaluation\n',
+      'program.md': '# program\nLower val_bpb.\n',
+      'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n',
+    },
+    'ar-bench-',
+  );
+  return { repo, ledger };
+}
+
+/**
+ * The simulated proposer, for `--proposer command`: it thinks for `seconds`, then sets the knob of its
+ * experiment's number (consecutive experiments edit different knobs) to a value of that number's own,
+ * so every candidate is new and proposals made in parallel rebase cleanly onto each other's keeps.
+ */
+export function simulatedProposer(seconds: number): string {
+  const script = path.join(mkdtempSync(path.join(tmpdir(), 'ar-bench-proposer-')), 'propose.py');
+  writeFileSync(
+    script,
+    `import os, re, sys, time
+time.sleep(${seconds})
+n = int(os.environ["AUTORESEARCH_EXPERIMENT"])
+knob, value = f"K{n % ${KNOBS}:02d}", ((n * 7919) % 1000 + 0.5) / 1000
+with open("train.py") as f:
+    source = f.read()
+with open("train.py", "w") as f:
+    f.write(re.sub(rf"^{knob} = [0-9.]+", f"{knob} = {value}", source, flags=re.M))
+with open(os.environ["AUTORESEARCH_DESCRIPTION_FILE"], "w") as f:
+    f.write(f"set {knob} to {value}\\n")
+`,
+  );
+  return `python3 ${script}`;
+}
+
+/** The trainings in the ledger, by start time. */
+export function readSpans(ledger: string): Span[] {
+  let text: string;
+  try {
+    text = readFileSync(ledger, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'))
+    .map(([start, end, where]) => ({ start: Number(start), end: Number(end), where: where ?? '' }))
+    .sort((a, b) => a.start - b.start);
+}
+
+function pad(k: number): string {
+  return String(k).padStart(2, '0');
+}
