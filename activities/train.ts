@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
 import type { TargetConfig, TrainingOutcome } from '../lib/types';
+import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef } from '../lib/node/git';
 import { homePath } from '../lib/node/home';
 import { fetchCommit, trainingClone } from '../lib/node/remote';
@@ -28,6 +29,8 @@ export interface TrainInput {
   config: TargetConfig;
   /** The run's git remote: when set, the candidate is fetched from it into this worker's own clone. */
   remote?: string;
+  /** Train with this random seed, the way the target's config says (seed_env or seed_arg). */
+  seed?: number;
 }
 
 /** One place a training runs on this worker: a name, and the GPUs it is pinned to (if any). */
@@ -60,6 +63,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
 
   async function trainCandidate(input: TrainInput): Promise<TrainingOutcome> {
     const ctx = Context.current();
+    const seeded = seededCommand(input.config, input.seed);
     const repo = input.remote
       ? await trainingClone(worker.workdir ?? homePath('work'), input.remote)
       : await Repo.open(input.repo);
@@ -76,11 +80,14 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     const own = slots.take(readFinished(trainedPath, input.commit)?.slot);
     try {
       const slot = claimSlot(repo, own.name);
-      const env = trainingEnv(process.env, {
-        budgetSeconds: input.config.train.budgetSeconds,
-        gpus: own.gpus,
-        extraPath: worker.extraPath,
-      });
+      const env = {
+        ...trainingEnv(process.env, {
+          budgetSeconds: input.config.train.budgetSeconds,
+          gpus: own.gpus,
+          extraPath: worker.extraPath,
+        }),
+        ...seeded.env,
+      };
       const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
         ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
 
@@ -98,7 +105,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         } else {
           ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
           const result = await runSupervised({
-            command: input.config.train.command,
+            command: seeded.command,
             cwd: slot.worktree,
             env,
             logPath,
@@ -199,6 +206,23 @@ async function fetchCandidate(clone: Repo, input: TrainInput, ctx: Context): Pro
   } finally {
     clearInterval(timer);
   }
+}
+
+/** The training command and the environment that give it `seed`, as the target's config says. */
+export function seededCommand(
+  config: TargetConfig,
+  seed: number | undefined,
+): { command: string; env: Record<string, string> } {
+  const { command, seedEnv, seedArg } = config.train;
+  if (seed === undefined) return { command, env: {} };
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`a training seed must be a whole number >= 0; got ${seed}`);
+  if (seedEnv) return { command, env: { [seedEnv]: String(seed) } };
+  if (seedArg) return { command: `${command} ${seedArg} ${seed}`, env: {} };
+  throw targetError(
+    `${config.source} does not say how to set the training's random seed: add seed_env = "NAME" (a variable ` +
+      'train.py reads) or seed_arg = "--seed" (a flag it takes) under [train].',
+  );
 }
 
 /**

@@ -24,6 +24,12 @@ export interface TargetConfig {
     budgetSeconds?: number;
     /** A run longer than this is killed and recorded as `timeout`. */
     timeoutSeconds: number;
+    /**
+     * How to give a training another random seed (to measure run-to-run noise, or to confirm a result):
+     * an environment variable the script reads, or a flag appended to the command with the seed.
+     */
+    seedEnv?: string;
+    seedArg?: string;
   };
   metric: {
     name: string;

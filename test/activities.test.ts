@@ -159,6 +159,32 @@ describe('training, retried', () => {
   });
 });
 
+describe('training with a seed', () => {
+  it('gives the training the seed the way the target says: a variable, or a flag on the command', async () => {
+    const repo = await makeFakeTarget({
+      extra: 'print(f"seed from env: {os.environ.get(\'SEED\')}; argv: {sys.argv[1:]}")',
+    });
+    const run = await prepared(repo, 'seeded');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const env = () => new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const train = async (n: number, seedEnv?: string, seedArg?: string) => {
+      const config = { ...run.config, train: { ...run.config.train, seedEnv, seedArg } };
+      const outcome: TrainingOutcome = await env().run(trainCandidate, {
+        repo,
+        tag: 'seeded',
+        n,
+        commit: run.baseCommit,
+        config,
+        seed: 7,
+      });
+      return readFileSync(outcome.logPath, 'utf8');
+    };
+    assert.match(await train(0, 'SEED'), /seed from env: 7; argv: \[\]/);
+    assert.match(await train(1, undefined, '--seed'), /seed from env: None; argv: \['--seed', '7'\]/);
+    await assert.rejects(train(2), /does not say how to set the training's random seed/);
+  });
+});
+
 describe('running a training process', () => {
   const tmp = () => mkdtempSync(path.join(tmpdir(), 'ar-proc-'));
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scoreOutcome } from '../activities/evaluate';
+import { seededCommand } from '../activities/train';
 import { extractMetricText, parseSummary } from '../lib/metrics';
 import { applyEdits, type FileEdit } from '../lib/proposers/applyEdits';
 import { findNumericConstants, mutate } from '../lib/proposers/mutate';
@@ -326,6 +327,24 @@ describe('target config', () => {
     assert.throws(() => parseConfigText('[eval]\ncommand = ""\n'), /eval\.command.*uv run evaluate\.py/);
     assert.throws(() => parseConfigText('[eval]\ncmd = "x"\n'), /cmd.*\[eval\] command, timeout_seconds/);
   });
+  it('reads how to set the seed: an environment variable or a flag, not both', () => {
+    assert.equal(parseConfigText('[train]\nseed_env = "SEED"\n').train.seedEnv, 'SEED');
+    assert.equal(parseConfigText('[train]\nseed_arg = "--seed"\n').train.seedArg, '--seed');
+    assert.throws(
+      () => parseConfigText('[train]\nseed_env = "SEED"\nseed_arg = "--seed"\n'),
+      /keep one of them/,
+    );
+    assert.throws(() => parseConfigText('[train]\nseed_env = "MY SEED"\n'), /environment variable name/);
+    assert.throws(() => parseConfigText('[train]\nseed_arg = "seed; rm -rf ~"\n'), /flag such as --seed/);
+    const config = parseConfigText('[train]\ncommand = "python3 train.py"\nseed_arg = "--seed"\n');
+    assert.deepEqual(seededCommand(config, 7), { command: 'python3 train.py --seed 7', env: {} });
+    assert.deepEqual(seededCommand(config, undefined), { command: 'python3 train.py', env: {} });
+    const byEnv = parseConfigText('[train]\nseed_env = "AUTORESEARCH_SEED"\n');
+    assert.deepEqual(seededCommand(byEnv, 3).env, { AUTORESEARCH_SEED: '3' });
+    assert.throws(() => seededCommand(parseConfigText(''), 3), /add seed_env = "NAME".*or seed_arg/);
+    assert.throws(() => seededCommand(byEnv, -1), /whole number/);
+  });
+
   it('reads a separate evaluation command, with a 600 s default timeout', () => {
     const c = parseConfigText('[train]\ntimeout_seconds = 90\n[eval]\ncommand = "uv run evaluate.py"\n');
     assert.deepEqual(c.eval, { command: 'uv run evaluate.py', timeoutSeconds: 600 });

@@ -24,7 +24,7 @@ WEIGHT_DECAY = 0.1  # decoupled (AdamW) weight decay, not applied to biases
 WARMUP_STEPS = 50  # steps of linear learning-rate warmup
 WARMDOWN_RATIO = 0.5  # final fraction of the time budget with linear LR decay to 0
 INIT_SCALE = 1.0  # multiplier on the 1/sqrt(fan_in) init std
-SEED = 42  # random seed for init and batch sampling
+SEED = int(os.environ.get("AUTORESEARCH_SEED", "42"))  # init and batch sampling; autoresearch sets it
 
 # One BLAS thread unless the caller chose otherwise: the time budget counts the
 # process's CPU time (see Training), so a second thread would cost budget as fast

@@ -35,6 +35,14 @@ const schema = z
         setup: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
         budget_seconds: z.number().positive().optional(),
         timeout_seconds: z.number().positive().optional(),
+        seed_env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as SEED')
+          .optional(),
+        seed_arg: z
+          .string()
+          .regex(/^--?[A-Za-z][\w-]*$/, 'must be a command-line flag such as --seed')
+          .optional(),
       })
       .strict()
       .optional(),
@@ -123,7 +131,7 @@ export function parseConfigText(tomlText: string): TargetConfig {
     });
     throw targetError(
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
-        'Known fields: [train] command, setup, budget_seconds, timeout_seconds; ' +
+        'Known fields: [train] command, setup, budget_seconds, timeout_seconds, seed_env, seed_arg; ' +
         '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
         '[eval] command, timeout_seconds.',
     );
@@ -138,6 +146,8 @@ export function parseConfigText(tomlText: string): TargetConfig {
       setup,
       budgetSeconds: c.train?.budget_seconds,
       timeoutSeconds: c.train?.timeout_seconds ?? d.train.timeoutSeconds,
+      ...(c.train?.seed_env !== undefined ? { seedEnv: c.train.seed_env } : {}),
+      ...(c.train?.seed_arg !== undefined ? { seedArg: c.train.seed_arg } : {}),
     },
     metric: {
       name: c.metric?.name ?? d.metric.name,
@@ -170,6 +180,10 @@ export function parseConfigText(tomlText: string): TargetConfig {
         `${CONFIG_FILE}: metric.pattern needs one capture group around the number, e.g. "^loss: ([0-9.]+)".`,
       );
   }
+  if (config.train.seedEnv !== undefined && config.train.seedArg !== undefined)
+    throw targetError(
+      `${CONFIG_FILE}: train.seed_env and train.seed_arg both say how to set the seed; keep one of them.`,
+    );
   if (config.train.budgetSeconds !== undefined && config.train.budgetSeconds >= config.train.timeoutSeconds)
     throw targetError(
       `${CONFIG_FILE}: train.budget_seconds (${config.train.budgetSeconds}) must be below train.timeout_seconds (${config.train.timeoutSeconds}).`,
