@@ -24,7 +24,7 @@ start = time.time()
 time.sleep(${sleepSeconds})
 loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
 with open(${JSON.stringify(ledger)}, "a") as f:
-    f.write(f"train\\t{start}\\t{time.time()}\\t{os.getcwd()}\\n")
+    f.write(f"train\\t{start}\\t{time.time()}\\t{os.getcwd()}\\t{os.environ.get('CUDA_VISIBLE_DEVICES')}\\n")
 print("---")
 print(f"val_bpb:          {loss:.6f}")
 `;
@@ -41,6 +41,8 @@ interface Span {
   start: number;
   end: number;
   where: string;
+  /** The GPUs the training was pinned to (CUDA_VISIBLE_DEVICES). */
+  gpus?: string;
 }
 
 function spans(ledger: string, kind: string): Span[] {
@@ -49,7 +51,7 @@ function spans(ledger: string, kind: string): Span[] {
     .split('\n')
     .map((line) => line.split('\t'))
     .filter((f) => f[0] === kind)
-    .map(([, start, end, where]) => ({ start: Number(start), end: Number(end), where: where! }));
+    .map(([, start, end, where, gpus]) => ({ start: Number(start), end: Number(end), where: where!, gpus }));
 }
 
 /** The most spans running at one moment. */
@@ -58,7 +60,8 @@ function mostAtOnce(all: Span[]): number {
 }
 
 describe('parallel slots', () => {
-  const h = useHarness('parallel', async () => ({ slots: 3 }));
+  // Three "GPUs": one slot each, pinned (the CPU training ignores the variable, but sees it).
+  const h = useHarness('parallel', async () => ({ gpus: '0,1,2' }));
 
   it('keeps up to --parallel experiments in flight, one per slot, and decides against the best of the moment', async () => {
     const { repo, ledger } = await ledgerTarget(1.5);
@@ -86,6 +89,16 @@ describe('parallel slots', () => {
         1,
         `one training at a time in ${slot}`,
       );
+    // Each slot is pinned to its own GPU, and every training in it saw that GPU alone.
+    const pinned = [...slots].map((slot) => [
+      ...new Set(trainings.filter((t) => t.where === slot).map((t) => t.gpus)),
+    ]);
+    for (const gpus of pinned) assert.equal(gpus.length, 1, `one GPU per slot: ${gpus.join(', ')}`);
+    assert.equal(new Set(pinned.flat()).size, slots.size, 'no GPU shared by two slots');
+    assert.ok(
+      pinned.flat().every((g) => ['0', '1', '2'].includes(g!)),
+      pinned.join(' '),
+    );
 
     // Each decision compared with the best when it was made: replayed in decision order, every keep
     // beats the running best and every discard does not.
