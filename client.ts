@@ -35,6 +35,8 @@ export interface StartRunRequest {
   parallel?: number;
   /** Propose the next experiment while the current one trains (default true). */
   pipeline?: boolean;
+  /** Baseline trainings with different seeds, to measure the metric's noise (default 3; 1: once). */
+  noiseRuns?: number;
   heartbeatTimeoutSeconds?: number;
   taskQueue?: string;
   trainTaskQueue?: string;
@@ -57,6 +59,10 @@ export async function startRun(
   // Fail here, at the keyboard, rather than inside the workflow a second later.
   await preflight(repo, request.tag, { ...request, remote });
   const parallel = request.parallel ?? 1;
+  if (request.noiseRuns !== undefined && (!Number.isInteger(request.noiseRuns) || request.noiseRuns < 1))
+    throw new Error(
+      `--noise-runs takes how many times the baseline trains (with different seeds), 1 or more; got ${request.noiseRuns}`,
+    );
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256)
     throw new Error(
       `--parallel takes the number of experiments in flight at once, 1 to 256 (one per training slot); got ${parallel}`,
@@ -74,6 +80,7 @@ export async function startRun(
     timeoutSeconds: request.timeoutSeconds,
     parallel,
     pipeline: request.pipeline ?? true,
+    noiseRuns: request.noiseRuns ?? 3,
     // Continuing as new waits for the experiments in flight: with more slots, do it less often.
     experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,

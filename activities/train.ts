@@ -68,7 +68,11 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       ? await trainingClone(worker.workdir ?? homePath('work'), input.remote)
       : await Repo.open(input.repo);
     const runDir = runDirOf(repo.commonDir, input.tag);
-    const logPath = experimentLogPath(runDir, input.n);
+    // Another seed of the same experiment (the baseline's noise runs) keeps logs and results of its own.
+    const logPath = experimentLogPath(runDir, input.n).replace(
+      /\.log$/,
+      input.seed === undefined ? '.log' : `.seed${input.seed}.log`,
+    );
     const resultPath = logPath.replace(/\.log$/, '.result.json');
     const done = readFinished(resultPath, input.commit);
     if (done) return done;

@@ -76,9 +76,16 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
   const summary = description.status.name === 'COMPLETED' ? ((await handle.result()) as RunSummary) : null;
   const counts = emptyCounts();
   for (const r of records) counts[r.status] += 1;
-  const kept = records.filter((r) => r.status === 'keep' && r.metric !== undefined);
-  const best = kept[kept.length - 1];
   const config = await inspectTarget(repo.root, {}, records[0]?.commit).catch(() => null);
+  // Every keep beat the best of its moment, so the best is the best kept (with several slots, keeps are
+  // decided in any order of numbers).
+  const sign = config?.config.metric.direction === 'maximize' ? -1 : 1;
+  const best = records
+    .filter((r) => r.status === 'keep' && r.metric !== undefined)
+    .reduce<ExperimentRecord | undefined>(
+      (a, r) => (!a || sign * (r.metric! - a.metric!) < 0 ? r : a),
+      undefined,
+    );
   return {
     tag,
     phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
@@ -87,6 +94,7 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     inFlight: [],
     best: best ? { n: best.n, commit: best.commit, metric: best.metric! } : null,
     baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
+    noise: records[0]?.noise ?? null,
     metricName: config?.config.metric.name ?? null,
     direction: config?.config.metric.direction ?? null,
     experimentsDone: records.length,

@@ -202,6 +202,12 @@ program
     1,
   )
   .option(
+    '--noise-runs <n>',
+    "train the baseline this many times with different seeds to measure the metric's noise (1: once)",
+    (v) => positiveInt(v),
+    3,
+  )
+  .option(
     '--no-pipeline',
     'propose only once a slot is free (default: the next proposal is made while training)',
   )
@@ -228,6 +234,7 @@ program
         remote?: string;
         parallel: number;
         pipeline: boolean;
+        noiseRuns: number;
         wait?: boolean;
       },
     ) => {
@@ -255,6 +262,7 @@ program
         remote: opts.remote,
         parallel: opts.parallel,
         pipeline: opts.pipeline,
+        noiseRuns: opts.noiseRuns,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
         command: opts.proposerCommand
           ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout, passEnv: opts.proposerEnv }

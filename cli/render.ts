@@ -67,6 +67,10 @@ export function statusText(status: RunStatus): string {
   if (others.length) lines.push(`also in flight: ${others.map(inFlightText).join('; ')}`);
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
+  if (status.noise)
+    lines.push(
+      `noise: ±${status.noise.std.toFixed(6)} (std of the baseline over ${status.noise.metrics.length} seeds: ${status.noise.metrics.map((m) => m.toFixed(6)).join(', ')})`,
+    );
   if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
   if (status.spend.dollars > 0 || status.spend.inputTokens > 0)
     lines.push(`proposer spend: ${spendText(status.spend)}`);

@@ -116,6 +116,11 @@ export interface RunOptions {
   parallel?: number;
   /** Propose the next experiment while the current one trains, so a slot never waits for the proposer. */
   pipeline?: boolean;
+  /**
+   * Train the baseline this many times, with different seeds, to measure the metric's run-to-run noise
+   * (needs the target's seed_env or seed_arg). Absent or 1: once.
+   */
+  noiseRuns?: number;
   /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */
@@ -177,9 +182,19 @@ export interface TrainingOutcome {
   evalLogPath?: string;
 }
 
+/** The run-to-run noise of the metric: the baseline trained with several seeds. */
+export interface NoiseEstimate {
+  /** The metric of each run (the target's own seed first, then seeds 1, 2 ...). */
+  metrics: number[];
+  /** Their sample standard deviation. */
+  std: number;
+}
+
 export interface Evaluation {
   status: 'ok' | 'crash' | 'timeout' | 'invalid' | 'cancelled';
+  /** With noise runs, the mean over them. */
   metric?: number;
+  noise?: NoiseEstimate;
   memoryGb?: number;
   reason?: string;
 }
@@ -197,6 +212,8 @@ export interface ExperimentRecord {
   cost?: ProposalCost;
   /** The operator's queued idea this experiment tried, if any. */
   idea?: string;
+  /** The baseline only, with noise runs: each run's metric and their spread (`metric` is their mean). */
+  noise?: NoiseEstimate;
   /** The end of the log of a crashed run, for the next proposal (kept in the record file only). */
   logTail?: string;
   trainSeconds: number;
@@ -244,6 +261,8 @@ export interface RunStatus {
   best: BestResult | null;
   /** The baseline's metric, once experiment 0 is scored. */
   baselineMetric: number | null;
+  /** The metric's run-to-run noise, when the baseline was trained with several seeds. */
+  noise: NoiseEstimate | null;
   metricName: string | null;
   direction: MetricDirection | null;
   experimentsDone: number;

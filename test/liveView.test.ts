@@ -33,6 +33,7 @@ const training: RunStatus = {
   phase: 'training',
   currentExperiment: 3,
   currentDescription: 'raise LR to 0.05',
+  noise: null,
   inFlight: [
     { n: 3, phase: 'training', since: 0, description: 'raise LR to 0.05' },
     { n: 4, phase: 'proposing', since: 0, description: null },

@@ -9,6 +9,7 @@ import type {
   ExperimentPhase,
   ExperimentStatus,
   LimitsChange,
+  NoiseEstimate,
   Phase,
   PreparedRun,
   ProposalCost,
@@ -32,6 +33,8 @@ export interface RunSnapshot {
   nextExperiment: number;
   best: BestResult | null;
   baselineMetric: number | null;
+  /** The metric's run-to-run noise, from the baseline's runs with several seeds. */
+  noise: NoiseEstimate | null;
   counts: Record<ExperimentStatus, number>;
   recent: ExperimentRecord[];
   notes: string[];
@@ -58,6 +61,14 @@ const PHASE_WEIGHT: Record<ExperimentPhase, number> = {
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
   return { keep: 0, discard: 0, crash: 0, timeout: 0, invalid: 0, cancelled: 0 };
+}
+
+/** The noise of a metric from runs of one candidate with different seeds: mean and sample std. */
+export function noiseEstimate(metrics: number[]): { mean: number; noise: NoiseEstimate } {
+  const mean = metrics.reduce((a, b) => a + b, 0) / metrics.length;
+  const variance =
+    metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
+  return { mean, noise: { metrics, std: Math.sqrt(variance) } };
 }
 
 export function isImprovement(metric: number, best: number, direction: 'minimize' | 'maximize'): boolean {
@@ -89,6 +100,7 @@ export class RunState {
       nextExperiment: 0,
       best: null,
       baselineMetric: null,
+      noise: null,
       recent: [],
       notes: [],
       queue: [],
@@ -402,7 +414,10 @@ export class RunState {
     if (record.cost) this.s.spend = addCost(this.s.spend, record.cost);
     if (record.status === 'keep' && record.metric !== undefined) {
       this.s.best = { n: record.n, commit: record.commit, metric: record.metric };
-      if (record.n === 0) this.s.baselineMetric = record.metric;
+      if (record.n === 0) {
+        this.s.baselineMetric = record.metric;
+        if (record.noise) this.s.noise = record.noise;
+      }
     }
     // The log tail is for the next proposal only; it lives in the record file, not in the state.
     const { logTail: _logTail, ...kept } = record;
@@ -421,6 +436,7 @@ export class RunState {
       inFlight: this.inFlight,
       best: this.s.best,
       baselineMetric: this.s.baselineMetric,
+      noise: this.s.noise,
       metricName: p?.config.metric.name ?? null,
       direction: p?.config.metric.direction ?? null,
       experimentsDone: this.experimentsDone,

@@ -30,7 +30,7 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { currentDetails } from './details';
-import type { RunState } from './runState';
+import { noiseEstimate, type RunState } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
@@ -345,17 +345,8 @@ export class Scheduler {
           evaluation = { status: 'crash', reason: trained.failure };
         } else {
           outcome = trained;
-          evaluation = await p.scope.run(() =>
-            control.evaluateCandidate.executeWithOptions(controlOptions(options, `exp ${n} evaluate`), [
-              {
-                repo: options.repo,
-                commit: trainee.commit,
-                config,
-                frozenBlobs: prepared.frozenBlobs,
-                outcome: trained,
-              },
-            ]),
-          );
+          evaluation = await p.scope.run(() => this.evaluate(trainee, trained));
+          if (n === 0) evaluation = await p.scope.run(() => this.measureNoise(trainee, evaluation));
         }
       }
     } catch (err) {
@@ -389,6 +380,50 @@ export class Scheduler {
       );
     }
     if (this.moreToRun && this.continueAsNewDue()) this.draining = true;
+  }
+
+  private evaluate(candidate: Candidate, outcome: TrainingOutcome, seed?: number): Promise<Evaluation> {
+    const options = this.state.options;
+    const prepared = this.state.prepared!;
+    return control.evaluateCandidate.executeWithOptions(
+      controlOptions(options, `exp ${candidate.n} evaluate${seed === undefined ? '' : ` (seed ${seed})`}`),
+      [
+        {
+          repo: options.repo,
+          commit: candidate.commit,
+          config: prepared.config,
+          frozenBlobs: prepared.frozenBlobs,
+          outcome,
+        },
+      ],
+    );
+  }
+
+  /**
+   * With noise runs, the baseline trains again with seeds 1, 2 ... (at once, on as many slots as there
+   * are): its metric becomes the mean, and their spread the run's noise. A target that does not say how
+   * to set its seed trains once.
+   */
+  private async measureNoise(baseline: Candidate, first: Evaluation): Promise<Evaluation> {
+    const { state } = this;
+    const options = state.options;
+    const config = state.prepared!.config;
+    const runs = options.noiseRuns ?? 1;
+    if (runs < 2 || first.status !== 'ok' || first.metric === undefined) return first;
+    if (config.train.seedEnv === undefined && config.train.seedArg === undefined) return first;
+    const seeds = Array.from({ length: runs - 1 }, (_, k) => k + 1);
+    state.track(baseline.n, 'training', Date.now(), `baseline, ${runs - 1} more seeds to measure the noise`);
+    this.show();
+    const more = await Promise.all(
+      seeds.map(async (seed) => {
+        const trained = await train(options, config, baseline, seed);
+        if ('failure' in trained) return undefined;
+        const evaluation = await this.evaluate(baseline, trained, seed);
+        return evaluation.status === 'ok' ? evaluation.metric : undefined;
+      }),
+    );
+    const { mean, noise } = noiseEstimate([first.metric, ...more.filter((m) => m !== undefined)]);
+    return { ...first, metric: mean, noise };
   }
 
   /**
@@ -439,6 +474,7 @@ export class Scheduler {
       metric: evaluation.metric,
       memoryGb: evaluation.memoryGb,
       reason: evaluation.reason,
+      ...(evaluation.noise ? { noise: evaluation.noise } : {}),
       hypothesis: candidate.hypothesis,
       cost: candidate.cost,
       idea: candidate.idea,
@@ -563,11 +599,15 @@ async function train(
   options: RunOptions,
   config: TargetConfig,
   candidate: Candidate,
+  seed?: number,
 ): Promise<TrainingOutcome | { failure: string }> {
   const activityOptions = trainOptions(options, config.train.timeoutSeconds);
   try {
     return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
-      { ...activityOptions, summary: `exp ${candidate.n} train: ${candidate.description}` },
+      {
+        ...activityOptions,
+        summary: `exp ${candidate.n} train: ${candidate.description}${seed === undefined ? '' : ` (seed ${seed})`}`,
+      },
       [
         {
           repo: options.repo,
@@ -576,6 +616,7 @@ async function train(
           commit: candidate.commit,
           config,
           ...(options.remote ? { remote: options.remote } : {}),
+          ...(seed !== undefined ? { seed } : {}),
         },
       ],
     );
