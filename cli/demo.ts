@@ -30,7 +30,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const extraPath = await ensureUv(log);
   const server = await options.ensureServer();
   const connection = await connectWorkerConnection(server.settings);
-  const workers = await createWorkers({ connection, namespace: server.settings.namespace, extraPath });
+  // Two slots: the baseline's extra seeds (the noise measurement) train side by side on a 2-core laptop.
+  const workers = await createWorkers({
+    connection,
+    namespace: server.settings.namespace,
+    extraPath,
+    slots: 2,
+  });
   const workersDone = runWorkers(workers);
   const client = await connectClient(server.settings);
   try {
