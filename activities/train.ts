@@ -81,7 +81,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
     // what the training wrote.
     const trainedPath = logPath.replace(/\.log$/, '.trained.json');
-    const own = slots.take(readFinished(trainedPath, input.commit)?.slot);
+    const trained = readFinished(trainedPath, input.commit);
+    const own = slots.take(trained?.slot);
     try {
       const slot = claimSlot(repo, own.name);
       const env = {
@@ -98,7 +99,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       // A training that ran to completion is never run again (invariant 1): its outcome is saved the
       // moment it ends, and a retry (after the worker died in the evaluation or the clean-up) resumes from
       // there, provided this slot's worktree still holds what the training wrote.
-      let outcome = await readTrained(trainedPath, input.commit, slot, repo);
+      let outcome = await resumable(trained, input.commit, slot, repo);
       if (!outcome) {
         await checkoutSlot(repo, slot, input.commit);
         const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
@@ -255,13 +256,12 @@ class SlotPool {
  * candidate, trained in this slot, whose worktree is still at that commit (the evaluation needs what the
  * training wrote there). Otherwise null, and the candidate trains again.
  */
-async function readTrained(
-  file: string,
+async function resumable(
+  saved: TrainingOutcome | null,
   commit: string,
   slot: Slot,
   repo: Repo,
 ): Promise<TrainingOutcome | null> {
-  const saved = readFinished(file, commit);
   if (!saved || saved.slot !== slot.name || !existsSync(slot.worktree)) return null;
   const head = await repo.rawIn(slot.worktree, ['rev-parse', 'HEAD']).catch(() => '');
   return head.trim() === commit ? saved : null;

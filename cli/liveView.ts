@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createLogUpdate } from 'log-update';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
-import { inFlightText } from './render';
+import { alsoInFlight } from './render';
 import { followRun } from './watch';
 
 /** What the training activity's last heartbeat said (see activities/train.ts). */
@@ -58,8 +58,8 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
         (beat?.lastLine ? `  ${beat.lastLine.slice(0, 60)}` : ''),
     );
   }
-  const others = (s.inFlight ?? []).filter((a) => a.n !== s.currentExperiment);
-  if (others.length) lines.push(`also in flight: ${others.map(inFlightText).join('; ')}`);
+  const others = alsoInFlight(s);
+  if (others) lines.push(others);
   if (s.paused)
     lines.push(`paused${s.pausedReason ? `: ${s.pausedReason}` : ''}; \`autoresearch resume\` continues`);
   if (s.deadline) lines.push(`deadline: ${s.deadline}`);

@@ -63,8 +63,8 @@ export function statusText(status: RunStatus): string {
     lines.push(
       `now: experiment ${status.currentExperiment}${status.currentDescription ? `: ${status.currentDescription}` : ''}`,
     );
-  const others = (status.inFlight ?? []).filter((a) => a.n !== status.currentExperiment);
-  if (others.length) lines.push(`also in flight: ${others.map(inFlightText).join('; ')}`);
+  const others = alsoInFlight(status);
+  if (others) lines.push(others);
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
   if (status.noise)
@@ -111,7 +111,12 @@ export function summaryText(summary: RunSummary): string {
     .join('\n');
 }
 
-/** One experiment in flight, in a few words: "7 training (raise LR)". */
-export function inFlightText(a: ActiveExperiment): string {
+/** The experiments in flight besides the one the run's phase is about, or null: "also in flight: 7 ready (raise LR)". */
+export function alsoInFlight(status: RunStatus): string | null {
+  const others = (status.inFlight ?? []).filter((a) => a.n !== status.currentExperiment);
+  return others.length ? `also in flight: ${others.map(inFlightText).join('; ')}` : null;
+}
+
+function inFlightText(a: ActiveExperiment): string {
   return `${a.n} ${a.phase}${a.description ? ` (${a.description})` : ''}`;
 }

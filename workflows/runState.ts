@@ -71,6 +71,18 @@ export function noiseEstimate(metrics: number[]): { mean: number; noise: NoiseEs
   return { mean, noise: { metrics, std: Math.sqrt(variance) } };
 }
 
+/** The keep rule: a valid metric strictly better than the best keeps (the first one, the baseline, always). */
+export function decideStatus(
+  evaluation: Evaluation,
+  best: BestResult | null,
+  direction: 'minimize' | 'maximize',
+): ExperimentStatus {
+  if (evaluation.status !== 'ok') return evaluation.status;
+  if (evaluation.metric === undefined) return 'invalid';
+  if (!best) return 'keep';
+  return isImprovement(evaluation.metric, best.metric, direction) ? 'keep' : 'discard';
+}
+
 export function isImprovement(metric: number, best: number, direction: 'minimize' | 'maximize'): boolean {
   // Strictly better keeps, as in autoresearch: a tie is not progress.
   return direction === 'minimize' ? metric < best : metric > best;
@@ -152,6 +164,10 @@ export class RunState {
   /** Carried over to the next execution by continue-as-new. */
   setReady(candidates: Candidate[]): void {
     this.s.ready = candidates;
+  }
+  /** Experiments kept so far (the AutoresearchKept column), without building the whole status. */
+  get kept(): number {
+    return this.s.counts.keep;
   }
   get experimentsDone(): number {
     return Object.values(this.s.counts).reduce((a, b) => a + b, 0);
@@ -394,11 +410,7 @@ export class RunState {
 
   /** Turn an evaluation into a status: keep only a valid metric strictly better than the best. */
   decide(evaluation: Evaluation): ExperimentStatus {
-    if (evaluation.status !== 'ok') return evaluation.status;
-    const direction = this.s.prepared?.config.metric.direction ?? 'minimize';
-    if (evaluation.metric === undefined) return 'invalid';
-    if (!this.s.best) return 'keep';
-    return isImprovement(evaluation.metric, this.s.best.metric, direction) ? 'keep' : 'discard';
+    return decideStatus(evaluation, this.s.best, this.s.prepared?.config.metric.direction ?? 'minimize');
   }
 
   /**

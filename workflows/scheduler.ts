@@ -518,7 +518,7 @@ export class Scheduler {
       if (options.searchAttributes) {
         upsertSearchAttributes([
           { key: EXPERIMENTS, value: state.experimentsDone },
-          { key: KEPT, value: state.status().counts.keep },
+          { key: KEPT, value: state.kept },
         ]);
         if (state.best) upsertSearchAttributes([{ key: BEST_METRIC, value: state.best.metric }]);
       }

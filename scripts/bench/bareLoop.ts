@@ -13,11 +13,10 @@ import type {
   Candidate,
   Evaluation,
   ExperimentRecord,
-  ExperimentStatus,
   PreparedRun,
   TrainingOutcome,
 } from '../../lib/types';
-import { isImprovement } from '../../workflows/runState';
+import { decideStatus } from '../../workflows/runState';
 
 export interface BareRun {
   records: ExperimentRecord[];
@@ -83,14 +82,7 @@ export async function bareLoop(repo: string, tag: string, experiments: number): 
         evaluateCandidate({ repo, commit: candidate.commit, config, frozenBlobs, outcome }),
       );
     }
-    const status: ExperimentStatus =
-      evaluation.status !== 'ok'
-        ? evaluation.status
-        : evaluation.metric === undefined
-          ? 'invalid'
-          : !best || isImprovement(evaluation.metric, best.metric, config.metric.direction)
-            ? 'keep'
-            : 'discard';
+    const status = decideStatus(evaluation, best, config.metric.direction);
     const record: ExperimentRecord = {
       n,
       parent: candidate.parent,
