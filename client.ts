@@ -11,7 +11,8 @@ import { resolveRemote } from './lib/node/remote';
 import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
 import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
-import type { ClaudeSettings, CommandSettings, ProposerKind, RunOptions } from './lib/types';
+import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './lib/types';
+import { keepRuleText } from './cli/render';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
 import { targetName } from './workflows/runState';
@@ -37,6 +38,14 @@ export interface StartRunRequest {
   pipeline?: boolean;
   /** Baseline trainings with different seeds, to measure the metric's noise (default 3; 1: once). */
   noiseRuns?: number;
+  /** `strict` (autoresearch's) or `noise-aware` (the default when the noise is measured). */
+  keepRule?: KeepRule['rule'];
+  /** noise-aware: standard errors a gain must exceed (default 2). */
+  noiseMargin?: number;
+  /** noise-aware: more seeds a doubtful candidate trains (default 2). */
+  confirmRuns?: number;
+  /** noise-aware: keeps after which the noise is measured again, on the next keep (default 3). */
+  noiseStaleAfter?: number;
   heartbeatTimeoutSeconds?: number;
   taskQueue?: string;
   trainTaskQueue?: string;
@@ -48,6 +57,34 @@ export interface StartRunRequest {
   claude?: Partial<ClaudeSettings>;
   /** A git remote every worker reaches, for training on other machines (see RunOptions.remote). */
   remote?: string;
+}
+
+/** The run's keep rule from the request, each setting checked; noise-aware needs the noise measured. */
+function keepRuleOf(request: StartRunRequest): KeepRule {
+  const noiseRuns = request.noiseRuns ?? 3;
+  const rule = request.keepRule ?? (noiseRuns >= 2 ? 'noise-aware' : 'strict');
+  if (rule !== 'strict' && rule !== 'noise-aware')
+    throw new Error(`--keep-rule is strict or noise-aware; got ${String(rule)}`);
+  if (rule === 'noise-aware' && noiseRuns < 2)
+    throw new Error(
+      '--keep-rule noise-aware needs the noise measured: leave --noise-runs at 3 (or 2 or more), or use --keep-rule strict',
+    );
+  const margin = request.noiseMargin ?? 2;
+  if (!Number.isFinite(margin) || margin <= 0)
+    throw new Error(
+      `--noise-margin takes how many standard errors a gain must exceed, above 0 (e.g. 2); got ${margin}`,
+    );
+  const confirmRuns = request.confirmRuns ?? 2;
+  if (!Number.isInteger(confirmRuns) || confirmRuns < 0 || confirmRuns > 16)
+    throw new Error(
+      `--confirm-runs takes how many more seeds a doubtful candidate trains, 0 to 16; got ${confirmRuns}`,
+    );
+  const staleAfterKeeps = request.noiseStaleAfter ?? 3;
+  if (!Number.isInteger(staleAfterKeeps) || staleAfterKeeps < 1)
+    throw new Error(
+      `--noise-stale-after takes how many keeps the noise estimate lasts, 1 or more; got ${staleAfterKeeps}`,
+    );
+  return { rule, margin, confirmRuns, staleAfterKeeps };
 }
 
 export async function startRun(
@@ -63,6 +100,7 @@ export async function startRun(
     throw new Error(
       `--noise-runs takes how many times the baseline trains (with different seeds), 1 or more; got ${request.noiseRuns}`,
     );
+  const keepRule = keepRuleOf(request);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256)
     throw new Error(
       `--parallel takes the number of experiments in flight at once, 1 to 256 (one per training slot); got ${parallel}`,
@@ -81,6 +119,7 @@ export async function startRun(
     parallel,
     pipeline: request.pipeline ?? true,
     noiseRuns: request.noiseRuns ?? 3,
+    keepRule,
     // Continuing as new waits for the experiments in flight: with more slots, do it less often.
     experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
@@ -139,6 +178,7 @@ function staticDetails(options: RunOptions): string {
       (options.pipeline ? ', the next proposal made while training' : ', one step at a time'),
     `- **Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
       (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
+    `- **Keep rule**: ${keepRuleText(options.keepRule ?? null)}`,
     '',
     `Steer it with \`autoresearch pause|resume|stop|redirect|queue|limits --tag ${options.tag}\`, or:`,
     '',

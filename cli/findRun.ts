@@ -10,6 +10,7 @@ import { inspectTarget } from '../lib/node/target';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
 import { noSpend } from '../lib/proposers/pricing';
 import { emptyCounts, targetName, RECENT_RECORDS } from '../workflows/runState';
+import { noiseFromRecords } from '../workflows/keepRule';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -92,9 +93,17 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     currentExperiment: null,
     currentDescription: null,
     inFlight: [],
-    best: best ? { n: best.n, commit: best.commit, metric: best.metric! } : null,
+    best: best
+      ? {
+          n: best.n,
+          commit: best.commit,
+          metric: best.metric!,
+          ...(best.runs ? { runs: best.runs.metrics.length } : {}),
+        }
+      : null,
     baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
-    noise: records[0]?.noise ?? null,
+    noise: noiseFromRecords(records),
+    keepRule: options.keepRule ?? null,
     metricName: config?.config.metric.name ?? null,
     direction: config?.config.metric.direction ?? null,
     experimentsDone: records.length,

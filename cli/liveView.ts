@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createLogUpdate } from 'log-update';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
-import { alsoInFlight } from './render';
+import { alsoInFlight, seedsText } from './render';
 import { followRun } from './watch';
 
 /** What the training activity's last heartbeat said (see activities/train.ts). */
@@ -42,8 +42,16 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
       s.baselineMetric !== null && s.baselineMetric !== 0 && s.best.n !== 0
         ? ` (${(((s.best.metric - s.baselineMetric) / Math.abs(s.baselineMetric)) * 100).toFixed(2)}% vs baseline ${fmt(s.baselineMetric)})`
         : '';
-    lines.push(`best ${metric} ${fmt(s.best.metric)} at experiment ${s.best.n}${gain}`);
+    const runs = s.best.runs ? `, mean of ${s.best.runs} seeds` : '';
+    lines.push(`best ${metric} ${fmt(s.best.metric)} at experiment ${s.best.n}${runs}${gain}`);
   } else lines.push(`best ${metric}: none yet`);
+  if (s.noise)
+    lines.push(
+      `noise ±${fmt(s.noise.std)}; keep rule ${s.keepRule?.rule ?? 'strict'}` +
+        (s.keepRule?.rule === 'noise-aware'
+          ? ` (gain > ${s.keepRule.margin} SE, doubtful ones confirmed)`
+          : ''),
+    );
 
   if (s.currentExperiment !== null)
     lines.push(`now: experiment ${s.currentExperiment} ${s.phase}: ${s.currentDescription ?? '...'}`);
@@ -74,7 +82,7 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
 }
 
 function recentLine(r: ExperimentRecord): string {
-  return `  ${String(r.n).padStart(4)}  ${r.status.padEnd(9)} ${fmt(r.metric).padStart(10)}  ${r.description}`;
+  return `  ${String(r.n).padStart(4)}  ${r.status.padEnd(9)} ${fmt(r.metric).padStart(10)}  ${r.description}${seedsText(r)}`;
 }
 
 /** The last heartbeat of the run's training activity, if one is in flight. */

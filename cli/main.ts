@@ -25,7 +25,7 @@ import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
 import { followRun } from './watch';
 import { watchLive } from './liveView';
-import { parseDeadline, positiveInt, positiveSeconds } from './parse';
+import { keepRuleName, parseDeadline, positiveInt, positiveNumber, positiveSeconds } from './parse';
 import { formatResultsTsv } from '../lib/resultsTsv';
 import type { ProposerKind, RunSummary } from '../lib/types';
 
@@ -208,6 +208,29 @@ program
     3,
   )
   .option(
+    '--keep-rule <rule>',
+    'strict: any better metric keeps (autoresearch); noise-aware: a gain the noise could explain is confirmed with more seeds first (default when the noise is measured)',
+    keepRuleName,
+  )
+  .option(
+    '--noise-margin <k>',
+    'noise-aware: standard errors a gain must exceed',
+    (v) => positiveNumber(v),
+    2,
+  )
+  .option(
+    '--confirm-runs <n>',
+    'noise-aware: more seeds a doubtful candidate trains before its mean decides',
+    (v) => positiveInt(v),
+    2,
+  )
+  .option(
+    '--noise-stale-after <n>',
+    'noise-aware: keeps after which the next keep is confirmed too, measuring the noise again',
+    (v) => positiveInt(v),
+    3,
+  )
+  .option(
     '--no-pipeline',
     'propose only once a slot is free (default: the next proposal is made while training)',
   )
@@ -235,6 +258,10 @@ program
         parallel: number;
         pipeline: boolean;
         noiseRuns: number;
+        keepRule?: 'strict' | 'noise-aware';
+        noiseMargin: number;
+        confirmRuns: number;
+        noiseStaleAfter: number;
         wait?: boolean;
       },
     ) => {
@@ -263,6 +290,10 @@ program
         parallel: opts.parallel,
         pipeline: opts.pipeline,
         noiseRuns: opts.noiseRuns,
+        keepRule: opts.keepRule,
+        noiseMargin: opts.noiseMargin,
+        confirmRuns: opts.confirmRuns,
+        noiseStaleAfter: opts.noiseStaleAfter,
         claude: { model: opts.model, maxTokens: opts.maxTokens, thinkingBudget: opts.thinking },
         command: opts.proposerCommand
           ? { command: opts.proposerCommand, timeoutSeconds: opts.proposerTimeout, passEnv: opts.proposerEnv }

@@ -29,3 +29,14 @@ export function parseDeadline(value: string, now = Date.now()): Date {
   if (at.getTime() <= now) throw new InvalidArgumentError(`${value} is in the past`);
   return at;
 }
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0, e.g. 2');
+  return n;
+}
+
+export function keepRuleName(value: string): 'strict' | 'noise-aware' {
+  if (value === 'strict' || value === 'noise-aware') return value;
+  throw new InvalidArgumentError('expected strict or noise-aware');
+}

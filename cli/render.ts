@@ -1,6 +1,13 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
-import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
+import type {
+  ActiveExperiment,
+  ExperimentRecord,
+  KeepRule,
+  ProposalCost,
+  RunStatus,
+  RunSummary,
+} from '../lib/types';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -42,9 +49,9 @@ export function resultsTable(records: ExperimentRecord[], metricName = 'metric')
       r.status,
       r.trainSeconds.toFixed(1),
       ...(priced ? [r.cost ? r.cost.dollars.toFixed(4) : '-'] : []),
-      r.status === 'keep' || r.status === 'discard'
+      (r.status === 'keep' || r.status === 'discard'
         ? r.description
-        : `${r.description} (${r.reason ?? r.status})`,
+        : `${r.description} (${r.reason ?? r.status})`) + seedsText(r),
     ]);
   }
   return table.toString();
@@ -67,10 +74,12 @@ export function statusText(status: RunStatus): string {
   if (others) lines.push(others);
   lines.push(`experiments: ${status.experimentsDone} done ${limit}; ${countsText(status.counts)}`);
   lines.push(`best: ${best}`);
-  if (status.noise)
-    lines.push(
-      `noise: ±${status.noise.std.toFixed(6)} (std of the baseline over ${status.noise.metrics.length} seeds: ${status.noise.metrics.map((m) => m.toFixed(6)).join(', ')})`,
-    );
+  const noise = noiseText(status);
+  if (noise) lines.push(noise);
+  const unmeasured = status.keepRule?.rule === 'noise-aware' && !status.noise;
+  lines.push(
+    `keep rule: ${keepRuleText(status.keepRule)}${unmeasured ? '; no noise measured (yet), so any better metric keeps' : ''}`,
+  );
   if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
   if (status.spend.dollars > 0 || status.spend.inputTokens > 0)
     lines.push(`proposer spend: ${spendText(status.spend)}`);
@@ -80,6 +89,32 @@ export function statusText(status: RunStatus): string {
     lines.push(`queued ideas: ${status.queue.map((n) => JSON.stringify(n)).join(', ')}`);
   if (status.deadline) lines.push(`deadline: ${status.deadline}`);
   return lines.join('\n');
+}
+
+/** An experiment trained with several seeds: its metric is their mean. */
+export function seedsText(r: ExperimentRecord): string {
+  return r.runs && r.runs.metrics.length > 1 ? ` [mean of ${r.runs.metrics.length} seeds]` : '';
+}
+
+/** The run's noise estimate, and what it pools: "noise: ±0.0100 (pooled over 6 runs of experiments 0, 4)". */
+export function noiseText(status: RunStatus): string | null {
+  const noise = status.noise;
+  if (!noise) return null;
+  const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
+  const from = noise.groups.map((g) => g.n).join(', ');
+  const latest = noise.groups.at(-1)!;
+  return (
+    `noise: ±${noise.std.toFixed(6)} (std pooled over ${runs} runs of experiment${noise.groups.length > 1 ? 's' : ''} ${from}; ` +
+    `latest, experiment ${latest.n}: ${latest.metrics.map((m) => m.toFixed(6)).join(', ')})`
+  );
+}
+
+export function keepRuleText(rule: KeepRule | null): string {
+  if (!rule || rule.rule === 'strict') return 'strict (any better metric keeps)';
+  return (
+    `noise-aware (a gain must exceed ${rule.margin} standard errors; a smaller one trains ${rule.confirmRuns} more ` +
+    `seed${rule.confirmRuns === 1 ? '' : 's'} and its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps)`
+  );
 }
 
 export function spendText(spend: ProposalCost): string {

@@ -14,7 +14,12 @@ export function resultsRow(record: ExperimentRecord): string {
   const metric = crashed || record.metric === undefined ? 0 : record.metric;
   const memory = crashed || record.memoryGb === undefined ? 0 : record.memoryGb;
   // Tabs and newlines would break the columns; a description is one line.
-  const description = record.description.replace(/[\t\r\n]+/g, ' ').trim();
+  // An experiment trained with several seeds shows each run (its metric is their mean).
+  const runs =
+    record.runs && record.runs.metrics.length > 1
+      ? ` [mean of ${record.runs.metrics.length} seeds: ${record.runs.metrics.map((m) => m.toFixed(6)).join(' ')}]`
+      : '';
+  const description = record.description.replace(/[\t\r\n]+/g, ' ').trim() + runs;
   return [
     record.commit.slice(0, 7),
     metric.toFixed(6),

@@ -121,6 +121,8 @@ export interface RunOptions {
    * (needs the target's seed_env or seed_arg). Absent or 1: once.
    */
   noiseRuns?: number;
+  /** When a better metric is kept: autoresearch's strict rule, or one that allows for the noise. Absent: strict. */
+  keepRule?: KeepRule;
   /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */
@@ -182,19 +184,45 @@ export interface TrainingOutcome {
   evalLogPath?: string;
 }
 
-/** The run-to-run noise of the metric: the baseline trained with several seeds. */
-export interface NoiseEstimate {
-  /** The metric of each run (the target's own seed first, then seeds 1, 2 ...). */
+/**
+ * How a run decides to keep. `strict`: any better metric (autoresearch). `noise-aware`: the gain must
+ * exceed `margin` standard errors of the difference of the means (from the run's measured noise); a
+ * candidate short of that, but better, trains `confirmRuns` more times with other seeds and its mean
+ * decides.
+ */
+export interface KeepRule {
+  rule: 'strict' | 'noise-aware';
+  margin: number;
+  confirmRuns: number;
+  /** After this many keeps without a new measurement the noise is stale: the next keep is confirmed too. */
+  staleAfterKeeps: number;
+}
+
+/** One experiment trained with several seeds. */
+export interface SeedRuns {
+  /** The metric of each run: the target's own seed first, then seeds 1, 2 ... */
   metrics: number[];
   /** Their sample standard deviation. */
   std: number;
 }
 
+/** The run's estimate of the metric's run-to-run noise. */
+export interface NoiseEstimate {
+  /** The pooled sample standard deviation of `groups`. */
+  std: number;
+  /** The latest experiments trained with several seeds (the baseline first), each with its runs' metrics. */
+  groups: { n: number; metrics: number[] }[];
+  /** Keeps decided since the last of them: a stale estimate is measured again on the next keep. */
+  keepsSince: number;
+}
+
 export interface Evaluation {
   status: 'ok' | 'crash' | 'timeout' | 'invalid' | 'cancelled';
-  /** With noise runs, the mean over them. */
+  /** Trained with several seeds: the mean over them. */
   metric?: number;
-  noise?: NoiseEstimate;
+  runs?: SeedRuns;
+  /** Training seconds of the runs with other seeds (the GPU time they took). */
+  moreTrainSeconds?: number;
   memoryGb?: number;
   reason?: string;
 }
@@ -212,8 +240,13 @@ export interface ExperimentRecord {
   cost?: ProposalCost;
   /** The operator's queued idea this experiment tried, if any. */
   idea?: string;
-  /** The baseline only, with noise runs: each run's metric and their spread (`metric` is their mean). */
-  noise?: NoiseEstimate;
+  /**
+   * Trained with several seeds (the baseline's noise runs, a candidate's confirmation runs): each run's
+   * metric and their spread; `metric` is their mean and `trainSeconds` their sum.
+   */
+  runs?: SeedRuns;
+  /** Under the noise-aware rule: the gain against the margin that decided keep or discard. */
+  verdict?: string;
   /** The end of the log of a crashed run, for the next proposal (kept in the record file only). */
   logTail?: string;
   trainSeconds: number;
@@ -226,6 +259,8 @@ export interface BestResult {
   n: number;
   commit: string;
   metric: number;
+  /** How many runs `metric` is the mean of (absent: one). */
+  runs?: number;
 }
 
 export type Phase =
@@ -263,6 +298,8 @@ export interface RunStatus {
   baselineMetric: number | null;
   /** The metric's run-to-run noise, when the baseline was trained with several seeds. */
   noise: NoiseEstimate | null;
+  /** The run's keep rule (strict when absent). */
+  keepRule: KeepRule | null;
   metricName: string | null;
   direction: MetricDirection | null;
   experimentsDone: number;

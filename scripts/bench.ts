@@ -5,23 +5,27 @@
 //  overhead  orchestration overhead per experiment against a bare loop doing the same git and process
 //            work without Temporal, and history events per experiment;
 //  chart     drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments;
+//  keeps     false keeps on tinylm with the mutate proposer under the strict and the noise-aware keep
+//            rule: every keep re-run with new seeds, and the GPU time each rule spent;
 //  tinylm    the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory.
 // Each figure is printed next to its target; the bench measures and never fails on a figure.
 // Options: --only PART[,PART] | --skip PART[,PART] (--skip-tinylm), --budget SECONDS (20),
 // --proposer-share SHARE (0.2), --experiments N (6), --rounds N (3), --slots LIST (1,2,4,8),
-// --overhead-experiments N (20). Uses TEMPORAL_ADDRESS or starts its own server.
+// --overhead-experiments N (20), --keeps-experiments N (12), --keeps-budget SECONDS (8),
+// --reruns N (3). Uses TEMPORAL_ADDRESS or starts its own server.
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchChart } from './bench/chart';
 import type { Bench, BenchSettings } from './bench/context';
 import { benchDutyCycle } from './bench/dutyCycle';
+import { benchFalseKeeps } from './bench/falseKeeps';
 import { benchOverhead } from './bench/overhead';
 import { benchScaling } from './bench/scaling';
 import { benchTinylm } from './bench/tinylm';
 import type { SimulatedRun } from './bench/runs';
 import { stopOwnServer, testClient, testServer } from '../test/support/temporal';
 
-const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'tinylm'] as const;
+const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'keeps', 'tinylm'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -35,6 +39,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     slots: { type: 'string', default: '1,2,4,8' },
     'overhead-experiments': { type: 'string', default: '20' },
+    'keeps-experiments': { type: 'string', default: '12' },
+    'keeps-budget': { type: 'string', default: '8' },
+    reruns: { type: 'string', default: '3' },
   },
 });
 
@@ -69,6 +76,9 @@ const settings: BenchSettings = {
     .map((s) => number('slots', s.trim(), true))
     .sort((a, b) => a - b),
   overheadExperiments: number('overhead-experiments', values['overhead-experiments'], true),
+  keepsExperiments: number('keeps-experiments', values['keeps-experiments'], true),
+  keepsBudget: number('keeps-budget', values['keeps-budget'], false),
+  reruns: number('reruns', values.reruns, true),
 };
 const only = parts(values.only, 'only');
 const skipped = [...parts(values.skip, 'skip'), ...(values['skip-tinylm'] ? (['tinylm'] as const) : [])];
@@ -95,6 +105,7 @@ try {
     if (part === 'scaling') await benchScaling(bench, pipelined);
     if (part === 'overhead') await benchOverhead(bench);
     if (part === 'chart') await benchChart();
+    if (part === 'keeps') await benchFalseKeeps(bench);
     if (part === 'tinylm') await benchTinylm(bench);
   }
   console.log(`\nbench done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${load()}`);

@@ -1,8 +1,10 @@
 // Records a history from a real run into test/fixtures/histories/, for the replay test. The run is
 // steered the way an operator would (a queued idea, a note, pause --now during training, resume, new
 // limits), so the replay covers those paths too. With --parallel N, N slots train at once and proposals
-// are pipelined (made ahead, rebased when the best moved); without it, one step at a time.
-// Usage: npm run record-history [-- name [--parallel N]]   (needs TEMPORAL_ADDRESS or starts its own server)
+// are pipelined (made ahead, rebased when the best moved); without it, one step at a time. With --noisy
+// the target's metric has a known noise (0.02 by seed): the baseline trains 3 times and the noise-aware
+// rule confirms the queued idea's gain with 2 more seeds.
+// Usage: npm run record-history [-- name [--parallel N] [--noisy]]   (needs TEMPORAL_ADDRESS or starts its own server)
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,7 +23,7 @@ import { startWorkers, stopOwnServer, testClient, testServer, uniqueQueues } fro
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { parallel: { type: 'string' } },
+  options: { parallel: { type: 'string' }, noisy: { type: 'boolean', default: false } },
 });
 const name = positionals[0] ?? `run-${new Date().toISOString().slice(0, 10)}`;
 const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
@@ -29,7 +31,11 @@ const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('record');
 const workers = await startWorkers(address, { ...queues, slots: parallel ?? 1 });
-const repo = await makeFakeTarget({ crashWhen: 'WIDTH != 16', sleepSeconds: 4 });
+const repo = await makeFakeTarget({
+  crashWhen: 'WIDTH != 16',
+  sleepSeconds: 4,
+  ...(values.noisy ? { noise: 0.02 } : {}),
+});
 const handle = await startRun(client, {
   repo,
   tag: 'recorded',

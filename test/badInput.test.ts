@@ -157,6 +157,25 @@ describe('bad input', () => {
         },
       );
     });
+
+    it('7a a keep rule that does not exist, or noise-aware with nothing to measure the noise', async () => {
+      const repo = await makeFakeTarget();
+      await refusedAtStart(repo, /--keep-rule is strict or noise-aware; got lenient/, {
+        keepRule: 'lenient' as never,
+      });
+      await refusedAtStart(
+        repo,
+        /--keep-rule noise-aware needs the noise measured: leave --noise-runs at 3/,
+        {
+          keepRule: 'noise-aware',
+          noiseRuns: 1,
+        },
+      );
+      await refusedAtStart(repo, /--noise-margin takes how many standard errors .* got 0/, {
+        noiseMargin: 0,
+      });
+      await refusedAtStart(repo, /--confirm-runs takes .* 0 to 16; got 1\.5/, { confirmRuns: 1.5 });
+    });
   });
 
   describe('the target config (autoresearch.toml), at start', () => {

@@ -46,7 +46,7 @@ describe('end to end on the bundled example', () => {
     assert.doesNotMatch(readFileSync(path.join(logs, 'exp-0000.log'), 'utf8'), /val_bpb/);
     // The baseline trained with 3 seeds (tinylm reads AUTORESEARCH_SEED): each run evaluated apart, the
     // record holding their mean.
-    const seeds = baseline.noise!.metrics;
+    const seeds = baseline.runs!.metrics;
     assert.equal(seeds.length, 3);
     assert.ok(Math.abs(baseline.metric! - (seeds[0]! + seeds[1]! + seeds[2]!) / 3) < 1e-9);
     assert.ok(new Set(seeds).size > 1, `another seed, another score: ${seeds.join(', ')}`);

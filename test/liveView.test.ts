@@ -34,6 +34,7 @@ const training: RunStatus = {
   currentExperiment: 3,
   currentDescription: 'raise LR to 0.05',
   noise: null,
+  keepRule: null,
   inFlight: [
     { n: 3, phase: 'training', since: 0, description: 'raise LR to 0.05' },
     { n: 4, phase: 'proposing', since: 0, description: null },
@@ -77,6 +78,23 @@ describe('the live view', () => {
     assert.match(text, /notes: "focus on the optimizer"/);
     assert.match(text, /queued ideas: "use RMSNorm"/);
     assert.match(text, /^ +1 {2}crash +- {2}idea 1$/m);
+  });
+
+  it('shows the noise, the keep rule, and which results are means over several seeds', () => {
+    const text = liveViewText(
+      {
+        ...training,
+        best: { ...training.best!, runs: 3 },
+        noise: { std: 0.0123, groups: [{ n: 0, metrics: [1, 1.01, 0.99] }], keepsSince: 0 },
+        keepRule: { rule: 'noise-aware', margin: 2, confirmRuns: 2, staleAfterKeeps: 3 },
+        recent: [{ ...record(2, 'keep', 0.9), runs: { metrics: [0.89, 0.9, 0.91], std: 0.01 } }],
+      },
+      0,
+    );
+    assert.match(text, /^best val_bpb 0\.900000 at experiment 2, mean of 3 seeds \(/m);
+    assert.match(text, /^noise ±0\.012300; keep rule noise-aware \(gain > 2 SE, doubtful ones confirmed\)$/m);
+    assert.match(text, /^ +2 {2}keep +0\.900000 {2}idea 2 \[mean of 3 seeds\]$/m);
+    assert.doesNotMatch(liveViewText(training, 0), /noise/, 'nothing about noise when none was measured');
   });
 
   it('fills the bar by elapsed / budget and never past its ends', () => {

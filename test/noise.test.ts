@@ -1,12 +1,13 @@
 // The metric's run-to-run noise: the baseline trained with several seeds (issue 7, first part).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import { readRecords } from '../activities/record';
+import type { ExperimentRecord, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
-import { noiseEstimate } from '../workflows/runState';
+import { seedRuns } from '../workflows/keepRule';
 import { autoresearch } from './support/commandLines';
 import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
@@ -24,14 +25,48 @@ function seededTarget(): Promise<string> {
   });
 }
 
+/**
+ * A target whose metric is pure noise around 1: a hash of train.py's text and the seed, spread 0.01.
+ * No edit can improve it; whatever is kept was luck.
+ */
+function pureNoiseTarget(): Promise<string> {
+  return makeTarget({
+    'train.py':
+      'import hashlib, os, random\nLEARNING_RATE = 0.01\nWIDTH = 16\nDEPTH = 4\nWARMUP = 10\n' +
+      'seed = os.environ.get("SEED", "own")\n' +
+      'rng = random.Random(hashlib.sha256((open(__file__).read() + seed).encode()).hexdigest())\n' +
+      'print("---")\nprint(f"val_bpb: {1 + 0.01 * rng.gauss(0, 1):.6f}")\n',
+    'prepare.py': '# frozen\n',
+    'program.md': '# program\n',
+    'autoresearch.toml':
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\nseed_env = "SEED"\n',
+  });
+}
+
+/**
+ * A target whose noise is known exactly: seeds 1 and 2 score 0.01 above and below the target's own seed
+ * (std 0.01), and GAIN, which the proposer sets, lowers the metric by that much.
+ */
+function knownNoiseTarget(): Promise<string> {
+  return makeTarget({
+    'train.py':
+      'import os\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\n' +
+      'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][seed]:.6f}")\n',
+    'prepare.py': '# frozen\n',
+    'program.md': '# program\n',
+    'autoresearch.toml':
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\nseed_env = "SEED"\n',
+  });
+}
+
 describe('noise runs', () => {
   const h = useHarness('noise');
 
   it('computes the mean and the sample standard deviation', () => {
-    const { mean, noise } = noiseEstimate([1, 2, 3]);
+    const { mean, runs } = seedRuns([1, 2, 3]);
     assert.equal(mean, 2);
-    assert.deepEqual(noise, { metrics: [1, 2, 3], std: 1 });
-    assert.equal(noiseEstimate([0.5]).noise.std, 0);
+    assert.deepEqual(runs, { metrics: [1, 2, 3], std: 1 });
+    assert.equal(seedRuns([0.5]).runs.std, 0);
   });
 
   it('trains the baseline with several seeds: its metric is their mean, and status shows the noise', async () => {
@@ -39,6 +74,8 @@ describe('noise runs', () => {
     const handle = await startRun(h.client, {
       repo,
       tag: 'noisy',
+      // The candidate scores 1.005 with the target's own seed, below the mean: strict does not confirm it.
+      keepRule: 'strict',
       maxExperiments: 1,
       noiseRuns: 3,
       ...h.queues,
@@ -50,8 +87,8 @@ describe('noise runs', () => {
     );
     const status = await handle.query(statusQuery);
     assert.deepEqual(
-      status.noise?.metrics,
-      [1, 1.01, 1.02],
+      status.noise?.groups,
+      [{ n: 0, metrics: [1, 1.01, 1.02] }],
       'the target’s own seed first, then seeds 1 and 2',
     );
     assert.ok(Math.abs(status.noise!.std - 0.01) < 1e-9);
@@ -60,7 +97,7 @@ describe('noise runs', () => {
       assert.ok(existsSync(path.join(logs, name)), `${name}: each seed trained and logged apart`);
     assert.match(
       await autoresearch(h.address, ['status', '--tag', 'noisy']),
-      /noise: ±0\.010000 .*over 3 seeds/,
+      /noise: ±0\.010000 \(std pooled over 3 runs of experiment 0; latest, experiment 0: 1\.000000, 1\.010000, 1\.020000\)/,
     );
   });
 
@@ -79,5 +116,107 @@ describe('noise runs', () => {
       existsSync(path.join(repo, '.git/autoresearch/runs/seedless/logs/exp-0000.seed1.log')),
       false,
     );
+  });
+
+  it('on a pure-noise target, strict keeps luck and noise-aware keeps nothing', async () => {
+    const kept: Record<string, ExperimentRecord[]> = {};
+    for (const keepRule of ['strict', 'noise-aware'] as const) {
+      const repo = await pureNoiseTarget();
+      const tag = `pure-${keepRule}`;
+      const handle = await startRun(h.client, {
+        repo,
+        tag,
+        keepRule,
+        maxExperiments: 12,
+        pipeline: false,
+        ...h.queues,
+      });
+      const summary = (await handle.result()) as RunSummary;
+      const records = readRecords(path.dirname(summary.resultsPath!));
+      assert.equal(records.length, 13);
+      kept[keepRule] = records.filter((r) => r.n > 0 && r.status === 'keep');
+      if (keepRule === 'strict') {
+        assert.ok(
+          records.every((r) => r.n === 0 || !r.runs),
+          'strict never trains a candidate twice',
+        );
+        continue;
+      }
+      // The candidates that looked better were trained with seeds 1 and 2; their means fell short.
+      const confirmed = records.filter((r) => r.n > 0 && r.runs);
+      assert.ok(confirmed.length > 0, 'some candidate looked better on its first run');
+      const tsv = readFileSync(summary.resultsPath!, 'utf8');
+      for (const r of confirmed) {
+        assert.equal(r.runs!.metrics.length, 3);
+        assert.match(r.verdict!, /^mean of 3 seeds: gain .* < .* needed/);
+        assert.match(
+          tsv,
+          new RegExp(`\\[mean of 3 seeds: ${r.runs!.metrics.map((m) => m.toFixed(6)).join(' ')}\\]`),
+        );
+        const log = `exp-${String(r.n).padStart(4, '0')}.seed2.log`;
+        assert.ok(existsSync(path.join(path.dirname(summary.resultsPath!), 'logs', log)), log);
+      }
+      // Each run of each confirmed candidate is a tick in the progress chart.
+      const svg = readFileSync(path.join(path.dirname(summary.resultsPath!), 'progress.svg'), 'utf8');
+      assert.equal(
+        (svg.match(/aria-roledescription="tick"/g) ?? []).length,
+        3 * (confirmed.length + 1),
+        'the baseline and every confirmed candidate: 3 runs each',
+      );
+    }
+    assert.ok(kept.strict!.length >= 1, 'strict keeps some pure noise');
+    assert.deepEqual(
+      kept['noise-aware']!.map((r) => `${r.n} ${r.metric}`),
+      [],
+      'noise-aware keeps none',
+    );
+  });
+
+  it('confirms a doubtful gain with more seeds, keeps it if its mean clears the margin, re-measures when stale', async () => {
+    const repo = await knownNoiseTarget();
+    // Experiment n sets GAIN to the n-th value: 0.03 (doubtful once, clear over 3 seeds), 0.035 (doubtful,
+    // and short of the margin over 3 seeds), 0.13 (clear), 0.23 (clear, but 1 keep made the noise stale).
+    const agent =
+      'g=$(echo "0 0.03 0.035 0.13 0.23" | cut -d" " -f$((AUTORESEARCH_EXPERIMENT + 1))) && ' +
+      'sed -i "s/^GAIN = .*/GAIN = $g/" train.py && echo "gain $g" > "$AUTORESEARCH_DESCRIPTION_FILE"';
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'confirm',
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 30 },
+      pipeline: false,
+      noiseStaleAfter: 1,
+      maxExperiments: 4,
+      ...h.queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    const records = readRecords(path.dirname(summary.resultsPath!));
+    assert.deepEqual(
+      records.map((r) => [r.description, r.status, r.runs?.metrics.length ?? 1]),
+      [
+        ['baseline', 'keep', 3],
+        ['gain 0.03', 'keep', 3],
+        ['gain 0.035', 'discard', 3],
+        ['gain 0.13', 'keep', 1],
+        ['gain 0.23', 'keep', 3],
+      ],
+    );
+    // The baseline's 3 runs and experiment 1's give 4 degrees of freedom: k = 2 widens to 2.87.
+    assert.match(
+      records[1]!.verdict!,
+      /^mean of 3 seeds: gain 0\.03 >= 0\.0234 needed \(2\.87 SE: k 2 at 4 degrees of freedom; noise ±0\.01\)$/,
+    );
+    assert.match(records[3]!.verdict!, /^one run: gain 0\.1 >= .* at 6 degrees of freedom/);
+    // Confirmation runs are GPU time: three trainings' seconds in one record.
+    assert.ok(records[1]!.trainSeconds > records[3]!.trainSeconds);
+    const status = await handle.query(statusQuery);
+    assert.deepEqual(
+      status.noise?.groups.map((g) => g.n),
+      [0, 1, 2, 4],
+    );
+    assert.equal(status.best?.runs, 3);
+    const text = await autoresearch(h.address, ['status', '--tag', 'confirm']);
+    assert.match(text, /keep rule: noise-aware \(a gain must exceed 2 standard errors/);
+    assert.match(text, /noise: ±0\.010000 \(std pooled over 12 runs of experiments 0, 1, 2, 4/);
   });
 });

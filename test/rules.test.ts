@@ -58,12 +58,12 @@ describe('RunState', () => {
   it('keeps only strict improvements and moves the parent to the best', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
-    assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'keep');
+    assert.equal(state.decide({ status: 'ok', metric: 1.5 }).status, 'keep');
     settle(state, record(0, 'keep', 1.5));
-    assert.equal(state.decide({ status: 'ok', metric: 1.5 }), 'discard', 'a tie is not progress');
-    assert.equal(state.decide({ status: 'ok', metric: 1.6 }), 'discard');
-    assert.equal(state.decide({ status: 'crash', reason: 'x' }), 'crash');
-    assert.equal(state.decide({ status: 'ok', metric: 1.4 }), 'keep');
+    assert.equal(state.decide({ status: 'ok', metric: 1.5 }).status, 'discard', 'a tie is not progress');
+    assert.equal(state.decide({ status: 'ok', metric: 1.6 }).status, 'discard');
+    assert.equal(state.decide({ status: 'crash', reason: 'x' }).status, 'crash');
+    assert.equal(state.decide({ status: 'ok', metric: 1.4 }).status, 'keep');
     settle(state, record(1, 'keep', 1.4));
     assert.equal(state.parentCommit, record(1, 'keep').commit);
     assert.equal(state.best?.metric, 1.4);
@@ -76,8 +76,8 @@ describe('RunState', () => {
       config: { ...config, metric: { ...config.metric, direction: 'maximize' } },
     });
     settle(state, record(0, 'keep', 0.5));
-    assert.equal(state.decide({ status: 'ok', metric: 0.6 }), 'keep');
-    assert.equal(state.decide({ status: 'ok', metric: 0.4 }), 'discard');
+    assert.equal(state.decide({ status: 'ok', metric: 0.6 }).status, 'keep');
+    assert.equal(state.decide({ status: 'ok', metric: 0.4 }).status, 'discard');
   });
 
   it('refuses a number never claimed, and finishes once max experiments are claimed', () => {
@@ -90,7 +90,11 @@ describe('RunState', () => {
     assert.equal(state.finished, true, 'no number past the maximum is handed out');
     // With several slots, experiments finish in any order; each decision compares with the best then.
     state.finish(record(2, 'keep', 0.8));
-    assert.equal(state.decide({ status: 'ok', metric: 0.9 }), 'discard', 'beaten by 2, which finished first');
+    assert.equal(
+      state.decide({ status: 'ok', metric: 0.9 }).status,
+      'discard',
+      'beaten by 2, which finished first',
+    );
     state.finish(record(1, 'discard', 0.9));
     assert.equal(state.best?.n, 2);
     assert.equal(state.experimentsDone, 3);

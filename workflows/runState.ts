@@ -18,6 +18,7 @@ import type {
   RunSummary,
 } from '../lib/types';
 import { CONSTANT_IDEA } from '../lib/proposers/mutate';
+import { addMeasurement, decideStatus, needsConfirmation, verdict } from './keepRule';
 import { addCost, noSpend, totalTokens } from '../lib/proposers/pricing';
 
 /** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
@@ -61,31 +62,6 @@ const PHASE_WEIGHT: Record<ExperimentPhase, number> = {
 
 export function emptyCounts(): Record<ExperimentStatus, number> {
   return { keep: 0, discard: 0, crash: 0, timeout: 0, invalid: 0, cancelled: 0 };
-}
-
-/** The noise of a metric from runs of one candidate with different seeds: mean and sample std. */
-export function noiseEstimate(metrics: number[]): { mean: number; noise: NoiseEstimate } {
-  const mean = metrics.reduce((a, b) => a + b, 0) / metrics.length;
-  const variance =
-    metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
-  return { mean, noise: { metrics, std: Math.sqrt(variance) } };
-}
-
-/** The keep rule: a valid metric strictly better than the best keeps (the first one, the baseline, always). */
-export function decideStatus(
-  evaluation: Evaluation,
-  best: BestResult | null,
-  direction: 'minimize' | 'maximize',
-): ExperimentStatus {
-  if (evaluation.status !== 'ok') return evaluation.status;
-  if (evaluation.metric === undefined) return 'invalid';
-  if (!best) return 'keep';
-  return isImprovement(evaluation.metric, best.metric, direction) ? 'keep' : 'discard';
-}
-
-export function isImprovement(metric: number, best: number, direction: 'minimize' | 'maximize'): boolean {
-  // Strictly better keeps, as in autoresearch: a tie is not progress.
-  return direction === 'minimize' ? metric < best : metric > best;
 }
 
 /** What a person filters the run list by (the AutoresearchStatus search attribute). */
@@ -408,9 +384,25 @@ export class RunState {
     return this.s.prepared.baseCommit;
   }
 
-  /** Turn an evaluation into a status: keep only a valid metric strictly better than the best. */
-  decide(evaluation: Evaluation): ExperimentStatus {
-    return decideStatus(evaluation, this.s.best, this.s.prepared?.config.metric.direction ?? 'minimize');
+  private get direction(): 'minimize' | 'maximize' {
+    return this.s.prepared?.config.metric.direction ?? 'minimize';
+  }
+
+  /** Turn an evaluation into a status, by the run's keep rule, against the best at this moment. */
+  decide(evaluation: Evaluation): { status: ExperimentStatus; verdict?: string } {
+    const { best } = this.s;
+    const rule = this.opts.keepRule;
+    // A candidate's own runs with several seeds count towards the noise it is judged by (a pooled t test).
+    const runs = evaluation.runs?.metrics ?? [];
+    const noise = runs.length > 1 ? addMeasurement(this.s.noise, -1, runs) : this.s.noise;
+    const status = decideStatus(evaluation, best, this.direction, rule, noise);
+    const why = verdict(status, evaluation, best, this.direction, rule, noise);
+    return why === undefined ? { status } : { status, verdict: why };
+  }
+
+  /** Whether this candidate, scored once, trains again with other seeds before it is decided. */
+  needsConfirmation(evaluation: Evaluation): boolean {
+    return needsConfirmation(evaluation, this.s.best, this.direction, this.opts.keepRule, this.s.noise);
   }
 
   /**
@@ -425,12 +417,19 @@ export class RunState {
     if (record.status === 'cancelled') this.returnIdea(record.idea);
     if (record.cost) this.s.spend = addCost(this.s.spend, record.cost);
     if (record.status === 'keep' && record.metric !== undefined) {
-      this.s.best = { n: record.n, commit: record.commit, metric: record.metric };
-      if (record.n === 0) {
-        this.s.baselineMetric = record.metric;
-        if (record.noise) this.s.noise = record.noise;
-      }
+      const runs = record.runs?.metrics.length ?? 1;
+      this.s.best = {
+        n: record.n,
+        commit: record.commit,
+        metric: record.metric,
+        ...(runs > 1 ? { runs } : {}),
+      };
+      if (record.n === 0) this.s.baselineMetric = record.metric;
+      else if (this.s.noise) this.s.noise.keepsSince += 1;
     }
+    // Every experiment trained with several seeds measures the noise again (the estimate pools them).
+    if (record.runs && record.runs.metrics.length > 1)
+      this.s.noise = addMeasurement(this.s.noise, record.n, record.runs.metrics);
     // The log tail is for the next proposal only; it lives in the record file, not in the state.
     const { logTail: _logTail, ...kept } = record;
     this.s.recent.push(kept);
@@ -449,6 +448,7 @@ export class RunState {
       best: this.s.best,
       baselineMetric: this.s.baselineMetric,
       noise: this.s.noise,
+      keepRule: this.opts.keepRule ?? null,
       metricName: p?.config.metric.name ?? null,
       direction: p?.config.metric.direction ?? null,
       experimentsDone: this.experimentsDone,

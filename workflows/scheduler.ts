@@ -30,7 +30,8 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { currentDetails } from './details';
-import { noiseEstimate, type RunState } from './runState';
+import { seedRuns } from './keepRule';
+import type { RunState } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
@@ -345,8 +346,13 @@ export class Scheduler {
           evaluation = { status: 'crash', reason: trained.failure };
         } else {
           outcome = trained;
-          evaluation = await p.scope.run(() => this.evaluate(trainee, trained));
-          if (n === 0) evaluation = await p.scope.run(() => this.measureNoise(trainee, evaluation));
+          const first = await p.scope.run(() => this.evaluate(trainee, trained));
+          evaluation =
+            n === 0
+              ? await p.scope.run(() => this.measureNoise(trainee, first))
+              : state.needsConfirmation(first)
+                ? await p.scope.run(() => this.confirm(trainee, first))
+                : first;
         }
       }
     } catch (err) {
@@ -401,29 +407,62 @@ export class Scheduler {
 
   /**
    * With noise runs, the baseline trains again with seeds 1, 2 ... (at once, on as many slots as there
-   * are): its metric becomes the mean, and their spread the run's noise. A target that does not say how
-   * to set its seed trains once.
+   * are): its metric becomes the mean, and their spread the run's first noise estimate. A target that
+   * does not say how to set its seed trains once.
    */
   private async measureNoise(baseline: Candidate, first: Evaluation): Promise<Evaluation> {
     const { state } = this;
-    const options = state.options;
-    const config = state.prepared!.config;
-    const runs = options.noiseRuns ?? 1;
-    if (runs < 2 || first.status !== 'ok' || first.metric === undefined) return first;
-    if (config.train.seedEnv === undefined && config.train.seedArg === undefined) return first;
-    const seeds = Array.from({ length: runs - 1 }, (_, k) => k + 1);
+    const runs = state.options.noiseRuns ?? 1;
+    if (runs < 2 || !this.seedable || first.status !== 'ok' || first.metric === undefined) return first;
     state.track(baseline.n, 'training', Date.now(), `baseline, ${runs - 1} more seeds to measure the noise`);
     this.show();
-    const more = await Promise.all(
+    return this.trainSeeds(baseline, first, runs - 1);
+  }
+
+  /**
+   * Under the noise-aware rule, a candidate whose gain the noise could explain trains again with seeds
+   * 1, 2 ... (the seeds the baseline's noise runs used); its mean over all runs is then decided.
+   */
+  private async confirm(candidate: Candidate, first: Evaluation): Promise<Evaluation> {
+    const { state } = this;
+    const more = state.options.keepRule?.confirmRuns ?? 0;
+    if (more < 1 || !this.seedable) return first;
+    state.track(
+      candidate.n,
+      'training',
+      Date.now(),
+      `${candidate.description} (confirming with ${more} more seed${more > 1 ? 's' : ''})`,
+    );
+    this.show();
+    return this.trainSeeds(candidate, first, more);
+  }
+
+  /** Whether the target says how to set its seed (seed_env or seed_arg). */
+  private get seedable(): boolean {
+    const train = this.state.prepared!.config.train;
+    return train.seedEnv !== undefined || train.seedArg !== undefined;
+  }
+
+  /** Trains and scores `more` runs with seeds 1..more at once; the metric becomes the mean of them all. */
+  private async trainSeeds(candidate: Candidate, first: Evaluation, more: number): Promise<Evaluation> {
+    const { options } = this.state;
+    const config = this.state.prepared!.config;
+    const seeds = Array.from({ length: more }, (_, k) => k + 1);
+    const results = await Promise.all(
       seeds.map(async (seed) => {
-        const trained = await train(options, config, baseline, seed);
-        if ('failure' in trained) return undefined;
-        const evaluation = await this.evaluate(baseline, trained, seed);
-        return evaluation.status === 'ok' ? evaluation.metric : undefined;
+        const trained = await train(options, config, candidate, seed);
+        if ('failure' in trained) return { seconds: 0 };
+        const evaluation = await this.evaluate(candidate, trained, seed);
+        return {
+          seconds: trained.trainSeconds,
+          metric: evaluation.status === 'ok' ? evaluation.metric : undefined,
+        };
       }),
     );
-    const { mean, noise } = noiseEstimate([first.metric, ...more.filter((m) => m !== undefined)]);
-    return { ...first, metric: mean, noise };
+    const metrics = [first.metric!, ...results.flatMap((r) => (r.metric === undefined ? [] : [r.metric]))];
+    const { mean, runs } = seedRuns(metrics);
+    const moreTrainSeconds = results.reduce((a, r) => a + r.seconds, 0);
+    return { ...first, metric: mean, runs, moreTrainSeconds };
   }
 
   /**
@@ -464,7 +503,7 @@ export class Scheduler {
     startedAt: number,
   ): ExperimentRecord {
     const { state } = this;
-    const status = state.decide(evaluation);
+    const { status, verdict } = state.decide(evaluation);
     const record: ExperimentRecord = {
       n: candidate.n,
       parent: candidate.parent,
@@ -474,12 +513,13 @@ export class Scheduler {
       metric: evaluation.metric,
       memoryGb: evaluation.memoryGb,
       reason: evaluation.reason,
-      ...(evaluation.noise ? { noise: evaluation.noise } : {}),
+      ...(evaluation.runs ? { runs: evaluation.runs } : {}),
+      ...(verdict !== undefined ? { verdict } : {}),
       hypothesis: candidate.hypothesis,
       cost: candidate.cost,
       idea: candidate.idea,
       logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
-      trainSeconds: outcome?.trainSeconds ?? 0,
+      trainSeconds: (outcome?.trainSeconds ?? 0) + (evaluation.moreTrainSeconds ?? 0),
       startedAt,
       finishedAt: Date.now(),
     };

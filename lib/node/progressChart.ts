@@ -53,7 +53,18 @@ export function chartSpec(records: ExperimentRecord[], options: ChartOptions): T
   const better = (a: number, b: number) => (minimize ? a < b : a > b);
   const metricOf = (r: ExperimentRecord) =>
     kindOf(r) !== 'crashed (no metric)' && Number.isFinite(r.metric) ? r.metric : undefined;
-  const values = records.map(metricOf).filter((v) => v !== undefined);
+  // An experiment trained with several seeds (the baseline's noise runs, a confirmation) shows each run
+  // as a tick around its point, which sits at their mean.
+  const seedTicks = records.flatMap((r) => {
+    const metrics = r.runs?.metrics ?? [];
+    if (metrics.length < 2) return [];
+    return metrics.map((m, k) => ({
+      n: r.n,
+      metric: m,
+      summary: `experiment ${r.n}, run ${k + 1} of ${metrics.length} (${k === 0 ? 'its own seed' : `seed ${k}`}): ${options.metricName} ${m}`,
+    }));
+  });
+  const values = [...records.map(metricOf).filter((v) => v !== undefined), ...seedTicks.map((t) => t.metric)];
 
   // The y range is the scored values plus a margin, wider on the worst side: crashes sit in that band,
   // where they read as "worse than anything measured" without stretching the scale. (reduce, not
@@ -129,6 +140,20 @@ export function chartSpec(records: ExperimentRecord[], options: ChartOptions): T
         data: { values: steps },
         mark: { type: 'line', interpolate: 'step-after', color: COLORS.kept, strokeWidth: 2, opacity: 0.7 },
         encoding: { x, y: { ...y, field: 'best' } },
+      },
+      {
+        // Each run of an experiment trained with several seeds: ticks, so that points stay one per experiment.
+        name: 'seedRuns',
+        data: { values: seedTicks },
+        mark: {
+          type: 'tick',
+          orient: 'horizontal',
+          size: 12,
+          thickness: 1.5,
+          color: '#555555',
+          opacity: 0.8,
+        },
+        encoding: { x, y, description: { field: 'summary' } },
       },
       {
         // One symbol per experiment, and the only 'point' items in the SVG (the SVG group's class is

@@ -16,7 +16,7 @@ import type {
   PreparedRun,
   TrainingOutcome,
 } from '../../lib/types';
-import { decideStatus } from '../../workflows/runState';
+import { decideStatus } from '../../workflows/keepRule';
 
 export interface BareRun {
   records: ExperimentRecord[];

@@ -15,6 +15,12 @@ export interface BenchSettings {
   slots: number[];
   /** Experiments after the baseline in the overhead runs (Temporal and bare). */
   overheadExperiments: number;
+  /** Experiments after the baseline under each keep rule in the false-keeps part (tinylm). */
+  keepsExperiments: number;
+  /** tinylm's training budget in the false-keeps part, seconds. */
+  keepsBudget: number;
+  /** New seeds each kept change and its parent are re-run with, to judge the keep. */
+  reruns: number;
 }
 
 export interface Bench {

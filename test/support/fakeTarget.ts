@@ -14,6 +14,11 @@ export interface FakeTargetOptions {
   /** Extra lines of train.py, run before the summary. */
   extra?: string;
   timeoutSeconds?: number;
+  /**
+   * Run-to-run noise: the target reads SEED (seed_env), and seeds 1 and 2 score this much above and
+   * below the target's own seed.
+   */
+  noise?: number;
 }
 
 export async function makeFakeTarget(options: FakeTargetOptions = {}): Promise<string> {
@@ -28,6 +33,7 @@ print()
 ${options.crashWhen ? `if ${options.crashWhen}:\n    raise RuntimeError("this configuration crashes")` : ''}
 ${options.extra ?? ''}
 loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
+${options.noise ? `loss += ${options.noise} * [0, 1, -1][int(os.environ.get("SEED", "0")) % 3]` : ''}
 print("---")
 print(f"val_bpb:          {loss:.6f}")
 print(f"training_seconds: {SLEEP:.1f}")
@@ -37,7 +43,9 @@ print("peak_vram_mb:     1536.0")
     'train.py': train,
     'prepare.py': '# frozen: data and evaluation\nEVAL_TOKENS = 1000\n',
     'program.md': '# program\nLower val_bpb.\n',
-    'autoresearch.toml': `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n`,
+    'autoresearch.toml':
+      `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n` +
+      (options.noise ? 'seed_env = "SEED"\n' : ''),
   });
 }
 

@@ -1,0 +1,161 @@
+// When a result is an improvement. `strict` is autoresearch's rule: any strictly better metric keeps.
+// `noise-aware` asks for a gain the run's noise cannot explain: more than k standard errors of the
+// difference between the candidate's mean and the best's mean, k widened to Student's t while the noise
+// is measured from few runs. A candidate that gains less than that, or gains at all while the noise
+// estimate is stale, is trained again with other seeds first; its mean then decides. Pure functions:
+// the workflow, the CLI and the bench share them.
+import { tMargin } from './studentT';
+import type {
+  BestResult,
+  Evaluation,
+  ExperimentRecord,
+  ExperimentStatus,
+  KeepRule,
+  MetricDirection,
+  NoiseEstimate,
+  SeedRuns,
+} from '../lib/types';
+
+/**
+ * A first run is kept without confirmation only when it clears the margin this many times over: a
+ * single lucky run that just clears it is the commonest false keep (and, kept, it would become a best
+ * measured once, which later candidates then struggle to beat).
+ */
+export const CLEAR_WIN = 2;
+
+/** How many measured experiments the noise estimate pools, newest first: the noise may drift as the model changes. */
+export const NOISE_WINDOW = 4;
+
+/** The runs of one candidate with different seeds: their mean and their sample standard deviation. */
+export function seedRuns(metrics: number[]): { mean: number; runs: SeedRuns } {
+  const mean = metrics.reduce((a, b) => a + b, 0) / metrics.length;
+  const variance =
+    metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
+  return { mean, runs: { metrics, std: Math.sqrt(variance) } };
+}
+
+/**
+ * The run's noise after experiment `n` was trained with several seeds: the pooled standard deviation of
+ * the latest NOISE_WINDOW such experiments (each one's spread around its own mean), so every
+ * confirmation sharpens the estimate made from the baseline's few runs.
+ */
+export function addMeasurement(noise: NoiseEstimate | null, n: number, metrics: number[]): NoiseEstimate {
+  const groups = [...(noise?.groups ?? []), { n, metrics }].slice(-NOISE_WINDOW);
+  let squares = 0;
+  let freedom = 0;
+  for (const g of groups) {
+    const { mean } = seedRuns(g.metrics);
+    squares += g.metrics.reduce((a, m) => a + (m - mean) ** 2, 0);
+    freedom += g.metrics.length - 1;
+  }
+  return { std: freedom > 0 ? Math.sqrt(squares / freedom) : 0, groups, keepsSince: 0 };
+}
+
+/** How much better `metric` is than `best` (positive: better), whichever way the metric goes. */
+export function gain(metric: number, best: number, direction: MetricDirection): number {
+  return direction === 'minimize' ? best - metric : metric - best;
+}
+
+/** The degrees of freedom of the estimate: each measured experiment's runs, less one for its mean. */
+export function degreesOfFreedom(noise: NoiseEstimate): number {
+  return noise.groups.reduce((a, g) => a + g.metrics.length - 1, 0);
+}
+
+/**
+ * The standard errors a gain needs: k, widened to the Student t quantile of the same confidence while
+ * the noise is estimated from few runs (k = 2 needs 4.5 with the baseline's 3 runs alone, 2.4 with 8
+ * degrees of freedom).
+ */
+export function marginFor(rule: KeepRule, noise: NoiseEstimate): number {
+  return tMargin(rule.margin, degreesOfFreedom(noise));
+}
+
+/** The gain a candidate of `runs` runs needs over a best of `bestRuns` runs. */
+export function requiredGain(rule: KeepRule, noise: NoiseEstimate, runs: number, bestRuns: number): number {
+  return marginFor(rule, noise) * noise.std * Math.sqrt(1 / runs + 1 / bestRuns);
+}
+
+/** The rule that applies: noise-aware needs a measured noise; without one it is the strict rule. */
+function noiseInUse(rule: KeepRule | undefined, noise: NoiseEstimate | null): NoiseEstimate | null {
+  return rule?.rule === 'noise-aware' && noise && noise.std > 0 && degreesOfFreedom(noise) > 0 ? noise : null;
+}
+
+/** The keep rule: a valid metric better than the best keeps (the first one, the baseline, always). */
+export function decideStatus(
+  evaluation: Evaluation,
+  best: BestResult | null,
+  direction: MetricDirection,
+  rule?: KeepRule,
+  noise: NoiseEstimate | null = null,
+): ExperimentStatus {
+  if (evaluation.status !== 'ok') return evaluation.status;
+  if (evaluation.metric === undefined) return 'invalid';
+  if (!best) return 'keep';
+  const g = gain(evaluation.metric, best.metric, direction);
+  // Strictly better keeps, as in autoresearch: a tie is not progress.
+  if (g <= 0) return 'discard';
+  const measured = noiseInUse(rule, noise);
+  if (measured === null) return 'keep';
+  const runs = evaluation.runs?.metrics.length ?? 1;
+  return g >= requiredGain(rule!, measured, runs, best.runs ?? 1) ? 'keep' : 'discard';
+}
+
+/**
+ * Whether a candidate scored once is trained again with other seeds before the decision: under the
+ * noise-aware rule, when it is better than the best but not by CLEAR_WIN times the margin, or when it
+ * is better at all while the noise estimate is stale (its runs then measure the noise again).
+ */
+export function needsConfirmation(
+  evaluation: Evaluation,
+  best: BestResult | null,
+  direction: MetricDirection,
+  rule: KeepRule | undefined,
+  noise: NoiseEstimate | null,
+): boolean {
+  const measured = noiseInUse(rule, noise);
+  if (measured === null || !best || evaluation.status !== 'ok' || evaluation.metric === undefined)
+    return false;
+  if ((evaluation.runs?.metrics.length ?? 1) > 1 || rule!.confirmRuns < 1) return false;
+  const g = gain(evaluation.metric, best.metric, direction);
+  if (g <= 0) return false;
+  const stale = measured.keepsSince >= rule!.staleAfterKeeps;
+  return stale || g < CLEAR_WIN * requiredGain(rule!, measured, 1, best.runs ?? 1);
+}
+
+/** Why a noise-aware decision went the way it did, for the record and `status`. */
+export function verdict(
+  status: ExperimentStatus,
+  evaluation: Evaluation,
+  best: BestResult | null,
+  direction: MetricDirection,
+  rule: KeepRule | undefined,
+  noise: NoiseEstimate | null,
+): string | undefined {
+  const measured = noiseInUse(rule, noise);
+  if (measured === null || !best || evaluation.metric === undefined || evaluation.status !== 'ok')
+    return undefined;
+  if (status !== 'keep' && status !== 'discard') return undefined;
+  const runs = evaluation.runs?.metrics.length ?? 1;
+  const g = gain(evaluation.metric, best.metric, direction);
+  const need = requiredGain(rule!, measured, runs, best.runs ?? 1);
+  const over = runs > 1 ? `mean of ${runs} seeds` : 'one run';
+  const t = marginFor(rule!, measured);
+  return (
+    `${over}: gain ${fmt(g)} ${g >= need && g > 0 ? '>=' : '<'} ${fmt(need)} needed ` +
+    `(${fmt(t)} SE: k ${rule!.margin} at ${degreesOfFreedom(measured)} degrees of freedom; noise ±${fmt(measured.std)})`
+  );
+}
+
+function fmt(x: number): string {
+  return Number(x.toPrecision(3)).toString();
+}
+
+/** The noise estimate a run ended with, rebuilt from its records (for `status` on a finished run). */
+export function noiseFromRecords(records: readonly ExperimentRecord[]): NoiseEstimate | null {
+  let noise: NoiseEstimate | null = null;
+  for (const r of records) {
+    if (noise && r.status === 'keep' && r.n > 0) noise.keepsSince += 1;
+    if (r.runs && r.runs.metrics.length > 1) noise = addMeasurement(noise, r.n, r.runs.metrics);
+  }
+  return noise;
+}
