@@ -100,6 +100,8 @@ export function seedsText(r: ExperimentRecord): string {
 export function noiseText(status: RunStatus): string | null {
   const noise = status.noise;
   if (!noise) return null;
+  // A worker still running the code from before the keep rules reports the baseline's runs alone.
+  if (!Array.isArray(noise.groups)) return `noise: ±${noise.std.toFixed(6)} (std of the baseline's runs)`;
   const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
   const from = noise.groups.map((g) => g.n).join(', ');
   const latest = noise.groups.at(-1)!;

@@ -12,52 +12,45 @@ import { autoresearch } from './support/commandLines';
 import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
 
-/** A target whose metric is 1 + SEED / 100: each seed a different, known score. */
-function seededTarget(): Promise<string> {
+/** A target running `train` (which prints val_bpb), with the seed in the SEED variable. */
+function targetWithSeed(train: string): Promise<string> {
   return makeTarget({
-    'train.py':
-      'import os\nLEARNING_RATE = 0.01\nseed = int(os.environ.get("SEED", "0"))\n' +
-      'print("---")\nprint(f"val_bpb: {1 + seed / 100 + abs(LEARNING_RATE - 0.01):.6f}")\n',
+    'train.py': train,
     'prepare.py': '# frozen\n',
     'program.md': '# program\n',
     'autoresearch.toml':
       '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\nseed_env = "SEED"\n',
   });
 }
+
+/** A target whose metric is 1 + SEED / 100: each seed a different, known score. */
+const seededTarget = () =>
+  targetWithSeed(
+    'import os\nLEARNING_RATE = 0.01\nseed = int(os.environ.get("SEED", "0"))\n' +
+      'print("---")\nprint(f"val_bpb: {1 + seed / 100 + abs(LEARNING_RATE - 0.01):.6f}")\n',
+  );
 
 /**
  * A target whose metric is pure noise around 1: a hash of train.py's text and the seed, spread 0.01.
  * No edit can improve it; whatever is kept was luck.
  */
-function pureNoiseTarget(): Promise<string> {
-  return makeTarget({
-    'train.py':
-      'import hashlib, os, random\nLEARNING_RATE = 0.01\nWIDTH = 16\nDEPTH = 4\nWARMUP = 10\n' +
+const pureNoiseTarget = () =>
+  targetWithSeed(
+    'import hashlib, os, random\nLEARNING_RATE = 0.01\nWIDTH = 16\nDEPTH = 4\nWARMUP = 10\n' +
       'seed = os.environ.get("SEED", "own")\n' +
       'rng = random.Random(hashlib.sha256((open(__file__).read() + seed).encode()).hexdigest())\n' +
       'print("---")\nprint(f"val_bpb: {1 + 0.01 * rng.gauss(0, 1):.6f}")\n',
-    'prepare.py': '# frozen\n',
-    'program.md': '# program\n',
-    'autoresearch.toml':
-      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\nseed_env = "SEED"\n',
-  });
-}
+  );
 
 /**
  * A target whose noise is known exactly: seeds 1 and 2 score 0.01 above and below the target's own seed
  * (std 0.01), and GAIN, which the proposer sets, lowers the metric by that much.
  */
-function knownNoiseTarget(): Promise<string> {
-  return makeTarget({
-    'train.py':
-      'import os\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\n' +
+const knownNoiseTarget = () =>
+  targetWithSeed(
+    'import os\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\n' +
       'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][seed]:.6f}")\n',
-    'prepare.py': '# frozen\n',
-    'program.md': '# program\n',
-    'autoresearch.toml':
-      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\nseed_env = "SEED"\n',
-  });
-}
+  );
 
 describe('noise runs', () => {
   const h = useHarness('noise');

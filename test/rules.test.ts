@@ -55,6 +55,36 @@ describe('RunState', () => {
     runDir: '/tmp/x',
   };
 
+  it('under the noise-aware rule: the baseline measures the noise, a doubtful gain is confirmed, its runs pool in', () => {
+    const state = RunState.start({
+      ...options,
+      keepRule: { rule: 'noise-aware', margin: 2, confirmRuns: 2, staleAfterKeeps: 3 },
+    });
+    state.setPrepared(prepared);
+    settle(state, { ...record(0, 'keep', 1), runs: { metrics: [1, 1.01, 0.99], std: 0.01 } });
+    assert.deepEqual(state.best?.runs, 3);
+    assert.deepEqual(state.status().noise?.groups, [{ n: 0, metrics: [1, 1.01, 0.99] }]);
+    // Gains of 0.03 on one run: short of twice 4.53 standard errors (2 degrees of freedom), so confirmed.
+    assert.equal(state.needsConfirmation({ status: 'ok', metric: 0.97 }), true);
+    // Confirmed: its own runs count (4 degrees of freedom, 2.87 SE = 0.0234), and the mean 0.97 keeps.
+    const confirmed = {
+      status: 'ok' as const,
+      metric: 0.97,
+      runs: { metrics: [0.97, 0.98, 0.96], std: 0.01 },
+    };
+    const decision = state.decide(confirmed);
+    assert.equal(decision.status, 'keep');
+    assert.match(decision.verdict!, /at 4 degrees of freedom/);
+    settle(state, { ...record(1, 'keep', 0.97), runs: confirmed.runs });
+    assert.deepEqual(
+      state.status().noise?.groups.map((g) => g.n),
+      [0, 1],
+    );
+    // A run carried over from before the keep rules: its baseline's runs become the first group.
+    const legacy = RunState.start(options, { noise: { metrics: [1, 1.02], std: 0.0141 } } as never);
+    assert.deepEqual(legacy.status().noise?.groups, [{ n: 0, metrics: [1, 1.02] }]);
+  });
+
   it('keeps only strict improvements and moves the parent to the best', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);

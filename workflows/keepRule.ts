@@ -155,7 +155,9 @@ export function noiseFromRecords(records: readonly ExperimentRecord[]): NoiseEst
   let noise: NoiseEstimate | null = null;
   for (const r of records) {
     if (noise && r.status === 'keep' && r.n > 0) noise.keepsSince += 1;
-    if (r.runs && r.runs.metrics.length > 1) noise = addMeasurement(noise, r.n, r.runs.metrics);
+    // Baseline records written before the keep rules held the same runs under `noise`.
+    const runs = r.runs ?? (r as { noise?: SeedRuns }).noise;
+    if (runs && runs.metrics.length > 1) noise = addMeasurement(noise, r.n, runs.metrics);
   }
   return noise;
 }

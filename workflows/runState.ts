@@ -64,6 +64,18 @@ export function emptyCounts(): Record<ExperimentStatus, number> {
   return { keep: 0, discard: 0, crash: 0, timeout: 0, invalid: 0, cancelled: 0 };
 }
 
+/**
+ * The noise estimate of a snapshot. Runs started before the keep rules carried the baseline's runs
+ * alone ({metrics, std}): the same measurement, as the first group of the pooled estimate.
+ */
+function currentNoise(noise: unknown): NoiseEstimate | null {
+  if (!noise) return null;
+  const legacy = noise as { metrics?: number[]; groups?: unknown };
+  if (legacy.groups === undefined && Array.isArray(legacy.metrics))
+    return addMeasurement(null, 0, legacy.metrics);
+  return noise as NoiseEstimate;
+}
+
 /** What a person filters the run list by (the AutoresearchStatus search attribute). */
 export type RunLabel = 'running' | 'paused' | 'stopping' | 'finished' | 'stopped';
 
@@ -88,7 +100,6 @@ export class RunState {
       nextExperiment: 0,
       best: null,
       baselineMetric: null,
-      noise: null,
       recent: [],
       notes: [],
       queue: [],
@@ -99,6 +110,7 @@ export class RunState {
       ready: [],
       ...snapshot,
       counts: { ...emptyCounts(), ...snapshot?.counts },
+      noise: currentNoise(snapshot?.noise),
     });
   }
 
