@@ -223,6 +223,8 @@ export interface Evaluation {
   runs?: SeedRuns;
   /** Training seconds of the runs with other seeds (the GPU time they took). */
   moreTrainSeconds?: number;
+  /** Runs with other seeds that gave no metric (crash, timeout, NaN ...): what went wrong in each. */
+  failedRuns?: string[];
   memoryGb?: number;
   reason?: string;
 }

@@ -92,7 +92,8 @@ const load = () =>
 console.log(
   `bench: ${selected.join(', ')}; budget ${settings.budget} s, proposer share ${settings.proposerShare}, ` +
     `${settings.experiments} experiments, ${settings.rounds} rounds on ${settings.slots.join('/')} slots, ` +
-    `${settings.overheadExperiments} overhead experiments`,
+    `${settings.overheadExperiments} overhead experiments; keeps: ${settings.keepsExperiments} experiments ` +
+    `at ${settings.keepsBudget} s, ${settings.reruns} re-runs`,
 );
 console.log(`machine: ${cpus().length} cores, load average ${load()} (1, 5, 15 min)`);
 

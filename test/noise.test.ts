@@ -44,11 +44,13 @@ const pureNoiseTarget = () =>
 
 /**
  * A target whose noise is known exactly: seeds 1 and 2 score 0.01 above and below the target's own seed
- * (std 0.01), and GAIN, which the proposer sets, lowers the metric by that much.
+ * (std 0.01), and GAIN, which the proposer sets, lowers the metric by that much; above 0.31 it
+ * diverges with seed 2.
  */
 const knownNoiseTarget = () =>
   targetWithSeed(
     'import os\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\n' +
+      'if GAIN > 0.31 and seed == 2: raise SystemExit("diverged")\n' +
       'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][seed]:.6f}")\n',
   );
 
@@ -168,9 +170,10 @@ describe('noise runs', () => {
   it('confirms a doubtful gain with more seeds, keeps it if its mean clears the margin, re-measures when stale', async () => {
     const repo = await knownNoiseTarget();
     // Experiment n sets GAIN to the n-th value: 0.03 (doubtful once, clear over 3 seeds), 0.035 (doubtful,
-    // and short of the margin over 3 seeds), 0.13 (clear), 0.23 (clear, but 1 keep made the noise stale).
+    // and short of the margin over 3 seeds), 0.2 (clear), 0.3 (clear, but 1 keep made the noise stale),
+    // 0.32 (doubtful, and it diverges with seed 2).
     const agent =
-      'g=$(echo "0 0.03 0.035 0.13 0.23" | cut -d" " -f$((AUTORESEARCH_EXPERIMENT + 1))) && ' +
+      'g=$(echo "0 0.03 0.035 0.2 0.3 0.32" | cut -d" " -f$((AUTORESEARCH_EXPERIMENT + 1))) && ' +
       'sed -i "s/^GAIN = .*/GAIN = $g/" train.py && echo "gain $g" > "$AUTORESEARCH_DESCRIPTION_FILE"';
     const handle = await startRun(h.client, {
       repo,
@@ -179,7 +182,7 @@ describe('noise runs', () => {
       command: { command: agent, timeoutSeconds: 30 },
       pipeline: false,
       noiseStaleAfter: 1,
-      maxExperiments: 4,
+      maxExperiments: 5,
       ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
@@ -190,8 +193,9 @@ describe('noise runs', () => {
         ['baseline', 'keep', 3],
         ['gain 0.03', 'keep', 3],
         ['gain 0.035', 'discard', 3],
-        ['gain 0.13', 'keep', 1],
-        ['gain 0.23', 'keep', 3],
+        ['gain 0.2', 'keep', 1],
+        ['gain 0.3', 'keep', 3],
+        ['gain 0.32', 'discard', 2],
       ],
     );
     // The baseline's 3 runs and experiment 1's give 4 degrees of freedom: k = 2 widens to 2.87.
@@ -199,17 +203,20 @@ describe('noise runs', () => {
       records[1]!.verdict!,
       /^mean of 3 seeds: gain 0\.03 >= 0\.0234 needed \(2\.87 SE: k 2 at 4 degrees of freedom; noise ±0\.01\)$/,
     );
-    assert.match(records[3]!.verdict!, /^one run: gain 0\.1 >= .* at 6 degrees of freedom/);
+    assert.match(records[3]!.verdict!, /^one run: gain 0\.17 >= .* at 6 degrees of freedom/);
+    assert.match(records[5]!.verdict!, /^a confirmation run failed: seed 2: crash/);
     // Confirmation runs are GPU time: three trainings' seconds in one record.
     assert.ok(records[1]!.trainSeconds > records[3]!.trainSeconds);
     const status = await handle.query(statusQuery);
     assert.deepEqual(
       status.noise?.groups.map((g) => g.n),
-      [0, 1, 2, 4],
+      [1, 2, 4, 5],
+      'the latest 4 measurements',
     );
     assert.equal(status.best?.runs, 3);
     const text = await autoresearch(h.address, ['status', '--tag', 'confirm']);
     assert.match(text, /keep rule: noise-aware \(a gain must exceed 2 standard errors/);
-    assert.match(text, /noise: ±0\.010000 \(std pooled over 12 runs of experiments 0, 1, 2, 4/);
+    // Experiment 5's two runs (0.68, 0.69) count too: √((3 × 0.0002 + 0.00005) / 7).
+    assert.match(text, /noise: ±0\.009636 \(std pooled over 11 runs of experiments 1, 2, 4, 5/);
   });
 });

@@ -64,7 +64,7 @@ describe('RunState', () => {
     settle(state, { ...record(0, 'keep', 1), runs: { metrics: [1, 1.01, 0.99], std: 0.01 } });
     assert.deepEqual(state.best?.runs, 3);
     assert.deepEqual(state.status().noise?.groups, [{ n: 0, metrics: [1, 1.01, 0.99] }]);
-    // Gains of 0.03 on one run: short of twice 4.53 standard errors (2 degrees of freedom), so confirmed.
+    // A gain of 0.03 on one run: short of 4 × 4.53 standard errors (2 degrees of freedom), so confirmed.
     assert.equal(state.needsConfirmation({ status: 'ok', metric: 0.97 }), true);
     // Confirmed: its own runs count (4 degrees of freedom, 2.87 SE = 0.0234), and the mean 0.97 keeps.
     const confirmed = {

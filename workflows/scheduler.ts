@@ -416,7 +416,9 @@ export class Scheduler {
     if (runs < 2 || !this.seedable || first.status !== 'ok' || first.metric === undefined) return first;
     state.track(baseline.n, 'training', Date.now(), `baseline, ${runs - 1} more seeds to measure the noise`);
     this.show();
-    return this.trainSeeds(baseline, first, runs - 1);
+    // A failed noise run only leaves fewer runs to measure with; a candidate's would discard it.
+    const { failedRuns: _failed, ...measured } = await this.trainSeeds(baseline, first, runs - 1);
+    return measured;
   }
 
   /**
@@ -451,18 +453,21 @@ export class Scheduler {
     const results = await Promise.all(
       seeds.map(async (seed) => {
         const trained = await train(options, config, candidate, seed);
-        if ('failure' in trained) return { seconds: 0 };
+        if ('failure' in trained) return { seconds: 0, failed: `seed ${seed}: ${trained.failure}` };
         const evaluation = await this.evaluate(candidate, trained, seed);
-        return {
-          seconds: trained.trainSeconds,
-          metric: evaluation.status === 'ok' ? evaluation.metric : undefined,
-        };
+        return evaluation.status === 'ok' && evaluation.metric !== undefined
+          ? { seconds: trained.trainSeconds, metric: evaluation.metric }
+          : {
+              seconds: trained.trainSeconds,
+              failed: `seed ${seed}: ${evaluation.status}${evaluation.reason ? ` (${evaluation.reason})` : ''}`,
+            };
       }),
     );
     const metrics = [first.metric!, ...results.flatMap((r) => (r.metric === undefined ? [] : [r.metric]))];
+    const failedRuns = results.flatMap((r) => (r.failed === undefined ? [] : [r.failed]));
     const { mean, runs } = seedRuns(metrics);
     const moreTrainSeconds = results.reduce((a, r) => a + r.seconds, 0);
-    return { ...first, metric: mean, runs, moreTrainSeconds };
+    return { ...first, metric: mean, runs, moreTrainSeconds, ...(failedRuns.length ? { failedRuns } : {}) };
   }
 
   /**
