@@ -12,9 +12,9 @@ import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
 import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
 import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './lib/types';
-import { keepRuleText } from './cli/render';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
+import { describeKeepRule } from './workflows/keepRule';
 import { targetName } from './workflows/runState';
 
 export function workflowIdFor(tag: string): string {
@@ -59,9 +59,18 @@ export interface StartRunRequest {
   remote?: string;
 }
 
+/** What `start` uses for the options a request leaves out (the CLI shows them in its help). */
+export const START_DEFAULTS = {
+  parallel: 1,
+  noiseRuns: 3,
+  noiseMargin: 2,
+  confirmRuns: 2,
+  noiseStaleAfter: 3,
+} as const;
+
 /** The run's keep rule from the request, each setting checked; noise-aware needs the noise measured. */
 function keepRuleOf(request: StartRunRequest): KeepRule {
-  const noiseRuns = request.noiseRuns ?? 3;
+  const noiseRuns = request.noiseRuns ?? START_DEFAULTS.noiseRuns;
   const rule = request.keepRule ?? (noiseRuns >= 2 ? 'noise-aware' : 'strict');
   if (rule !== 'strict' && rule !== 'noise-aware')
     throw new Error(`--keep-rule is strict or noise-aware; got ${String(rule)}`);
@@ -69,17 +78,17 @@ function keepRuleOf(request: StartRunRequest): KeepRule {
     throw new Error(
       '--keep-rule noise-aware needs the noise measured: leave --noise-runs at 3 (or 2 or more), or use --keep-rule strict',
     );
-  const margin = request.noiseMargin ?? 2;
+  const margin = request.noiseMargin ?? START_DEFAULTS.noiseMargin;
   if (!Number.isFinite(margin) || margin <= 0)
     throw new Error(
       `--noise-margin takes how many standard errors a gain must exceed, above 0 (e.g. 2); got ${margin}`,
     );
-  const confirmRuns = request.confirmRuns ?? 2;
+  const confirmRuns = request.confirmRuns ?? START_DEFAULTS.confirmRuns;
   if (!Number.isInteger(confirmRuns) || confirmRuns < 0 || confirmRuns > 16)
     throw new Error(
       `--confirm-runs takes how many more seeds a doubtful candidate trains, 0 to 16; got ${confirmRuns}`,
     );
-  const staleAfterKeeps = request.noiseStaleAfter ?? 3;
+  const staleAfterKeeps = request.noiseStaleAfter ?? START_DEFAULTS.noiseStaleAfter;
   if (!Number.isInteger(staleAfterKeeps) || staleAfterKeeps < 1)
     throw new Error(
       `--noise-stale-after takes how many keeps the noise estimate lasts, 1 or more; got ${staleAfterKeeps}`,
@@ -95,7 +104,7 @@ export async function startRun(
   const remote = request.remote === undefined ? undefined : resolveRemote(request.remote);
   // Fail here, at the keyboard, rather than inside the workflow a second later.
   await preflight(repo, request.tag, { ...request, remote });
-  const parallel = request.parallel ?? 1;
+  const parallel = request.parallel ?? START_DEFAULTS.parallel;
   if (request.noiseRuns !== undefined && (!Number.isInteger(request.noiseRuns) || request.noiseRuns < 1))
     throw new Error(
       `--noise-runs takes how many times the baseline trains (with different seeds), 1 or more; got ${request.noiseRuns}`,
@@ -118,7 +127,7 @@ export async function startRun(
     timeoutSeconds: request.timeoutSeconds,
     parallel,
     pipeline: request.pipeline ?? true,
-    noiseRuns: request.noiseRuns ?? 3,
+    noiseRuns: request.noiseRuns ?? START_DEFAULTS.noiseRuns,
     keepRule,
     // Continuing as new waits for the experiments in flight: with more slots, do it less often.
     experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
@@ -178,7 +187,7 @@ function staticDetails(options: RunOptions): string {
       (options.pipeline ? ', the next proposal made while training' : ', one step at a time'),
     `- **Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
       (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
-    `- **Keep rule**: ${keepRuleText(options.keepRule ?? null)}`,
+    `- **Keep rule**: ${describeKeepRule(options.keepRule)}`,
     '',
     `Steer it with \`autoresearch pause|resume|stop|redirect|queue|limits --tag ${options.tag}\`, or:`,
     '',

@@ -1,5 +1,5 @@
-// Wiring only: a control worker (workflows + git/file activities) and training workers (one per slot,
-// one training at a time each) polling their task queues. `autoresearch worker` runs both by default;
+// Wiring only: a control worker (workflows + git/file activities) and a training worker (one training
+// at a time in each of its slots) polling their task queues. `autoresearch worker` runs both by default;
 // on a GPU box that only trains, `autoresearch worker --train-only --gpus 0,1,...` offers one slot per GPU.
 import {
   NativeConnection,

@@ -104,24 +104,15 @@ async function whyNotRebased(repo: Repo, input: RebaseInput): Promise<string | {
  * candidate changed is no longer as it was.
  */
 async function applyTightly(ours: string, file: string, patch: string): Promise<string | null> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'autoresearch-apply-'));
-  try {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    writeFileSync(path.join(dir, file), ours);
-    writeFileSync(path.join(dir, '.patch'), patch);
+  return inScratchDir('autoresearch-apply-', { [file]: ours, '.patch': patch }, async (dir) => {
     const result = await execa('git', ['apply', '--unidiff-zero', '.patch'], { cwd: dir, reject: false });
     return result.exitCode === 0 ? readFileSync(path.join(dir, file), 'utf8') : null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** git's three-way merge of one file's contents; null when the two edits conflict. */
 async function mergeFile(ours: string, base: string, theirs: string): Promise<string | null> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'autoresearch-merge-'));
-  try {
-    const files = { ours, base, theirs };
-    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  return inScratchDir('autoresearch-merge-', { ours, base, theirs }, async (dir) => {
     const result = await execa('git', ['merge-file', '-p', 'ours', 'base', 'theirs'], {
       cwd: dir,
       reject: false,
@@ -131,6 +122,22 @@ async function mergeFile(ours: string, base: string, theirs: string): Promise<st
     if (result.exitCode === 0) return result.stdout;
     if (result.exitCode !== undefined && result.exitCode > 0 && result.exitCode < 128) return null;
     throw new Error(`git merge-file failed: ${result.stderr}`);
+  });
+}
+
+/** Runs `work` in a temporary directory holding `files` (path: content), removed afterwards. */
+async function inScratchDir<T>(
+  prefix: string,
+  files: Record<string, string>,
+  work: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      writeFileSync(path.join(dir, name), content);
+    }
+    return await work(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

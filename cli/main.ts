@@ -2,7 +2,7 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { runHandle, runUiUrl, startRun } from '../client';
+import { START_DEFAULTS, runHandle, runUiUrl, startRun } from '../client';
 import { Repo } from '../lib/node/git';
 import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
@@ -199,13 +199,13 @@ program
     '--parallel <n>',
     'experiments in flight at once, one per training slot (GPU)',
     (v) => positiveInt(v),
-    1,
+    START_DEFAULTS.parallel,
   )
   .option(
     '--noise-runs <n>',
     "train the baseline this many times with different seeds to measure the metric's noise (1: once)",
     (v) => positiveInt(v),
-    3,
+    START_DEFAULTS.noiseRuns,
   )
   .option(
     '--keep-rule <rule>',
@@ -216,19 +216,19 @@ program
     '--noise-margin <k>',
     'noise-aware: standard errors a gain must exceed',
     (v) => positiveNumber(v),
-    2,
+    START_DEFAULTS.noiseMargin,
   )
   .option(
     '--confirm-runs <n>',
     'noise-aware: more seeds a doubtful candidate trains before its mean decides',
     (v) => positiveInt(v),
-    2,
+    START_DEFAULTS.confirmRuns,
   )
   .option(
     '--noise-stale-after <n>',
     'noise-aware: keeps after which the next keep is confirmed too, measuring the noise again',
     (v) => positiveInt(v),
-    3,
+    START_DEFAULTS.noiseStaleAfter,
   )
   .option(
     '--no-pipeline',

@@ -1,13 +1,7 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
-import type {
-  ActiveExperiment,
-  ExperimentRecord,
-  KeepRule,
-  ProposalCost,
-  RunStatus,
-  RunSummary,
-} from '../lib/types';
+import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
+import { describeKeepRule } from '../workflows/keepRule';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -78,7 +72,7 @@ export function statusText(status: RunStatus): string {
   if (noise) lines.push(noise);
   const unmeasured = status.keepRule?.rule === 'noise-aware' && !status.noise;
   lines.push(
-    `keep rule: ${keepRuleText(status.keepRule)}${unmeasured ? '; no noise measured (yet), so any better metric keeps' : ''}`,
+    `keep rule: ${describeKeepRule(status.keepRule)}${unmeasured ? '; no noise measured (yet), so any better metric keeps' : ''}`,
   );
   if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
   if (status.spend.dollars > 0 || status.spend.inputTokens > 0)
@@ -108,14 +102,6 @@ export function noiseText(status: RunStatus): string | null {
   return (
     `noise: ±${noise.std.toFixed(6)} (std pooled over ${runs} runs of experiment${noise.groups.length > 1 ? 's' : ''} ${from}; ` +
     `latest, experiment ${latest.n}: ${latest.metrics.map((m) => m.toFixed(6)).join(', ')})`
-  );
-}
-
-export function keepRuleText(rule: KeepRule | null): string {
-  if (!rule || rule.rule === 'strict') return 'strict (any better metric keeps)';
-  return (
-    `noise-aware (a gain must exceed ${rule.margin} standard errors; a smaller one trains ${rule.confirmRuns} more ` +
-    `seed${rule.confirmRuns === 1 ? '' : 's'} and its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps)`
   );
 }
 

@@ -213,14 +213,7 @@ describe('training from a git remote (the activities alone)', () => {
     // The candidate is no ref's tip on the remote any more, only reachable through a later commit on
     // top of it. Protocol v2 (git's default) serves it by SHA; v0 (an old server, or this config) serves
     // only the tips of advertised refs, so the run's refs are fetched instead.
-    const child = await git(repo, [
-      'commit-tree',
-      `${candidate.commit}^{tree}`,
-      '-p',
-      candidate.commit,
-      '-m',
-      'on top',
-    ]);
+    const child = await commitOnTop(repo, candidate.commit, 'on top');
     await git(repo, ['push', '-q', remote, `${child}:${candidateRef(tag, 2)}`, `:${ref}`]);
     assert.equal(
       await fetchCommit(await trainingClone(workdir('v2'), remote), remote, candidate.commit, ref),
@@ -240,14 +233,7 @@ describe('training from a git remote (the activities alone)', () => {
       else process.env.XDG_CONFIG_HOME = saved;
     }
 
-    const unpublished = await git(repo, [
-      'commit-tree',
-      `${run.baseCommit}^{tree}`,
-      '-p',
-      run.baseCommit,
-      '-m',
-      'x',
-    ]);
+    const unpublished = await commitOnTop(repo, run.baseCommit, 'x');
     await assert.rejects(
       fetchCommit(await trainingClone(workdir('missing'), remote), remote, unpublished, candidateRef(tag, 3)),
       /could not fetch commit [0-9a-f]{7} from the remote .*publishes every candidate there/,
@@ -375,4 +361,9 @@ async function startedWith(client: Client, workflowId: string): Promise<RunOptio
   const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   assert.ok(payload?.data);
   return JSON.parse(Buffer.from(payload.data).toString('utf8')) as RunOptions;
+}
+
+/** A new commit with `parent`'s tree, on top of it (no working tree involved). */
+function commitOnTop(repo: string, parent: string, message: string): Promise<string> {
+  return git(repo, ['commit-tree', `${parent}^{tree}`, '-p', parent, '-m', message]);
 }

@@ -156,14 +156,31 @@ function fmt(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
+/**
+ * The noise estimate once `record` is decided: a keep ages it, and an experiment trained with several
+ * seeds is a new measurement. The workflow folds every record in as it is decided; a finished run's
+ * status folds its record files the same way.
+ */
+export function noiseAfter(noise: NoiseEstimate | null, record: ExperimentRecord): NoiseEstimate | null {
+  const aged =
+    noise && record.status === 'keep' && record.n > 0
+      ? { ...noise, keepsSince: noise.keepsSince + 1 }
+      : noise;
+  // Baseline records written before the keep rules held the same runs under `noise`.
+  const runs = record.runs ?? (record as { noise?: SeedRuns }).noise;
+  return runs && runs.metrics.length > 1 ? addMeasurement(aged, record.n, runs.metrics) : aged;
+}
+
 /** The noise estimate a run ended with, rebuilt from its records (for `status` on a finished run). */
 export function noiseFromRecords(records: readonly ExperimentRecord[]): NoiseEstimate | null {
-  let noise: NoiseEstimate | null = null;
-  for (const r of records) {
-    if (noise && r.status === 'keep' && r.n > 0) noise.keepsSince += 1;
-    // Baseline records written before the keep rules held the same runs under `noise`.
-    const runs = r.runs ?? (r as { noise?: SeedRuns }).noise;
-    if (runs && runs.metrics.length > 1) noise = addMeasurement(noise, r.n, runs.metrics);
-  }
-  return noise;
+  return records.reduce<NoiseEstimate | null>(noiseAfter, null);
+}
+
+/** The rule in words, for `status` and the run's page in the Web UI. */
+export function describeKeepRule(rule: KeepRule | null | undefined): string {
+  if (!rule || rule.rule === 'strict') return 'strict (any better metric keeps)';
+  return (
+    `noise-aware (a gain must exceed ${rule.margin} standard errors; a smaller one trains ${rule.confirmRuns} more ` +
+    `seed${rule.confirmRuns === 1 ? '' : 's'} and its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps)`
+  );
 }

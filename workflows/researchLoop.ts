@@ -1,5 +1,6 @@
 // The research loop, as program.md tells it: run the baseline; then forever propose an edit to the
-// best code so far, train it for the fixed budget, score it, keep it if strictly better, else discard.
+// best code so far, train it for the fixed budget, score it, keep it if it is better (by the run's keep
+// rule: strictly, or beyond the noise), else discard.
 // Deterministic: every side effect is an activity; the state and its rules live in RunState, and how
 // experiments share the slots (parallel, pipelined) in the Scheduler.
 import {
@@ -42,7 +43,8 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
     queueUpdate,
     (idea) => {
       state.queueIdea(idea);
-      const queue = state.status().queue;
+      // The answer is the queue with the new idea in it, before a proposal takes it.
+      const queue = state.queue;
       scheduler.ideaQueued();
       return queue;
     },

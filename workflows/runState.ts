@@ -16,9 +16,10 @@ import type {
   RunOptions,
   RunStatus,
   RunSummary,
+  TrainingOutcome,
 } from '../lib/types';
 import { CONSTANT_IDEA } from '../lib/proposers/mutate';
-import { addMeasurement, decideStatus, needsConfirmation, verdict } from './keepRule';
+import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, verdict } from './keepRule';
 import { addCost, noSpend, totalTokens } from '../lib/proposers/pricing';
 
 /** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
@@ -34,7 +35,7 @@ export interface RunSnapshot {
   nextExperiment: number;
   best: BestResult | null;
   baselineMetric: number | null;
-  /** The metric's run-to-run noise, from the baseline's runs with several seeds. */
+  /** The metric's run-to-run noise, pooled over the latest experiments trained with several seeds. */
   noise: NoiseEstimate | null;
   counts: Record<ExperimentStatus, number>;
   recent: ExperimentRecord[];
@@ -74,6 +75,38 @@ function currentNoise(noise: unknown): NoiseEstimate | null {
   if (legacy.groups === undefined && Array.isArray(legacy.metrics))
     return addMeasurement(null, 0, legacy.metrics);
   return noise as NoiseEstimate;
+}
+
+/** The record of a decided experiment: what was tried, how it scored, and what was decided. */
+export function experimentRecord(
+  candidate: Candidate,
+  evaluation: Evaluation,
+  decision: { status: ExperimentStatus; verdict?: string },
+  outcome: TrainingOutcome | undefined,
+  startedAt: number,
+  finishedAt: number,
+): ExperimentRecord {
+  const { status, verdict } = decision;
+  return {
+    n: candidate.n,
+    parent: candidate.parent,
+    commit: candidate.commit,
+    description: candidate.description,
+    status,
+    metric: evaluation.metric,
+    memoryGb: evaluation.memoryGb,
+    reason: evaluation.reason,
+    ...(evaluation.runs ? { runs: evaluation.runs } : {}),
+    ...(verdict !== undefined ? { verdict } : {}),
+    hypothesis: candidate.hypothesis,
+    cost: candidate.cost,
+    idea: candidate.idea,
+    logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
+    // GPU time: the runs with other seeds (noise measurement, confirmation) count too.
+    trainSeconds: (outcome?.trainSeconds ?? 0) + (evaluation.moreTrainSeconds ?? 0),
+    startedAt,
+    finishedAt,
+  };
 }
 
 /** What a person filters the run list by (the AutoresearchStatus search attribute). */
@@ -144,6 +177,10 @@ export class RunState {
   }
   get notes(): readonly string[] {
     return this.s.notes;
+  }
+  /** The ideas queued, in the order the next proposals take them. */
+  get queue(): string[] {
+    return [...this.s.queue];
   }
   /** Proposals made ahead and carried over from the previous execution (taken once). */
   takeReady(): Candidate[] {
@@ -437,11 +474,8 @@ export class RunState {
         ...(runs > 1 ? { runs } : {}),
       };
       if (record.n === 0) this.s.baselineMetric = record.metric;
-      else if (this.s.noise) this.s.noise.keepsSince += 1;
     }
-    // Every experiment trained with several seeds measures the noise again (the estimate pools them).
-    if (record.runs && record.runs.metrics.length > 1)
-      this.s.noise = addMeasurement(this.s.noise, record.n, record.runs.metrics);
+    this.s.noise = noiseAfter(this.s.noise, record);
     // The log tail is for the next proposal only; it lives in the record file, not in the state.
     const { logTail: _logTail, ...kept } = record;
     this.s.recent.push(kept);
@@ -470,7 +504,7 @@ export class RunState {
       pausedReason: this.s.pausedReason,
       stopRequested: this.s.stopRequested,
       notes: [...this.s.notes],
-      queue: [...this.s.queue],
+      queue: this.queue,
       spend: { ...this.s.spend },
       runDir: p?.runDir ?? null,
       branch: p?.branch ?? null,

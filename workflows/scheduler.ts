@@ -31,7 +31,7 @@ import type {
 } from '../lib/types';
 import { currentDetails } from './details';
 import { seedRuns } from './keepRule';
-import type { RunState } from './runState';
+import { experimentRecord, type RunState } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
@@ -414,10 +414,13 @@ export class Scheduler {
     const { state } = this;
     const runs = state.options.noiseRuns ?? 1;
     if (runs < 2 || !this.seedable || first.status !== 'ok' || first.metric === undefined) return first;
-    state.track(baseline.n, 'training', Date.now(), `baseline, ${runs - 1} more seeds to measure the noise`);
-    this.show();
     // A failed noise run only leaves fewer runs to measure with; a candidate's would discard it.
-    const { failedRuns: _failed, ...measured } = await this.trainSeeds(baseline, first, runs - 1);
+    const { failedRuns: _failed, ...measured } = await this.trainSeeds(
+      baseline,
+      first,
+      runs - 1,
+      `baseline, ${runs - 1} more seeds to measure the noise`,
+    );
     return measured;
   }
 
@@ -429,14 +432,8 @@ export class Scheduler {
     const { state } = this;
     const more = state.options.keepRule?.confirmRuns ?? 0;
     if (more < 1 || !this.seedable) return first;
-    state.track(
-      candidate.n,
-      'training',
-      Date.now(),
-      `${candidate.description} (confirming with ${more} more seed${more > 1 ? 's' : ''})`,
-    );
-    this.show();
-    return this.trainSeeds(candidate, first, more);
+    const doing = `${candidate.description} (confirming with ${more} more seed${more > 1 ? 's' : ''})`;
+    return this.trainSeeds(candidate, first, more, doing);
   }
 
   /** Whether the target says how to set its seed (seed_env or seed_arg). */
@@ -445,10 +442,21 @@ export class Scheduler {
     return train.seedEnv !== undefined || train.seedArg !== undefined;
   }
 
-  /** Trains and scores `more` runs with seeds 1..more at once; the metric becomes the mean of them all. */
-  private async trainSeeds(candidate: Candidate, first: Evaluation, more: number): Promise<Evaluation> {
-    const { options } = this.state;
-    const config = this.state.prepared!.config;
+  /**
+   * Trains and scores `more` runs with seeds 1..more at once (shown as `doing`); the metric becomes the
+   * mean of them all.
+   */
+  private async trainSeeds(
+    candidate: Candidate,
+    first: Evaluation,
+    more: number,
+    doing: string,
+  ): Promise<Evaluation> {
+    const { state } = this;
+    const { options } = state;
+    const config = state.prepared!.config;
+    state.track(candidate.n, 'training', Date.now(), doing);
+    this.show();
     const seeds = Array.from({ length: more }, (_, k) => k + 1);
     const results = await Promise.all(
       seeds.map(async (seed) => {
@@ -507,28 +515,8 @@ export class Scheduler {
     outcome: TrainingOutcome | undefined,
     startedAt: number,
   ): ExperimentRecord {
-    const { state } = this;
-    const { status, verdict } = state.decide(evaluation);
-    const record: ExperimentRecord = {
-      n: candidate.n,
-      parent: candidate.parent,
-      commit: candidate.commit,
-      description: candidate.description,
-      status,
-      metric: evaluation.metric,
-      memoryGb: evaluation.memoryGb,
-      reason: evaluation.reason,
-      ...(evaluation.runs ? { runs: evaluation.runs } : {}),
-      ...(verdict !== undefined ? { verdict } : {}),
-      hypothesis: candidate.hypothesis,
-      cost: candidate.cost,
-      idea: candidate.idea,
-      logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
-      trainSeconds: (outcome?.trainSeconds ?? 0) + (evaluation.moreTrainSeconds ?? 0),
-      startedAt,
-      finishedAt: Date.now(),
-    };
-    return record;
+    const decision = this.state.decide(evaluation);
+    return experimentRecord(candidate, evaluation, decision, outcome, startedAt, Date.now());
   }
 
   /** Folds the decision into the state now, and writes it out after the records decided before it. */

@@ -2,7 +2,6 @@
 // doing the same git and process work as a sequential run (prepare, then propose, train, evaluate and
 // record each experiment), and deciding with the same rule. What a Temporal run costs on top is the
 // orchestration overhead.
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { evaluateCandidate } from '../../activities/evaluate';
 import { prepareRun } from '../../activities/prepare';
 import { proposeCandidate } from '../../activities/propose';
@@ -17,6 +16,8 @@ import type {
   TrainingOutcome,
 } from '../../lib/types';
 import { decideStatus } from '../../workflows/keepRule';
+import { experimentRecord } from '../../workflows/runState';
+import { mockActivityContext } from './context';
 
 export interface BareRun {
   records: ExperimentRecord[];
@@ -34,12 +35,7 @@ export async function bareLoop(repo: string, tag: string, experiments: number): 
       (stepSeconds[step] ??= []).push((performance.now() - t0) / 1000);
     }
   }
-  // prepare and train read their activity context (the run's id, heartbeats): a mock one, as in the tests.
-  const context = () =>
-    new MockActivityEnvironment({
-      workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'bare-loop' },
-      heartbeatTimeoutMs: 30_000,
-    });
+  const context = () => mockActivityContext(tag, 'bare-loop');
   const prepared: PreparedRun = await timed('prepareRun', () => context().run(prepareRun, { repo, tag }));
   const { config, frozenBlobs, runDir, branch } = prepared;
   const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
@@ -71,31 +67,19 @@ export async function bareLoop(repo: string, tag: string, experiments: number): 
             }),
           );
     let evaluation: Evaluation;
-    let trainSeconds = 0;
+    let outcome: TrainingOutcome | undefined;
     if (candidate.invalid) evaluation = { status: 'invalid', reason: candidate.invalid };
     else {
-      const outcome: TrainingOutcome = await timed('trainCandidate', () =>
+      const trained: TrainingOutcome = await timed('trainCandidate', () =>
         context().run(trainCandidate, { repo, tag, n, commit: candidate.commit, config }),
       );
-      trainSeconds = outcome.trainSeconds;
+      outcome = trained;
       evaluation = await timed('evaluateCandidate', () =>
-        evaluateCandidate({ repo, commit: candidate.commit, config, frozenBlobs, outcome }),
+        evaluateCandidate({ repo, commit: candidate.commit, config, frozenBlobs, outcome: trained }),
       );
     }
     const status = decideStatus(evaluation, best, config.metric.direction);
-    const record: ExperimentRecord = {
-      n,
-      parent: candidate.parent,
-      commit: candidate.commit,
-      description: candidate.description,
-      status,
-      metric: evaluation.metric,
-      memoryGb: evaluation.memoryGb,
-      reason: evaluation.reason,
-      trainSeconds,
-      startedAt,
-      finishedAt: Date.now(),
-    };
+    const record = experimentRecord(candidate, evaluation, { status }, outcome, startedAt, Date.now());
     await timed('recordExperiment', () =>
       recordExperiment({ repo, runDir, branch, record, previousBest: parent, chart }),
     );

@@ -1,5 +1,6 @@
 // What every part of the bench shares: the Temporal server and client, and the settings it was run with.
 import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { startWorkers, uniqueQueues, type RunningWorkers } from '../../test/support/temporal';
 
 export interface BenchSettings {
@@ -53,4 +54,15 @@ export async function withWorkers<T>(
   } finally {
     await workers.stop();
   }
+}
+
+/**
+ * For the bench's loops that call activities without Temporal: prepare and train read their activity
+ * context (the run's id, heartbeats), so they get a mock one, as in the tests.
+ */
+export function mockActivityContext(tag: string, runId: string): MockActivityEnvironment {
+  return new MockActivityEnvironment({
+    workflowExecution: { workflowId: `autoresearch-${tag}`, runId },
+    heartbeatTimeoutMs: 30_000,
+  });
 }

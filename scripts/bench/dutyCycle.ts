@@ -3,7 +3,7 @@
 import Table from 'cli-table3';
 import { withWorkers, type Bench } from './context';
 import { experimentOf, gapBreakdown } from './history';
-import { figure, line, percent, section, seconds } from './report';
+import { block, figure, line, percent, section, seconds } from './report';
 import { eventsPerExperiment, simulatedRun, type FinishedRun, type SimulatedRun } from './runs';
 import type { Span } from './simulated';
 import { afterBaseline, dutyCycle, mean, slotGaps, trainingSeconds, windowSeconds } from './spans';
@@ -30,7 +30,7 @@ export async function benchDutyCycle(bench: Bench): Promise<SimulatedRun> {
   row('duty cycle', (r) => percent(dutyCycle(r.measured, 1)));
   row('kept / discarded', (r) => `${r.run.summary.counts.keep} / ${r.run.summary.counts.discard}`);
   row('history events per experiment', (r) => eventsPerExperiment(r.run).toFixed(1));
-  for (const text of table.toString().split('\n')) line(text);
+  block(table);
   line("window: from the first experiment's training start to the last training's end, as train.py saw them");
   line('(the baseline, which runs alone before anything can be decided, is left out)');
 

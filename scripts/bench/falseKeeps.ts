@@ -3,7 +3,7 @@
 // with seeds neither run used, and a keep whose mean over those seeds is not better than its parent's
 // is a false keep. The GPU time of each rule counts every training it asked for (the baseline's noise
 // runs and the confirmation runs included), not the re-runs, which only judge.
-import { MockActivityEnvironment } from '@temporalio/testing';
+import Table from 'cli-table3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,8 +21,8 @@ import type {
 } from '../../lib/types';
 import { startWorkers, uniqueQueues } from '../../test/support/temporal';
 import { gain } from '../../workflows/keepRule';
-import type { Bench } from './context';
-import { figure, line, section } from './report';
+import { mockActivityContext, type Bench } from './context';
+import { block, figure, line, seconds, section } from './report';
 import { benchTag, runToEnd } from './runs';
 
 /** Seeds of the re-runs: far from the run's own (the target's, then 1, 2 ...). */
@@ -96,13 +96,21 @@ export async function benchFalseKeeps(bench: Bench): Promise<void> {
       wallSeconds: run.wallSeconds,
     });
   }
-  line('rule         experiments  keeps  false keeps  trainings  GPU time  run wall');
+  const table = new Table({
+    head: ['rule', 'experiments', 'keeps', 'false keeps', 'trainings', 'GPU time', 'run wall'],
+    style: { head: [], border: [] },
+  });
   for (const r of results)
-    line(
-      `${r.rule.padEnd(11)}  ${String(r.experiments).padStart(11)}  ${String(r.keeps.length).padStart(5)}  ` +
-        `${String(r.falseKeeps.length).padStart(11)}  ${String(r.trainings).padStart(9)}  ` +
-        `${r.gpuSeconds.toFixed(0).padStart(6)} s  ${r.wallSeconds.toFixed(0).padStart(6)} s`,
-    );
+    table.push([
+      r.rule,
+      r.experiments,
+      r.keeps.length,
+      r.falseKeeps.length,
+      r.trainings,
+      seconds(r.gpuSeconds, 0),
+      seconds(r.wallSeconds, 0),
+    ]);
+  block(table);
   const [strict, aware] = results as [RuleResult, RuleResult];
   figure(
     'false keeps, noise-aware against strict',
@@ -128,11 +136,7 @@ async function rerun(
   extraPath: string[],
 ): Promise<{ means: Map<string, number>; direction: MetricDirection }> {
   const tag = `bench-rerun-${process.pid}-${Date.now().toString(36)}`;
-  const context = () =>
-    new MockActivityEnvironment({
-      workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'rerun' },
-      heartbeatTimeoutMs: 30_000,
-    });
+  const context = () => mockActivityContext(tag, 'rerun');
   const prepared: PreparedRun = await context().run(prepareRun, { repo, tag, budgetSeconds: budget });
   const { trainCandidate } = createTrainActivities({
     slots: Array.from({ length: SLOTS }, (_, k) => ({ name: `rerun${k}` })),

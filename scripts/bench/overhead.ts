@@ -4,7 +4,7 @@
 import Table from 'cli-table3';
 import { withWorkers, type Bench } from './context';
 import { bareLoop } from './bareLoop';
-import { figure, line, section, seconds } from './report';
+import { block, figure, line, section, seconds } from './report';
 import { benchTag, eventsPerExperiment, runToEnd } from './runs';
 import { simulatedTarget } from './simulated';
 import { mean } from './spans';
@@ -62,7 +62,7 @@ export async function benchOverhead(bench: Bench): Promise<void> {
       seconds(mean(bare.stepSeconds[step] ?? []), 3),
     ]);
   }
-  for (const text of table.toString().split('\n')) line(text);
+  block(table);
   line(
     "cycle: from the baseline's decision to the last experiment's, per experiment; training process: as the",
   );

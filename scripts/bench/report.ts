@@ -9,6 +9,11 @@ export function line(text: string): void {
   console.log(`  ${text}`);
 }
 
+/** A table (cli-table3, or any multi-line text), indented like every other line. */
+export function block(table: { toString(): string }): void {
+  for (const text of table.toString().split('\n')) line(text);
+}
+
 /** `duty cycle pipelined: 97.8% (target >= 97%) ok`. */
 export function figure(label: string, value: string, target: string, met: boolean): void {
   line(`${label}: ${value} (target ${target}) ${met ? 'ok' : 'MISSED'}`);

@@ -3,7 +3,7 @@
 import Table from 'cli-table3';
 import { withWorkers, type Bench } from './context';
 import { gapBreakdown, stepCounts } from './history';
-import { figure, line, percent, section, seconds } from './report';
+import { block, figure, line, percent, section, seconds } from './report';
 import { simulatedRun, type SimulatedRun } from './runs';
 import { afterBaseline, dutyCycle, mean, perHour, slotGaps, windowSeconds } from './spans';
 
@@ -73,7 +73,7 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
       String(counts.proposeCandidate ?? 0),
     ]);
   }
-  for (const text of table.toString().split('\n')) line(text);
+  block(table);
   line("exp/hour: trainings over the window (first experiment's training start to last training end, as");
   line('train.py saw them; the baseline runs alone and is left out); efficiency = rate(P) / (P × rate(1));');
   line(
