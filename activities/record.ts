@@ -28,8 +28,10 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
   const { record } = input;
   if (record.status === 'keep') {
     const repo = await Repo.open(input.repo);
-    if (record.n > 0) await repo.moveRef(`refs/heads/${input.branch}`, record.commit, input.previousBest);
-    await publishRef(repo, `refs/heads/${input.branch}`, input.remote);
+    const branch = `refs/heads/${input.branch}`;
+    if (record.n > 0) await repo.moveRef(branch, record.commit, input.previousBest);
+    // The remote's branch moves by the same compare-and-swap (a retry finds it moved: a no-op).
+    await publishRef(repo, branch, input.remote, record.n > 0 ? { expected: input.previousBest } : {});
   }
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
   const records = readRecords(input.runDir);

@@ -330,6 +330,85 @@ describe('a run across machines: training workers with clones of their own', () 
     assert.equal(await git(remote, ['rev-parse', `refs/heads/autoresearch/${tag}`]), summary.best?.commit);
   });
 
+  it('publishes a sibling keep (a second keep proposed on the same best) and carries on', async () => {
+    const address = await testServer();
+    const gates = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
+    const started = JSON.stringify(path.join(gates, 'exp2-started'));
+    const gate = path.join(gates, 'release');
+    // Experiment 1 (LR 0.012) finishes only once experiment 2 (LR 0.014) trains, so both are proposed
+    // on the baseline; experiment 2 finishes only when the test releases it, after experiment 1's keep.
+    const repo = await makeFakeTarget({
+      extra: [
+        'if LEARNING_RATE == 0.014:',
+        `    open(${started}, "w").close()`,
+        `    while not os.path.exists(${JSON.stringify(gate)}):`,
+        '        time.sleep(0.1)',
+        'if LEARNING_RATE == 0.012:',
+        `    while not os.path.exists(${started}):`,
+        '        time.sleep(0.1)',
+      ].join('\n'),
+      timeoutSeconds: 3600,
+    });
+    const remote = await bareRemote(repo);
+    const tag = 'siblings';
+    for (const name of ['sib-a', 'sib-b'])
+      trainers.push(
+        spawnWorker(
+          address,
+          queues,
+          ['ignore', 'ignore', 'inherit'],
+          ['--train-only', '--workdir', workdir(name)],
+        ),
+      );
+    // Both proposals are made on the baseline; each improves on everything before it (0.16, then 0.14).
+    const agent =
+      'lr=$([ "$AUTORESEARCH_EXPERIMENT" = 1 ] && echo 0.012 || echo 0.014) && ' +
+      'sed -i "s/^LEARNING_RATE = 0.01 /LEARNING_RATE = $lr /" train.py && ' +
+      'echo "LR $lr" > "$AUTORESEARCH_DESCRIPTION_FILE"';
+    const checkout = await checkoutState(repo);
+    const handle = await startRun(client, {
+      repo,
+      tag,
+      maxExperiments: 2,
+      remote,
+      parallel: 2,
+      pipeline: false,
+      noiseRuns: 1,
+      keepRule: 'strict',
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 600 },
+      ...queues,
+    });
+    const branch = `refs/heads/autoresearch/${tag}`;
+    await waitFor(
+      'experiment 1 kept and published',
+      async () => {
+        const first = await git(remote, ['rev-parse', '--verify', '-q', candidateRef(tag, 1)]);
+        return first && (await git(remote, ['rev-parse', branch])) === first ? true : undefined;
+      },
+      5 * 60_000,
+    );
+    writeFileSync(gate, '');
+    const summary = (await handle.result()) as RunSummary;
+    const records = await assertRunInvariants(repo, tag, summary, checkout);
+    assert.deepEqual(
+      records.map((r) => [r.n, r.status, r.description]),
+      [
+        [0, 'keep', 'baseline'],
+        [1, 'keep', 'LR 0.012'],
+        [2, 'keep', 'LR 0.014'],
+      ],
+    );
+    assert.equal(records[2]!.parent, records[0]!.commit, 'experiment 2 is a sibling of experiment 1');
+    assert.equal(summary.best?.n, 2);
+    assert.equal(
+      await git(remote, ['rev-parse', branch]),
+      summary.best?.commit,
+      'the remote branch is the best',
+    );
+    assert.equal(await git(repo, ['rev-parse', branch]), summary.best?.commit);
+  });
+
   it('refuses to start with a remote that does not answer, or one holding a run of the same tag', async () => {
     const repo = await makeFakeTarget();
     const missing = path.join(tmpdir(), 'ar-no-such-remote', 'target.git');

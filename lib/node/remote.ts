@@ -84,22 +84,33 @@ export async function checkRemote(repo: Repo, remote: string, tag: string): Prom
 /**
  * Pushes `ref` of `repo` to the same ref on `remote` (nothing when there is no remote). Idempotent: a
  * ref already there is a no-op, so a retried step pushes again safely. The run's own refs
- * (`refs/autoresearch/...`) are force-pushed, since rebasing rewrites a candidate; anything else (the
- * research branch) only fast-forwards, and a remote branch that went elsewhere is reported, not clobbered.
+ * (`refs/autoresearch/...`) are force-pushed, since rebasing rewrites a candidate. Anything else (the
+ * research branch) moves only from `expected`, where it is given (the same compare-and-swap as the local
+ * ref: a keep of a sibling, proposed on the same best as the keep before it, is not a descendant of the
+ * branch), and otherwise only fast-forwards; a remote branch that went elsewhere is reported, not clobbered.
  */
-export async function publishRef(repo: Repo, ref: string, remote: string | undefined): Promise<void> {
+export async function publishRef(
+  repo: Repo,
+  ref: string,
+  remote: string | undefined,
+  options: { expected?: string } = {},
+): Promise<void> {
   if (remote === undefined) return;
   refuseOption(remote);
   const sha = await repo.readRef(ref);
   if (!sha) throw new Error(`cannot publish ${ref} to ${remote}: there is no such ref in ${repo.root}`);
-  const spec = `${ref.startsWith(RUN_REFS) ? '+' : ''}${sha}:${ref}`;
+  const runRef = ref.startsWith(RUN_REFS);
+  const spec = `${runRef ? '+' : ''}${sha}:${ref}`;
+  const lease = !runRef && options.expected ? [`--force-with-lease=${ref}:${options.expected}`] : [];
   const pushed = await withLockRetries(() =>
-    gitRemote(repo.root, ['push', '--porcelain', '--no-verify', '--recurse-submodules=no', remote, spec], {
-      timeoutMs: TRANSFER_TIMEOUT_MS,
-    }),
+    gitRemote(
+      repo.root,
+      ['push', '--porcelain', '--no-verify', '--recurse-submodules=no', ...lease, remote, spec],
+      { timeoutMs: TRANSFER_TIMEOUT_MS },
+    ),
   );
   if (!pushed.failed) return;
-  if (/\[rejected\]|non-fast-forward|fetch first/.test(pushed.stdout + pushed.stderr))
+  if (/\[rejected\]|non-fast-forward|fetch first|stale info/.test(pushed.stdout + pushed.stderr))
     throw targetError(
       `${ref} on the remote ${remote} is somewhere this run did not put it, so it was not overwritten with ` +
         `${sha.slice(0, 7)}: something else moved it. Move it back (\`git push ${remote} ${sha}:${ref}\` after ` +
