@@ -12,6 +12,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -80,6 +81,9 @@ interface Proposal {
 }
 
 export type SchedulerEnd = 'finished' | 'continue-as-new';
+
+/** patched(): a record that fails pauses the run (before, it failed the run or its workflow tasks). */
+const RECORD_FAILURE_PAUSES = 'record-failure-pauses';
 
 export class Scheduler {
   readonly parallel: number;
@@ -377,7 +381,9 @@ export class Scheduler {
     const record = this.decide(candidate, evaluation, outcome, startedAt);
     const recorded = this.record(record);
     // One step after the other unless pipelined: the record is written before anything else starts.
+    // Pipelined, a failure surfaces where the run awaits the last record (never as an unhandled one).
     if (!this.pipelined || n === 0) await recorded;
+    else recorded.catch(() => undefined);
     if (n === 0 && record.status !== 'keep') {
       throw ApplicationFailure.nonRetryable(
         `The baseline did not produce a valid ${config.metric.name} (${record.status}: ${evaluation.reason ?? 'no reason given'}). ` +
@@ -528,8 +534,8 @@ export class Scheduler {
     state.finish(record);
     state.track(record.n, 'recording', Date.now(), `${record.status}: ${record.description}`);
     this.show();
-    const write = async () => {
-      await control.recordExperiment.executeWithOptions(
+    const writeOnce = () =>
+      control.recordExperiment.executeWithOptions(
         controlOptions(options, `exp ${record.n} record: ${record.status}`),
         [
           {
@@ -547,6 +553,8 @@ export class Scheduler {
           },
         ],
       );
+    const write = async () => {
+      await this.untilWritten(record.n, writeOnce);
       state.settled(record.n);
       if (options.searchAttributes) {
         upsertSearchAttributes([
@@ -558,6 +566,31 @@ export class Scheduler {
     };
     this.recording = this.recording.then(write);
     return this.recording;
+  }
+
+  /**
+   * A record the step could not write (a TargetError: the branch was moved by someone else, the run
+   * directory is not writable ...) pauses the run with the step's own message; `resume` tries again,
+   * and the records decided after it wait for it, so they are written in order. A run stopped meanwhile
+   * tries once more, then fails with the reason rather than end with a record unwritten.
+   */
+  private async untilWritten(n: number, writeOnce: () => Promise<void>): Promise<void> {
+    const { state } = this;
+    for (;;) {
+      try {
+        return await writeOnce();
+      } catch (err) {
+        // Runs recorded before this fails the workflow task (pipelined) or the run (one step at a time).
+        if (isCancellation(err) || !(err instanceof ActivityFailure) || !patched(RECORD_FAILURE_PAUSES))
+          throw err;
+        const reason = `experiment ${n}'s record could not be written: ${err.cause?.message ?? err.message}`;
+        if (state.stopRequested)
+          throw ApplicationFailure.nonRetryable(`The run stopped, but ${reason}`, 'RecordFailed');
+        state.pause(reason);
+        this.showPaused();
+        await condition(() => !state.paused || state.stopRequested);
+      }
+    }
   }
 
   /**
