@@ -11,7 +11,7 @@ import { readRecords } from '../activities/record';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { workflowBundle } from '../worker';
-import { resumeSignal, statusQuery } from '../workflows/messages';
+import { resumeSignal, statusQuery, stopSignal } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
@@ -20,7 +20,11 @@ import { waitFor } from './support/waitFor';
 describe('a record that fails', () => {
   const h = useHarness('recording');
 
-  it('pauses a pipelined run with the reason; resume writes it and the records after it', async () => {
+  /**
+   * A pipelined run whose experiment 1 (a keep) cannot be recorded: someone moves the research branch
+   * while it trains. Resolves once the run paused with the reason.
+   */
+  async function runWithMovedBranch(tag: string) {
     const gates = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
     const started = path.join(gates, 'exp1-started');
     const gate = path.join(gates, 'release');
@@ -39,7 +43,6 @@ describe('a record that fails', () => {
       'sed -i "s/^LEARNING_RATE = [0-9.]* /LEARNING_RATE = $lr /" train.py && ' +
       'echo "LR $lr" > "$AUTORESEARCH_DESCRIPTION_FILE"';
     const checkout = await checkoutState(repo);
-    const tag = 'recfail';
     const handle = await startRun(h.client, {
       repo,
       tag,
@@ -74,6 +77,12 @@ describe('a record that fails', () => {
       },
       4 * 60_000,
     );
+    return { repo, checkout, handle, branch, baseline, paused };
+  }
+
+  it('pauses a pipelined run with the reason; resume writes it and the records after it', async () => {
+    const tag = 'recfail';
+    const { repo, checkout, handle, branch, baseline, paused } = await runWithMovedBranch(tag);
     assert.match(paused.pausedReason!, /experiment 1.* could not be written/i);
     assert.match(paused.pausedReason!, /something else moved the research branch/);
     // Experiment 2 (proposed ahead, already taken by the slot) finishes meanwhile: decided, and waiting
@@ -107,5 +116,18 @@ describe('a record that fails', () => {
     assert.equal(summary.experimentsDone, 3);
     // The pause (behind its patch marker) replays.
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await handle.fetchHistory());
+  });
+
+  it('stop on such a run tries the record once more, then fails the run with the reason', async () => {
+    const { handle } = await runWithMovedBranch('recstop');
+    await handle.signal(stopSignal);
+    await assert.rejects(handle.result(), (err: Error) => {
+      const cause = (err as Error & { cause?: Error }).cause;
+      assert.match(
+        cause?.message ?? '',
+        /^The run stopped, but experiment 1's record could not be written: .*something else moved the research branch/,
+      );
+      return true;
+    });
   });
 });
