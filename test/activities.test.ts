@@ -127,6 +127,35 @@ describe('record', () => {
       /something else moved the research branch/,
     );
   });
+
+  it("writes results.tsv with the target's metric, and a memory column only when memory is reported", async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'loss');
+    const record: ExperimentRecord = {
+      n: 0,
+      parent: run.baseCommit,
+      commit: run.baseCommit,
+      description: 'baseline',
+      status: 'keep',
+      metric: 2.5,
+      trainSeconds: 1,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    const chart = { metricName: 'val_loss', direction: 'minimize' as const, title: 'loss' };
+    await recordExperiment({
+      repo,
+      runDir: run.runDir,
+      branch: run.branch,
+      record,
+      previousBest: run.baseCommit,
+      chart,
+    });
+    assert.equal(
+      readFileSync(path.join(run.runDir, 'results.tsv'), 'utf8'),
+      `commit\tval_loss\tstatus\tdescription\n${run.baseCommit.slice(0, 7)}\t2.500000\tkeep\tbaseline\n`,
+    );
+  });
 });
 
 describe('training, retried', () => {
