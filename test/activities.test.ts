@@ -2,7 +2,7 @@
 // the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,13 +10,14 @@ import { prepareRun } from '../activities/prepare';
 import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
+import { isTargetError } from '../lib/node/errors';
 import { Repo } from '../lib/node/git';
 import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
 import { git, makeFakeTarget } from './support/fakeTarget';
-import { isRunning } from './support/processes';
+import { isRunning, pathWithout, withPath } from './support/processes';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
   const env = new MockActivityEnvironment({
@@ -93,6 +94,55 @@ describe('prepare and propose', () => {
       (e: Error) => e instanceof InvalidEdit && /does not parse/.test(e.message),
     );
     await validateEdit(config, { 'train.py': 'x = 1\n' });
+  });
+});
+
+describe('propose, on a control worker without python3', () => {
+  it('prepare refuses the run before the branch exists and the baseline trains', async () => {
+    const repo = await makeFakeTarget();
+    await withPath(pathWithout(/^python/), () =>
+      assert.rejects(prepared(repo, 'nopy-prepare'), (err: Error) => {
+        assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+        assert.match(
+          err.message,
+          /could not run python3 to check that train\.py parses \(spawn python3 ENOENT\)/,
+        );
+        return true;
+      }),
+    );
+    assert.equal(await git(repo, ['for-each-ref', 'refs/heads/autoresearch/']), '', 'no branch was made');
+  });
+
+  it('stops at a target error naming python3 before the proposer runs (no paid attempt, no invalid experiment)', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'nopy');
+    const marker = path.join(mkdtempSync(path.join(tmpdir(), 'ar-agent-')), 'ran');
+    // Shell built-ins only: the agent would run on this PATH too.
+    const agent = `echo ran > ${JSON.stringify(marker)}; printf 'x = 2\\n' > train.py; echo "set x" > "$AUTORESEARCH_DESCRIPTION_FILE"`;
+    const input: ProposeInput = {
+      ...firstProposal(repo, 'nopy', run),
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 60 },
+    };
+    await withPath(pathWithout(/^python/), () =>
+      assert.rejects(proposeCandidate(input), (err: Error) => {
+        assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+        assert.match(
+          err.message,
+          /could not run python3 to check that train\.py parses \(spawn python3 ENOENT\).*install Python 3/,
+        );
+        return true;
+      }),
+    );
+    assert.ok(
+      !existsSync(marker),
+      'the proposer never ran: nothing is paid for an edit that cannot be checked',
+    );
+    assert.equal(
+      await git(repo, ['for-each-ref', 'refs/autoresearch/nopy/exp/1']),
+      '',
+      'no candidate was made',
+    );
   });
 });
 

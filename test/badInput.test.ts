@@ -25,12 +25,13 @@ import { Repo } from '../lib/node/git';
 import { experimentLogPath } from '../lib/node/runPaths';
 import { temporal as runTemporal } from './support/commandLines';
 import { validateEdit } from '../lib/node/validateEdit';
+import { isTargetError } from '../lib/node/errors';
 import { parseConfigText } from '../lib/node/targetConfig';
 import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { isRunning } from './support/processes';
+import { isRunning, pathWithout, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 
@@ -356,6 +357,17 @@ describe('bad input', () => {
       refuses({ 'train.py': ' \n' }, /leaves train\.py empty: give the whole file's new contents/));
     it('37 code that does not parse', () =>
       refuses({ 'train.py': 'def f(:\n' }, /train\.py does not parse: .*SyntaxError.*fix the syntax/));
+    it('37b no python3 to check that the code parses: a target error naming it, never a syntax error', () =>
+      withPath(pathWithout(/^python/), () =>
+        assert.rejects(validateEdit(config, { 'train.py': 'x = 1\n' }, base), (err: Error) => {
+          assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+          assert.match(err.message, /could not run python3 to check that train\.py parses/);
+          assert.match(err.message, /ENOENT/, 'the spawn error is kept');
+          assert.match(err.message, /install Python 3.*PATH/);
+          assert.doesNotMatch(err.message, /fix the syntax/);
+          return true;
+        }),
+      ));
     it('the gate passes a plain edit of an editable file', () =>
       validateEdit(config, { 'train.py': 'x = 1\n' }, base));
   });
