@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { scoreOutcome } from '../activities/evaluate';
 import { prepareRun } from '../activities/prepare';
 import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
@@ -235,6 +236,32 @@ describe('training, retried', () => {
     ]);
     await env().run(trainCandidate, input);
     assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n');
+  });
+});
+
+describe('a slot set-up that is slow', () => {
+  it("is killed at the target's own set-up timeout, and reported as a slow set-up, not a broken target", async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'slowsetup');
+    // A set-up far longer than its timeout (the kill, not the sleep, ends it).
+    const config = {
+      ...run.config,
+      train: { ...run.config.train, setup: ['sleep 120'], setupTimeoutSeconds: 1 },
+    };
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const outcome: TrainingOutcome = await env.run(trainCandidate, {
+      repo,
+      tag: 'slowsetup',
+      n: 0,
+      commit: run.baseCommit,
+      config,
+    });
+    assert.ok(outcome.setupFailed && outcome.timedOut, `the set-up was killed: ${JSON.stringify(outcome)}`);
+    const { status, reason } = scoreOutcome(outcome, config);
+    assert.equal(status, 'crash');
+    assert.match(reason!, /the set-up \(sleep 120\) did not finish within its 1s timeout/);
+    assert.match(reason!, /setup_timeout_seconds/);
   });
 });
 
