@@ -598,6 +598,25 @@ if MODE == "flood":
       assert.equal(await git(repo, ['rev-parse', 'autoresearch/bad-setup0']), checkout.head);
     });
 
+    it('55b too slow for its timeout on the baseline: reported as a slow set-up with the field to raise, not "fix the target"', async () => {
+      const repo = await targetWith({
+        'autoresearch.toml':
+          '[train]\ncommand = "python3 train.py"\nsetup = ["sleep 120"]\nsetup_timeout_seconds = 1\n',
+      });
+      const handle = await startRun(h.client, { repo, tag: 'slow-setup0', ...h.queues });
+      await assert.rejects(handle.result(), (err: Error) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        const message = err.cause?.message ?? '';
+        assert.match(
+          message,
+          /crash: the set-up \(sleep 120\) did not finish within its 1s timeout and was killed: a slow set-up .*not a broken target; give it longer with \[train\] setup_timeout_seconds in autoresearch\.toml/,
+        );
+        assert.match(message, /Give the set-up longer and start a new run; log: .*setup\.log/);
+        assert.doesNotMatch(message, /Fix the target/);
+        return true;
+      });
+    });
+
     it('56 on a fresh slot later: that experiment is a crash, and the run goes on', async () => {
       const flag = path.join(tmp('setup-flag'), 'fail-once');
       const repo = await targetWith(
