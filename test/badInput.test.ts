@@ -368,6 +368,20 @@ describe('bad input', () => {
           return true;
         }),
       ));
+    it('37c a python3 that is not executable: the same target error, with the spawn error (EACCES)', () => {
+      const dir = pathWithout(/^python/);
+      writeFileSync(path.join(dir, 'python3'), '#!/bin/sh\n', { mode: 0o644 });
+      return withPath(dir, () =>
+        assert.rejects(validateEdit(config, { 'train.py': 'x = 1\n' }, base), (err: Error) => {
+          assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+          assert.match(
+            err.message,
+            /could not run python3 to check that train\.py parses \(spawn python3 EACCES\)/,
+          );
+          return true;
+        }),
+      );
+    });
     it('the gate passes a plain edit of an editable file', () =>
       validateEdit(config, { 'train.py': 'x = 1\n' }, base));
   });
