@@ -133,6 +133,7 @@ export async function startRun(
     experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
+    trainStepBound: 'all-parts',
     searchAttributes,
     maxDollars: request.maxDollars,
     maxTokens: request.maxTokens,

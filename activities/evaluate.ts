@@ -3,6 +3,7 @@
 // left in its worktree, is not scored; neither is a crash, a timeout, or a metric that is not a number.
 import type { Evaluation, TargetConfig, TrainingOutcome } from '../lib/types';
 import { Repo } from '../lib/node/git';
+import { setupTimeoutSeconds } from '../lib/trainBound';
 
 export interface EvaluateInput {
   repo: string;
@@ -31,6 +32,14 @@ export async function evaluateCandidate(input: EvaluateInput): Promise<Evaluatio
 /** The verdict on a training's outcome alone (pure, so it is tested without git). */
 export function scoreOutcome(outcome: TrainingOutcome, config: TargetConfig): Evaluation {
   const lastLine = outcome.logTail.split('\n').slice(-1)[0] ?? '';
+  if (outcome.setupFailed && outcome.timedOut)
+    return {
+      status: 'crash',
+      reason:
+        `the set-up (${config.train.setup.join(' && ')}) did not finish within its ${setupTimeoutSeconds(config)}s ` +
+        'timeout and was killed: a slow set-up (a first download, say), not a broken target; give it longer with ' +
+        `[train] setup_timeout_seconds in autoresearch.toml (log: ${outcome.logPath})`,
+    };
   if (outcome.setupFailed)
     return { status: 'crash', reason: `set-up failed (exit ${outcome.exitCode}): ${lastLine}` };
   if (outcome.timedOut)

@@ -9,6 +9,7 @@ import { Repo, branchName, candidateRef } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
 import { runDir as runDirOf } from '../lib/node/runPaths';
 import { branchTaken, checkTag, inspectTarget } from '../lib/node/target';
+import { checkGateRuns } from '../lib/node/validateEdit';
 
 export interface PrepareInput {
   repo: string;
@@ -40,6 +41,8 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
     if (owner?.runId !== runId) throw branchTaken(repo, input.tag);
   }
   const target = await inspectTarget(input.repo, input, existing ?? undefined);
+  // Before the branch and the baseline: a worker that cannot check edits would fail at the first one.
+  await checkGateRuns(target.config);
   if (!existing) {
     mkdirSync(runDir, { recursive: true });
     writeFileSync(ownerFile, JSON.stringify({ runId, workflowId }));

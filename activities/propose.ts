@@ -11,7 +11,7 @@ import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
-import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
+import { checkGateRuns, InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
 import { ApplicationFailure } from '@temporalio/common';
@@ -54,6 +54,8 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
     return { ...(await candidateFromCommit(repo, input.n, existing)), ...savedExtra(input) };
   }
 
+  // An edit that cannot be checked would be paid for and then lost: the gate must run here first.
+  await checkGateRuns(input.config);
   const edit = await proposeEdit(repo, input);
   if (edit.invalid)
     return {

@@ -35,7 +35,7 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
   }
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
   const records = readRecords(input.runDir);
-  writeAtomically(resultsPath(input.runDir), formatResultsTsv(records));
+  writeAtomically(resultsPath(input.runDir), formatResultsTsv(records, input.chart?.metricName));
   if (input.chart) await refreshChart(input.runDir, records, input.chart);
 }
 

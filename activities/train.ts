@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
 import type { TargetConfig, TrainingOutcome } from '../lib/types';
+import { setupTimeoutSeconds } from '../lib/trainBound';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef } from '../lib/node/git';
 import { homePath } from '../lib/node/home';
@@ -49,8 +50,6 @@ export interface TrainWorkerOptions {
   gpus?: string;
   /** Directories put first on the training's PATH (the project's uv). */
   extraPath?: string[];
-  /** Set-up commands get this long before they count as failed. */
-  setupTimeoutSeconds?: number;
   /** Where this worker keeps its clones of runs' remotes (default: ~/.autoresearch/work). */
   workdir?: string;
 }
@@ -183,7 +182,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       cwd: slot.worktree,
       env,
       logPath: slot.setupLog,
-      timeoutSeconds: worker.setupTimeoutSeconds ?? 30 * 60,
+      timeoutSeconds: setupTimeoutSeconds(input.config),
       pidFile: slot.pidFile,
       cancel,
       onProgress,

@@ -470,7 +470,7 @@ program
       const status = await queryStatus(client, tag);
       const records = allRecords(status);
       if (opts.json) console.log(JSON.stringify(records));
-      else if (opts.tsv) process.stdout.write(formatResultsTsv(records));
+      else if (opts.tsv) process.stdout.write(formatResultsTsv(records, status.metricName ?? undefined));
       else console.log(`${resultsTable(records, status.metricName ?? 'metric')}\n${statusText(status)}`);
     });
   });

@@ -24,6 +24,8 @@ export interface TargetConfig {
     budgetSeconds?: number;
     /** A run longer than this is killed and recorded as `timeout`. */
     timeoutSeconds: number;
+    /** The set-up commands get this long on a fresh slot; absent: 30 minutes (lib/trainBound.ts). */
+    setupTimeoutSeconds?: number;
     /**
      * How to give a training another random seed (to measure run-to-run noise, or to confirm a result):
      * an environment variable the script reads, or a flag appended to the command with the seed.
@@ -123,6 +125,12 @@ export interface RunOptions {
   noiseRuns?: number;
   /** When a better metric is kept: autoresearch's strict rule, or one that allows for the noise. Absent: strict. */
   keepRule?: KeepRule;
+  /**
+   * How the training step's start-to-close timeout is set. `all-parts`: set-up + training + evaluation
+   * (+ fetch) + a margin (lib/trainBound.ts). Absent (runs started before it): the training timeout + 30
+   * minutes, as those runs were recorded with.
+   */
+  trainStepBound?: 'all-parts';
   /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
   /** Whether the server has this project's search attributes registered. */

@@ -2,21 +2,23 @@
 // the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { scoreOutcome } from '../activities/evaluate';
 import { prepareRun } from '../activities/prepare';
 import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
+import { isTargetError } from '../lib/node/errors';
 import { Repo } from '../lib/node/git';
 import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
 import { git, makeFakeTarget } from './support/fakeTarget';
-import { isRunning } from './support/processes';
+import { isRunning, pathWithout, withPath } from './support/processes';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
   const env = new MockActivityEnvironment({
@@ -96,6 +98,55 @@ describe('prepare and propose', () => {
   });
 });
 
+describe('propose, on a control worker without python3', () => {
+  it('prepare refuses the run before the branch exists and the baseline trains', async () => {
+    const repo = await makeFakeTarget();
+    await withPath(pathWithout(/^python/), () =>
+      assert.rejects(prepared(repo, 'nopy-prepare'), (err: Error) => {
+        assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+        assert.match(
+          err.message,
+          /could not run python3 to check that train\.py parses \(spawn python3 ENOENT\)/,
+        );
+        return true;
+      }),
+    );
+    assert.equal(await git(repo, ['for-each-ref', 'refs/heads/autoresearch/']), '', 'no branch was made');
+  });
+
+  it('stops at a target error naming python3 before the proposer runs (no paid attempt, no invalid experiment)', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'nopy');
+    const marker = path.join(mkdtempSync(path.join(tmpdir(), 'ar-agent-')), 'ran');
+    // Shell built-ins only: the agent would run on this PATH too.
+    const agent = `echo ran > ${JSON.stringify(marker)}; printf 'x = 2\\n' > train.py; echo "set x" > "$AUTORESEARCH_DESCRIPTION_FILE"`;
+    const input: ProposeInput = {
+      ...firstProposal(repo, 'nopy', run),
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 60 },
+    };
+    await withPath(pathWithout(/^python/), () =>
+      assert.rejects(proposeCandidate(input), (err: Error) => {
+        assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+        assert.match(
+          err.message,
+          /could not run python3 to check that train\.py parses \(spawn python3 ENOENT\).*install Python 3/,
+        );
+        return true;
+      }),
+    );
+    assert.ok(
+      !existsSync(marker),
+      'the proposer never ran: nothing is paid for an edit that cannot be checked',
+    );
+    assert.equal(
+      await git(repo, ['for-each-ref', 'refs/autoresearch/nopy/exp/1']),
+      '',
+      'no candidate was made',
+    );
+  });
+});
+
 describe('record', () => {
   it('moves the branch only from the expected commit, and rewrites results.tsv idempotently', async () => {
     const repo = await makeFakeTarget();
@@ -127,6 +178,35 @@ describe('record', () => {
       /something else moved the research branch/,
     );
   });
+
+  it("writes results.tsv with the target's metric, and a memory column only when memory is reported", async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'loss');
+    const record: ExperimentRecord = {
+      n: 0,
+      parent: run.baseCommit,
+      commit: run.baseCommit,
+      description: 'baseline',
+      status: 'keep',
+      metric: 2.5,
+      trainSeconds: 1,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    const chart = { metricName: 'val_loss', direction: 'minimize' as const, title: 'loss' };
+    await recordExperiment({
+      repo,
+      runDir: run.runDir,
+      branch: run.branch,
+      record,
+      previousBest: run.baseCommit,
+      chart,
+    });
+    assert.equal(
+      readFileSync(path.join(run.runDir, 'results.tsv'), 'utf8'),
+      `commit\tval_loss\tstatus\tdescription\n${run.baseCommit.slice(0, 7)}\t2.500000\tkeep\tbaseline\n`,
+    );
+  });
 });
 
 describe('training, retried', () => {
@@ -156,6 +236,32 @@ describe('training, retried', () => {
     ]);
     await env().run(trainCandidate, input);
     assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n');
+  });
+});
+
+describe('a slot set-up that is slow', () => {
+  it("is killed at the target's own set-up timeout, and reported as a slow set-up, not a broken target", async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'slowsetup');
+    // A set-up far longer than its timeout (the kill, not the sleep, ends it).
+    const config = {
+      ...run.config,
+      train: { ...run.config.train, setup: ['sleep 120'], setupTimeoutSeconds: 1 },
+    };
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const outcome: TrainingOutcome = await env.run(trainCandidate, {
+      repo,
+      tag: 'slowsetup',
+      n: 0,
+      commit: run.baseCommit,
+      config,
+    });
+    assert.ok(outcome.setupFailed && outcome.timedOut, `the set-up was killed: ${JSON.stringify(outcome)}`);
+    const { status, reason } = scoreOutcome(outcome, config);
+    assert.equal(status, 'crash');
+    assert.match(reason!, /the set-up \(sleep 120\) did not finish within its 1s timeout/);
+    assert.match(reason!, /setup_timeout_seconds/);
   });
 });
 

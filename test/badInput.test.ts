@@ -25,12 +25,13 @@ import { Repo } from '../lib/node/git';
 import { experimentLogPath } from '../lib/node/runPaths';
 import { temporal as runTemporal } from './support/commandLines';
 import { validateEdit } from '../lib/node/validateEdit';
+import { isTargetError } from '../lib/node/errors';
 import { parseConfigText } from '../lib/node/targetConfig';
 import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { isRunning } from './support/processes';
+import { isRunning, pathWithout, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 
@@ -356,6 +357,31 @@ describe('bad input', () => {
       refuses({ 'train.py': ' \n' }, /leaves train\.py empty: give the whole file's new contents/));
     it('37 code that does not parse', () =>
       refuses({ 'train.py': 'def f(:\n' }, /train\.py does not parse: .*SyntaxError.*fix the syntax/));
+    it('37b no python3 to check that the code parses: a target error naming it, never a syntax error', () =>
+      withPath(pathWithout(/^python/), () =>
+        assert.rejects(validateEdit(config, { 'train.py': 'x = 1\n' }, base), (err: Error) => {
+          assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+          assert.match(err.message, /could not run python3 to check that train\.py parses/);
+          assert.match(err.message, /ENOENT/, 'the spawn error is kept');
+          assert.match(err.message, /install Python 3.*PATH/);
+          assert.doesNotMatch(err.message, /fix the syntax/);
+          return true;
+        }),
+      ));
+    it('37c a python3 that is not executable: the same target error, with the spawn error (EACCES)', () => {
+      const dir = pathWithout(/^python/);
+      writeFileSync(path.join(dir, 'python3'), '#!/bin/sh\n', { mode: 0o644 });
+      return withPath(dir, () =>
+        assert.rejects(validateEdit(config, { 'train.py': 'x = 1\n' }, base), (err: Error) => {
+          assert.ok(isTargetError(err), `a TargetError, not ${err.constructor.name}: ${err.message}`);
+          assert.match(
+            err.message,
+            /could not run python3 to check that train\.py parses \(spawn python3 EACCES\)/,
+          );
+          return true;
+        }),
+      );
+    });
     it('the gate passes a plain edit of an editable file', () =>
       validateEdit(config, { 'train.py': 'x = 1\n' }, base));
   });
@@ -584,6 +610,25 @@ if MODE == "flood":
       assert.deepEqual(await checkoutState(repo), checkout);
       assert.equal(await git(repo, ['status', '--porcelain', '--untracked-files=all']), '');
       assert.equal(await git(repo, ['rev-parse', 'autoresearch/bad-setup0']), checkout.head);
+    });
+
+    it('55b too slow for its timeout on the baseline: reported as a slow set-up with the field to raise, not "fix the target"', async () => {
+      const repo = await targetWith({
+        'autoresearch.toml':
+          '[train]\ncommand = "python3 train.py"\nsetup = ["sleep 120"]\nsetup_timeout_seconds = 1\n',
+      });
+      const handle = await startRun(h.client, { repo, tag: 'slow-setup0', ...h.queues });
+      await assert.rejects(handle.result(), (err: Error) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        const message = err.cause?.message ?? '';
+        assert.match(
+          message,
+          /crash: the set-up \(sleep 120\) did not finish within its 1s timeout and was killed: a slow set-up .*not a broken target; give it longer with \[train\] setup_timeout_seconds in autoresearch\.toml/,
+        );
+        assert.match(message, /Give the set-up longer and start a new run; log: .*setup\.log/);
+        assert.doesNotMatch(message, /Fix the target/);
+        return true;
+      });
     });
 
     it('56 on a fresh slot later: that experiment is a crash, and the run goes on', async () => {

@@ -119,6 +119,42 @@ describe('research loop on a fake target', () => {
   });
 });
 
+describe("the training step's bound", () => {
+  let workers: RunningWorkers;
+  let queues: ReturnType<typeof uniqueQueues>;
+  before(async () => {
+    queues = uniqueQueues('bound');
+    workers = await startWorkers(address, queues);
+  });
+  after(async () => workers.stop());
+
+  it('covers every part of the step: set-up, training and evaluation', async () => {
+    const repo = await makeFakeTarget();
+    // A set-up allowed longer than the old bound (training timeout + 30 minutes) gave the whole step.
+    writeFileSync(
+      path.join(repo, 'autoresearch.toml'),
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\nsetup_timeout_seconds = 3600\n' +
+        '[eval]\ncommand = "python3 -c \'print(1)\'"\ntimeout_seconds = 120\n' +
+        '[metric]\npattern = "^(\\\\d)$"\n',
+    );
+    await git(repo, ['commit', '-qam', 'a slow set-up']);
+    const handle = await startRun(client, { repo, tag: 'bound', maxExperiments: 1, ...queues });
+    await handle.result();
+    const history = await handle.fetchHistory();
+    const trainings = (history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'trainCandidate');
+    assert.ok(trainings.length >= 2, 'the baseline and experiment 1 trained');
+    for (const a of trainings) {
+      const seconds = Number(a!.startToCloseTimeout!.seconds);
+      assert.ok(
+        seconds >= 3600 + 60 + 120,
+        `start-to-close ${seconds}s covers set-up 3600 + training 60 + evaluation 120`,
+      );
+    }
+  });
+});
+
 describe('a finished run, with no worker left', () => {
   it('still answers status and results from its history and the run directory', async () => {
     const status = JSON.parse(await cli(['status', '--tag', 'steer', '--json'])) as RunStatus;

@@ -310,6 +310,22 @@ describe('results.tsv', () => {
       `${RESULTS_HEADER}\n0000000\t0.997900\t44.0\tkeep\texp 0\n1111111\t0.000000\t0.0\tcrash\ttab here\n2222222\t0.000000\t0.0\tcrash\texp 2\n`,
     );
   });
+  it("names the metric column after the target's metric, with memory only when the target reports it", () => {
+    const records = [{ ...record(0, 'keep', 1.25) }, { ...record(1, 'crash') }];
+    assert.equal(
+      formatResultsTsv(records, 'val_loss'),
+      'commit\tval_loss\tstatus\tdescription\n0000000\t1.250000\tkeep\texp 0\n1111111\t0.000000\tcrash\texp 1\n',
+    );
+    // A target that reports memory keeps the memory column, under its own metric's name.
+    assert.equal(
+      formatResultsTsv([{ ...record(0, 'keep', 1.25), memoryGb: 2 }], 'val_loss').split('\n')[0],
+      'commit\tval_loss\tmemory_gb\tstatus\tdescription',
+    );
+    // karpathy's layout keeps karpathy's exact header, even before any record reports memory.
+    assert.equal(RESULTS_HEADER, 'commit\tval_bpb\tmemory_gb\tstatus\tdescription');
+    assert.equal(formatResultsTsv([record(0, 'crash')], 'val_bpb').split('\n')[0], RESULTS_HEADER);
+    assert.equal(formatResultsTsv([record(0, 'crash')]).split('\n')[0], RESULTS_HEADER);
+  });
 });
 
 describe('mutate proposer', () => {

@@ -21,6 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities, TrainActivities } from '../activities';
 import { BEST_METRIC, EXPERIMENTS, KEPT, PHASE, STATUS } from '../lib/searchAttributes';
+import { trainStepSeconds } from '../lib/trainBound';
 import type {
   Candidate,
   Evaluation,
@@ -55,12 +56,16 @@ export function controlOptions(options: RunOptions, summary: string): ActivityOp
   return { ...controlDefaults, heartbeatTimeout: `${options.heartbeatTimeoutSeconds} seconds`, summary };
 }
 
-function trainOptions(options: RunOptions, timeoutSeconds: number): ActivityOptions {
+function trainOptions(options: RunOptions, config: TargetConfig): ActivityOptions {
+  // Each part's own timeout (set-up, training, evaluation, fetch) ends it first; this bound only catches
+  // a worker that hangs itself. Runs started before the bound covered every part keep theirs.
+  const seconds =
+    options.trainStepBound === 'all-parts'
+      ? trainStepSeconds(config, options.remote !== undefined)
+      : config.train.timeoutSeconds + 30 * 60;
   return {
     taskQueue: options.trainTaskQueue,
-    // The script's own hard timeout kills it first; this bound only catches a worker that hangs itself.
-    // Slot setup (uv sync, data preparation) can add a few minutes on a fresh slot.
-    startToCloseTimeout: `${timeoutSeconds + 30 * 60} seconds`,
+    startToCloseTimeout: `${seconds} seconds`,
     // A dead worker is noticed only through missed heartbeats; its experiment is then retried elsewhere.
     heartbeatTimeout: `${options.heartbeatTimeoutSeconds} seconds`,
     // On `pause --now`, record the experiment as cancelled only once its process group is gone,
@@ -385,9 +390,14 @@ export class Scheduler {
     if (!this.pipelined || n === 0) await recorded;
     else recorded.catch(() => undefined);
     if (n === 0 && record.status !== 'keep') {
+      // A set-up too slow for its timeout is not the target's fault: the reason says how to give it longer.
+      const fix =
+        outcome?.setupFailed && outcome.timedOut
+          ? 'Give the set-up longer and start a new run'
+          : `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"`;
       throw ApplicationFailure.nonRetryable(
         `The baseline did not produce a valid ${config.metric.name} (${record.status}: ${evaluation.reason ?? 'no reason given'}). ` +
-          `Fix the target so that \`${config.train.command}\` trains and prints "${config.metric.name}: <value>"; log: ${outcome?.logPath ?? 'none'}`,
+          `${fix}; log: ${outcome?.logPath ?? 'none'}`,
         'BaselineFailed',
       );
     }
@@ -667,7 +677,7 @@ async function train(
   candidate: Candidate,
   seed?: number,
 ): Promise<TrainingOutcome | { failure: string }> {
-  const activityOptions = trainOptions(options, config.train.timeoutSeconds);
+  const activityOptions = trainOptions(options, config);
   try {
     return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
       {

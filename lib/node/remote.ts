@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../trainBound';
 import { targetError } from './errors';
 import { Repo, branchName } from './git';
 
@@ -14,7 +15,7 @@ import { Repo, branchName } from './git';
 const RUN_REFS = 'refs/autoresearch/';
 
 /** Long enough for a first fetch of a large target over a slow link; a hung connection ends here. */
-const TRANSFER_TIMEOUT_MS = 15 * 60_000;
+const TRANSFER_TIMEOUT_MS = GIT_TRANSFER_TIMEOUT_SECONDS * 1000;
 /** How long `start` waits for the remote to answer. */
 const CHECK_TIMEOUT_MS = 60_000;
 /** A ref lock older than this was left by a git process that died (a live one holds it for milliseconds). */

@@ -35,6 +35,7 @@ const schema = z
         setup: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
         budget_seconds: z.number().positive().optional(),
         timeout_seconds: z.number().positive().optional(),
+        setup_timeout_seconds: z.number().positive().optional(),
         seed_env: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as SEED')
@@ -131,7 +132,7 @@ export function parseConfigText(tomlText: string): TargetConfig {
     });
     throw targetError(
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
-        'Known fields: [train] command, setup, budget_seconds, timeout_seconds, seed_env, seed_arg; ' +
+        'Known fields: [train] command, setup, budget_seconds, timeout_seconds, setup_timeout_seconds, seed_env, seed_arg; ' +
         '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
         '[eval] command, timeout_seconds.',
     );
@@ -146,6 +147,9 @@ export function parseConfigText(tomlText: string): TargetConfig {
       setup,
       budgetSeconds: c.train?.budget_seconds,
       timeoutSeconds: c.train?.timeout_seconds ?? d.train.timeoutSeconds,
+      ...(c.train?.setup_timeout_seconds !== undefined
+        ? { setupTimeoutSeconds: c.train.setup_timeout_seconds }
+        : {}),
       ...(c.train?.seed_env !== undefined ? { seedEnv: c.train.seed_env } : {}),
       ...(c.train?.seed_arg !== undefined ? { seedArg: c.train.seed_arg } : {}),
     },

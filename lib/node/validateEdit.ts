@@ -5,6 +5,7 @@
 // since proposers read it back in their repair round.
 import { execa } from 'execa';
 import type { TargetConfig } from '../types';
+import { targetError } from './errors';
 import type { Repo } from './git';
 
 export class InvalidEdit extends Error {}
@@ -81,11 +82,50 @@ export async function symlinkOnPath(
   return { path, target: (await repo.raw(['cat-file', 'blob', links.get(path)!])).trim() };
 }
 
+/**
+ * The gate parses Python with `python3` on this worker's PATH. Its one failure that is the edit's fault is
+ * a parse error (exit 3 below); an interpreter that cannot run is the worker's problem, a TargetError that
+ * names it and keeps the original error, never a "syntax error" charged to the proposal.
+ */
+const PYTHON = 'python3';
+const PARSE_ERROR_EXIT = 3;
+const PARSE_CHECK = [
+  'import ast, sys',
+  'try:',
+  '    ast.parse(sys.stdin.read(), filename=sys.argv[1])',
+  'except (SyntaxError, ValueError) as e:',
+  '    print(f"{type(e).__name__}: {e}", file=sys.stderr)',
+  `    sys.exit(${PARSE_ERROR_EXIT})`,
+].join('\n');
+
+/**
+ * Checks, before a proposer is asked (and paid), that the gate can check its edit: the interpreter that
+ * parses Python runs here. Throws the same TargetError as the gate would.
+ */
+export async function checkGateRuns(config: TargetConfig): Promise<void> {
+  const python = config.files.editable.find((f) => f.endsWith('.py'));
+  // Once per PATH: the gate itself still reports an interpreter that goes away later.
+  if (!python || gateRunsOn.has(process.env.PATH ?? '')) return;
+  await checkPythonParses(python, 'pass\n');
+  gateRunsOn.add(process.env.PATH ?? '');
+}
+const gateRunsOn = new Set<string>();
+
 async function checkPythonParses(name: string, content: string): Promise<void> {
-  const check = 'import ast, sys\nast.parse(sys.stdin.read(), filename=sys.argv[1])';
-  const result = await execa('python3', ['-c', check, name], { input: content, reject: false });
-  if (result.exitCode !== 0) {
-    const lastLine = result.stderr.trim().split('\n').slice(-1)[0] ?? 'syntax error';
+  const result = await execa(PYTHON, ['-c', PARSE_CHECK, name], { input: content, reject: false });
+  if (result.exitCode === PARSE_ERROR_EXIT) {
+    const lastLine = result.stderr.trim().split('\n').slice(-1)[0] || 'syntax error';
     throw new InvalidEdit(`${name} does not parse: ${lastLine}; fix the syntax`);
+  }
+  if (result.failed) {
+    const why =
+      result.exitCode === undefined
+        ? (result.originalMessage ?? result.shortMessage)
+        : `exit ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+    throw targetError(
+      `could not run ${PYTHON} to check that ${name} parses (${why}). The control worker checks every edit ` +
+        `of a Python file with ${PYTHON}: install Python 3 there, or put the directory that holds ${PYTHON} ` +
+        "on the worker's PATH, and restart the worker.",
+    );
   }
 }

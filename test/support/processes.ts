@@ -1,5 +1,6 @@
 // Is anything still running? Read from /proc, so zombies (dead, not yet reaped) do not count.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 function stat(pid: number | string): { state: string; pgrp: number } | null {
@@ -41,4 +42,30 @@ export function trainingProcesses(repo: string): number[] {
         return false;
       }
     });
+}
+
+/**
+ * A PATH of one new directory that links every program on the current PATH except those whose name
+ * matches `without` (say, no python3): a machine that lacks them, with everything else where it was.
+ */
+export function pathWithout(without: RegExp): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ar-path-'));
+  for (const from of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!from || !existsSync(from)) continue;
+    for (const name of readdirSync(from))
+      if (!without.test(name) && !existsSync(path.join(dir, name)))
+        symlinkSync(path.join(from, name), path.join(dir, name));
+  }
+  return dir;
+}
+
+/** Runs `act` with PATH set to `dirs`, and puts the old PATH back however it ends. */
+export async function withPath<T>(dirs: string, act: () => Promise<T>): Promise<T> {
+  const old = process.env.PATH;
+  process.env.PATH = dirs;
+  try {
+    return await act();
+  } finally {
+    process.env.PATH = old;
+  }
 }
