@@ -45,6 +45,29 @@ describe('prepare and propose', () => {
     await assert.rejects(other.run(prepareRun, { repo, tag: 'p' }), /already exists/);
   });
 
+  it('prepare takes the baseline start pinned, whatever HEAD is now, and refuses one that is gone', async () => {
+    const repo = await makeFakeTarget();
+    const checked = await git(repo, ['rev-parse', 'HEAD']);
+    await git(repo, ['commit', '-q', '--allow-empty', '-m', 'later work']);
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-pinned', runId: 'run-1' },
+    });
+    const run = (await env.run(prepareRun, { repo, tag: 'pinned', baseline: checked })) as PreparedRun;
+    assert.equal(run.baseCommit, checked);
+    assert.equal(await git(repo, ['rev-parse', 'autoresearch/pinned']), checked);
+    const gone = 'f'.repeat(40);
+    await assert.rejects(
+      env.run(prepareRun, { repo, tag: 'gone', baseline: gone }),
+      new RegExp(
+        `The baseline ${gone} that \`autoresearch start\` checked is no longer in .*restore that commit`,
+      ),
+    );
+    assert.equal(
+      await git(repo, ['for-each-ref', 'refs/heads/autoresearch/gone', 'refs/autoresearch/gone/']),
+      '',
+    );
+  });
+
   it('a karpathy/autoresearch layout needs no config; a missing file is named', async () => {
     const repo = await makeFakeTarget();
     await git(repo, ['rm', '-q', 'autoresearch.toml']);
