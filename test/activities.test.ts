@@ -182,6 +182,30 @@ describe('training, retried', () => {
   });
 });
 
+describe('training, for another run of the tag', () => {
+  it("never takes an earlier run's saved outcome for its own (a training clone keeps the run directory of a reused tag)", async () => {
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'runs');
+    const repo = await makeFakeTarget({ extra: `open(${JSON.stringify(ledger)}, "a").write("done\\n")` });
+    const run = await prepared(repo, 'reused');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const input = { repo, tag: 'reused', n: 0, commit: run.baseCommit, config: run.config };
+    const env = (runId: string) =>
+      new MockActivityEnvironment({
+        workflowExecution: { workflowId: 'autoresearch-reused', runId },
+        heartbeatTimeoutMs: 30_000,
+      });
+    await env('run-1').run(trainCandidate, input);
+    await env('run-1').run(trainCandidate, input); // a retry of the same run: its saved outcome
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n');
+    // The same baseline commit in a new run of the tag, where the old run directory is still there.
+    await env('run-2').run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n', 'the new run trained its baseline');
+    rmSync(path.join(run.runDir, 'logs/exp-0000.result.json'));
+    await env('run-3').run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\ndone\n', 'nor is the trained marker taken');
+  });
+});
+
 describe('training with a seed', () => {
   it('gives the training the seed the way the target says: a variable, or a flag on the command', async () => {
     const repo = await makeFakeTarget({
