@@ -44,11 +44,17 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
     const earlier = await earlierRun(repo, input.tag);
     if (earlier) throw earlier;
   }
+  if (input.baseline !== undefined && !/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(input.baseline))
+    throw targetError(
+      `The run's baseline must be a full commit SHA (start pins the HEAD it checked); got ${JSON.stringify(input.baseline.slice(0, 80))}. ` +
+        `Start the run with \`autoresearch start ${repo.root} --tag ${input.tag}\`, or give options.baseline as \`git rev-parse HEAD\` prints it.`,
+    );
   if (!existing && input.baseline && !(await repo.resolve(input.baseline)))
     throw targetError(
       `The baseline ${input.baseline} that \`autoresearch start\` checked is no longer in ${repo.root} ` +
-        '(removed before a worker prepared the run, e.g. by a rebase and `git gc`): fetch or restore that ' +
-        `commit, or end this run (\`autoresearch stop --tag ${input.tag}\`) and start it again on the commit you want.`,
+        '(removed before a worker prepared the run, e.g. by a rebase and `git gc`): restore that commit (e.g. ' +
+        `fetch it from another clone) and start the run again, or start it on what is checked out now: ` +
+        `\`autoresearch start ${repo.root} --tag ${input.tag}\`.`,
     );
   // The baseline is the commit `start` checked (runs started before it was pinned: HEAD, read now).
   const target = await inspectTarget(input.repo, input, existing ?? input.baseline);

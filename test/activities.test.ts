@@ -62,6 +62,11 @@ describe('prepare and propose', () => {
         `The baseline ${gone} that \`autoresearch start\` checked is no longer in .*restore that commit`,
       ),
     );
+    // Workflow input is no command channel: a baseline that is not a commit SHA never reaches git.
+    await assert.rejects(
+      env.run(prepareRun, { repo, tag: 'gone', baseline: '--output=/tmp/x' }),
+      /baseline must be a full commit SHA .*got "--output=\/tmp\/x"/,
+    );
     assert.equal(
       await git(repo, ['for-each-ref', 'refs/heads/autoresearch/gone', 'refs/autoresearch/gone/']),
       '',
