@@ -96,14 +96,14 @@ function keepRuleOf(request: StartRunRequest): KeepRule {
   return { rule, margin, confirmRuns, staleAfterKeeps };
 }
 
-export async function startRun(
-  client: Client,
-  request: StartRunRequest,
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof researchLoop>> {
+/** A started run's handle, and the baseline commit `start` checked and pinned in the run. */
+export type StartedRun = WorkflowHandleWithFirstExecutionRunId<typeof researchLoop> & { baseline: string };
+
+export async function startRun(client: Client, request: StartRunRequest): Promise<StartedRun> {
   const repo = path.resolve(request.repo);
   const remote = request.remote === undefined ? undefined : resolveRemote(request.remote);
   // Fail here, at the keyboard, rather than inside the workflow a second later.
-  await preflight(repo, request.tag, { ...request, remote });
+  const { base: baseline } = await preflight(repo, request.tag, { ...request, remote });
   const parallel = request.parallel ?? START_DEFAULTS.parallel;
   if (request.noiseRuns !== undefined && (!Number.isInteger(request.noiseRuns) || request.noiseRuns < 1))
     throw new Error(
@@ -118,6 +118,8 @@ export async function startRun(
   const options: RunOptions = {
     tag: request.tag,
     repo,
+    // The commit checked here is the baseline, however late a worker first picks the run up.
+    baseline,
     ...(remote !== undefined ? { remote } : {}),
     proposer: request.proposer ?? 'mutate',
     maxExperiments: request.maxExperiments,
@@ -141,7 +143,7 @@ export async function startRun(
     ...(request.proposer === 'command' ? { command: commandOptions(request) } : {}),
   };
   try {
-    return await client.workflow.start<typeof researchLoop>('researchLoop', {
+    const handle = await client.workflow.start<typeof researchLoop>('researchLoop', {
       taskQueue: request.taskQueue ?? CONTROL_TASK_QUEUE,
       workflowId: workflowIdFor(request.tag),
       args: [options],
@@ -157,6 +159,7 @@ export async function startRun(
           }
         : {}),
     });
+    return Object.assign(handle, { baseline });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
       throw new Error(

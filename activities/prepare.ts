@@ -8,7 +8,8 @@ import type { PreparedRun } from '../lib/types';
 import { Repo, branchName, candidateRef } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
 import { runDir as runDirOf } from '../lib/node/runPaths';
-import { branchTaken, checkTag, inspectTarget } from '../lib/node/target';
+import { targetError } from '../lib/node/errors';
+import { branchTaken, checkTag, earlierRun, inspectTarget } from '../lib/node/target';
 import { checkGateRuns } from '../lib/node/validateEdit';
 
 export interface PrepareInput {
@@ -16,6 +17,8 @@ export interface PrepareInput {
   tag: string;
   budgetSeconds?: number;
   timeoutSeconds?: number;
+  /** The commit `start` checked: the run's baseline (absent in runs started before it was pinned: HEAD). */
+  baseline?: string;
   /** The run's git remote: the baseline and the branch are published there for training elsewhere. */
   remote?: string;
 }
@@ -34,13 +37,28 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
   const ownerFile = path.join(runDir, 'owner.json');
   const branch = branchName(input.tag);
   const existing = await repo.readRef(`refs/heads/${branch}`);
-  if (existing) {
-    const owner = existsSync(ownerFile)
-      ? (JSON.parse(readFileSync(ownerFile, 'utf8')) as { runId: string })
-      : null;
-    if (owner?.runId !== runId) throw branchTaken(repo, input.tag);
+  const ours = readOwner(ownerFile)?.runId === runId;
+  if (existing && !ours) throw branchTaken(repo, input.tag);
+  // Nor may it take for its own what an earlier run of the tag left (its branch deleted since): the old
+  // candidates and saved outcomes would be "trained" again in no time, the old records mixed in.
+  if (!ours) {
+    const earlier = await earlierRun(repo, input.tag);
+    if (earlier) throw earlier;
   }
-  const target = await inspectTarget(input.repo, input, existing ?? undefined);
+  if (input.baseline !== undefined && !/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(input.baseline))
+    throw targetError(
+      `The run's baseline must be a full commit SHA (start pins the HEAD it checked); got ${JSON.stringify(input.baseline.slice(0, 80))}. ` +
+        `Start the run with \`autoresearch start ${repo.root} --tag ${input.tag}\`, or give options.baseline as \`git rev-parse HEAD\` prints it.`,
+    );
+  if (!existing && input.baseline && !(await repo.resolve(input.baseline)))
+    throw targetError(
+      `The baseline ${input.baseline} that \`autoresearch start\` checked is no longer in ${repo.root} ` +
+        '(removed before a worker prepared the run, e.g. by a rebase and `git gc`): restore that commit (e.g. ' +
+        `fetch it from another clone) and start the run again, or start it on what is checked out now: ` +
+        `\`autoresearch start ${repo.root} --tag ${input.tag}\`.`,
+    );
+  // The baseline is the commit `start` checked (runs started before it was pinned: HEAD, read now).
+  const target = await inspectTarget(input.repo, input, existing ?? input.baseline);
   // Before the branch and the baseline: a worker that cannot check edits would fail at the first one.
   await checkGateRuns(target.config);
   if (!existing) {
@@ -52,4 +70,14 @@ export async function prepareRun(input: PrepareInput): Promise<PreparedRun> {
   await publishRef(repo, candidateRef(input.tag, 0), input.remote);
   await publishRef(repo, `refs/heads/${branch}`, input.remote);
   return { branch, baseCommit: target.base, config: target.config, frozenBlobs: target.frozenBlobs, runDir };
+}
+
+/** The run that opened the run directory: its workflow run id, written at its first prepare. */
+function readOwner(ownerFile: string): { runId: string } | null {
+  if (!existsSync(ownerFile)) return null;
+  try {
+    return JSON.parse(readFileSync(ownerFile, 'utf8')) as { runId: string };
+  } catch {
+    return null;
+  }
 }

@@ -73,14 +73,17 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       input.seed === undefined ? '.log' : `.seed${input.seed}.log`,
     );
     const resultPath = logPath.replace(/\.log$/, '.result.json');
-    const done = readFinished(resultPath, input.commit);
+    // Saved outcomes are this run's only: a reused tag's old run directory (a training clone's, say)
+    // holds outcomes of the same baseline commit, which would otherwise come back as "trained".
+    const runId = ctx.info.workflowExecution?.runId ?? 'none';
+    const done = readFinished(resultPath, input.commit, runId);
     if (done) return done;
     if (input.remote) await fetchCandidate(repo, input, ctx);
 
     // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
     // what the training wrote.
     const trainedPath = logPath.replace(/\.log$/, '.trained.json');
-    const trained = readFinished(trainedPath, input.commit);
+    const trained = readFinished(trainedPath, input.commit, runId);
     const own = slots.take(trained?.slot);
     try {
       const slot = claimSlot(repo, own.name);
@@ -120,7 +123,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
           outcome = toOutcome(result, logPath, input.config, slot.name, []);
-          writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, outcome }));
+          writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, runId, outcome }));
         }
       }
       if (!outcome.setupFailed)
@@ -153,7 +156,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       }
       // The result first: a retry after this point returns it and never touches the slot again.
       mkdirSync(path.dirname(resultPath), { recursive: true });
-      writeFileSync(resultPath, JSON.stringify({ commit: input.commit, outcome }));
+      writeFileSync(resultPath, JSON.stringify({ commit: input.commit, runId, outcome }));
       // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
       // to die right here, the next checkout of this slot cleans it instead.
       await cleanSlot(repo, slot, input.commit);
@@ -266,14 +269,20 @@ async function resumable(
   return head.trim() === commit ? saved : null;
 }
 
-function readFinished(resultPath: string, commit: string): TrainingOutcome | null {
+/**
+ * The outcome saved by this run's training of `commit`, if any. A training never outlives the workflow
+ * execution that started it (continuing as new waits for the experiments in flight), so its retries
+ * share its run id; a marker without one was written by a worker from before markers carried it.
+ */
+function readFinished(resultPath: string, commit: string, runId: string): TrainingOutcome | null {
   if (!existsSync(resultPath)) return null;
   try {
     const saved = JSON.parse(readFileSync(resultPath, 'utf8')) as {
       commit: string;
+      runId?: string;
       outcome: TrainingOutcome;
     };
-    return saved.commit === commit ? saved.outcome : null;
+    return saved.commit === commit && (saved.runId ?? runId) === runId ? saved.outcome : null;
   } catch {
     return null;
   }

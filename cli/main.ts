@@ -302,9 +302,9 @@ program
         maxTokens: opts.maxSpendTokens,
       });
       console.log(`started ${handle.workflowId} (proposer: ${opts.proposer})`);
-      // The baseline is whatever is checked out, a branch tip or a detached commit alike: say which.
+      // The baseline is whatever was checked out, a branch tip or a detached commit alike: say which.
       const target = await Repo.open(repo);
-      const at = (await target.raw(['rev-parse', '--short', 'HEAD'])).trim();
+      const at = handle.baseline.slice(0, 7);
       const on = (await target.raw(['rev-parse', '--abbrev-ref', 'HEAD'])).trim();
       console.log(
         `baseline: ${at}, ${on === 'HEAD' ? 'the detached HEAD' : `the tip of ${on}`} in ${target.root}`,

@@ -97,6 +97,11 @@ export interface RunOptions {
    * workers on other machines fetch from it instead of opening `repo`. Absent = one machine.
    */
   remote?: string;
+  /**
+   * The commit `start` checked (its HEAD then): experiment 0 and the branch's base, whenever a worker
+   * first picks the run up. Absent in runs started before it was pinned: prepare reads HEAD then.
+   */
+  baseline?: string;
   proposer: ProposerKind;
   /** Experiments after the baseline; absent = until stopped. */
   maxExperiments?: number;

@@ -47,6 +47,34 @@ describe('prepare and propose', () => {
     await assert.rejects(other.run(prepareRun, { repo, tag: 'p' }), /already exists/);
   });
 
+  it('prepare takes the baseline start pinned, whatever HEAD is now, and refuses one that is gone', async () => {
+    const repo = await makeFakeTarget();
+    const checked = await git(repo, ['rev-parse', 'HEAD']);
+    await git(repo, ['commit', '-q', '--allow-empty', '-m', 'later work']);
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-pinned', runId: 'run-1' },
+    });
+    const run = (await env.run(prepareRun, { repo, tag: 'pinned', baseline: checked })) as PreparedRun;
+    assert.equal(run.baseCommit, checked);
+    assert.equal(await git(repo, ['rev-parse', 'autoresearch/pinned']), checked);
+    const gone = 'f'.repeat(40);
+    await assert.rejects(
+      env.run(prepareRun, { repo, tag: 'gone', baseline: gone }),
+      new RegExp(
+        `The baseline ${gone} that \`autoresearch start\` checked is no longer in .*restore that commit`,
+      ),
+    );
+    // Workflow input is no command channel: a baseline that is not a commit SHA never reaches git.
+    await assert.rejects(
+      env.run(prepareRun, { repo, tag: 'gone', baseline: '--output=/tmp/x' }),
+      /baseline must be a full commit SHA .*got "--output=\/tmp\/x"/,
+    );
+    assert.equal(
+      await git(repo, ['for-each-ref', 'refs/heads/autoresearch/gone', 'refs/autoresearch/gone/']),
+      '',
+    );
+  });
+
   it('a karpathy/autoresearch layout needs no config; a missing file is named', async () => {
     const repo = await makeFakeTarget();
     await git(repo, ['rm', '-q', 'autoresearch.toml']);
@@ -262,6 +290,30 @@ describe('a slot set-up that is slow', () => {
     assert.equal(status, 'crash');
     assert.match(reason!, /the set-up \(sleep 120\) did not finish within its 1s timeout/);
     assert.match(reason!, /setup_timeout_seconds/);
+  });
+});
+
+describe('training, for another run of the tag', () => {
+  it("never takes an earlier run's saved outcome for its own (a training clone keeps the run directory of a reused tag)", async () => {
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'runs');
+    const repo = await makeFakeTarget({ extra: `open(${JSON.stringify(ledger)}, "a").write("done\\n")` });
+    const run = await prepared(repo, 'reused');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const input = { repo, tag: 'reused', n: 0, commit: run.baseCommit, config: run.config };
+    const env = (runId: string) =>
+      new MockActivityEnvironment({
+        workflowExecution: { workflowId: 'autoresearch-reused', runId },
+        heartbeatTimeoutMs: 30_000,
+      });
+    await env('run-1').run(trainCandidate, input);
+    await env('run-1').run(trainCandidate, input); // a retry of the same run: its saved outcome
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n');
+    // The same baseline commit in a new run of the tag, where the old run directory is still there.
+    await env('run-2').run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n', 'the new run trained its baseline');
+    rmSync(path.join(run.runDir, 'logs/exp-0000.result.json'));
+    await env('run-3').run(trainCandidate, input);
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\ndone\n', 'nor is the trained marker taken');
   });
 });
 

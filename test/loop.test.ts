@@ -155,6 +155,41 @@ describe("the training step's bound", () => {
   });
 });
 
+describe('a run started with no worker up', () => {
+  it('has for baseline the commit start checked, not the HEAD a worker finds when it picks the run up', async () => {
+    const repo = await makeFakeTarget();
+    const checked = await git(repo, ['rev-parse', 'HEAD']);
+    const queues = uniqueQueues('late');
+    const handle = await startRun(client, { repo, tag: 'late-worker', maxExperiments: 1, ...queues });
+    // The user goes on working before any worker is up.
+    const train = path.join(repo, 'train.py');
+    writeFileSync(train, readFileSync(train, 'utf8').replace('WIDTH = 16', 'WIDTH = 20'));
+    await git(repo, ['commit', '-qam', 'later work']);
+    const later = await git(repo, ['rev-parse', 'HEAD']);
+    const checkout = await checkoutState(repo);
+    const workers = await startWorkers(address, queues);
+    try {
+      const summary = (await handle.result()) as RunSummary;
+      const records = await assertRunInvariants(repo, 'late-worker', summary, checkout);
+      assert.equal(records[0]!.commit, checked, 'experiment 0 trained the commit start checked');
+      assert.equal(handle.baseline, checked, 'start says which commit it pinned');
+      assert.equal(records[1]!.parent, checked);
+      assert.equal(
+        await git(repo, ['merge-base', 'autoresearch/late-worker', later]),
+        checked,
+        'the research branch grows from the commit start checked',
+      );
+      assert.equal(
+        await git(repo, ['rev-parse', 'HEAD']),
+        later,
+        "the user's checkout stays where they put it",
+      );
+    } finally {
+      await workers.stop();
+    }
+  });
+});
+
 describe('a finished run, with no worker left', () => {
   it('still answers status and results from its history and the run directory', async () => {
     const status = JSON.parse(await cli(['status', '--tag', 'steer', '--json'])) as RunStatus;

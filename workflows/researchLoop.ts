@@ -83,6 +83,8 @@ export async function researchLoop(options: RunOptions, snapshot?: RunSnapshot):
             tag: options.tag,
             budgetSeconds: options.budgetSeconds,
             timeoutSeconds: options.timeoutSeconds,
+            // Pinned at start (runs started before that lack it: prepare reads HEAD, as it did).
+            ...(options.baseline ? { baseline: options.baseline } : {}),
             ...(options.remote ? { remote: options.remote } : {}),
           },
         ],

@@ -1,6 +1,6 @@
 // Reading a target: its repository, its committed baseline, its config and its frozen files. Shared by
 // the prepare activity and by `autoresearch start`, which checks the same things before it starts a run.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TargetConfig } from '../types';
 import { targetError } from './errors';
@@ -71,6 +71,8 @@ export async function preflight(
   const target = await inspectTarget(repoPath, overrides);
   const branch = branchName(tag);
   if (await target.repo.readRef(`refs/heads/${branch}`)) throw branchTaken(target.repo, tag);
+  const earlier = await earlierRun(target.repo, tag);
+  if (earlier) throw earlier;
   if (overrides.remote !== undefined) await checkRemote(target.repo, overrides.remote, tag);
   return target;
 }
@@ -100,4 +102,42 @@ export function branchTaken(repo: Repo, tag: string) {
     `Branch ${branch} already exists in ${repo.root}: each run needs a new tag (e.g. --tag ${tag}b), ` +
       `or delete the old branch with \`git branch -D ${branch}\`.`,
   );
+}
+
+/**
+ * What an earlier run of `tag` left behind once its branch is gone: its refs (candidates under
+ * refs/autoresearch/<tag>/) and its run directory (records, results, the trainings' saved outcomes).
+ * A new run of the tag would take them for its own work (an experiment "trained" from an old outcome,
+ * old records in results.tsv), so it is refused with the commands that remove them; null when none.
+ */
+export async function earlierRun(repo: Repo, tag: string) {
+  const prefix = `refs/autoresearch/${tag}/`;
+  const refs = (await repo.raw(['for-each-ref', '--format=%(refname)', prefix])).split('\n').filter(Boolean);
+  const dir = runDir(repo.commonDir, tag);
+  const dirLeft = existsSync(dir) && readdirSync(dir).length > 0;
+  if (refs.length === 0 && !dirLeft) return null;
+  const left = [
+    ...(refs.length > 0 ? [`its candidate refs (${refs.length} under ${prefix}, e.g. ${refs[0]})`] : []),
+    ...(dirLeft ? [`its run directory ${dir}`] : []),
+  ];
+  const commands = [
+    ...(refs.length > 0
+      ? [
+          `git -C ${shellWord(repo.root)} for-each-ref --format='delete %(refname)' ${prefix} | ` +
+            `git -C ${shellWord(repo.root)} update-ref --stdin`,
+        ]
+      : []),
+    ...(dirLeft ? [`rm -rf ${shellWord(dir)}`] : []),
+  ];
+  return targetError(
+    `An earlier run tagged ${tag} left ${left.join(' and ')} in ${repo.root}: a new run of this tag would take ` +
+      `that run's candidates and results for its own. Start this run with a new tag (e.g. --tag ${tag}b), or, ` +
+      `once the earlier run is over (\`autoresearch status --tag ${tag}\`) and its results are not needed, ` +
+      `remove what it left with ${commands.map((c) => `\`${c}\``).join(' and ')}.`,
+  );
+}
+
+/** A path as one word of a POSIX shell command line. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
