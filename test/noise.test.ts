@@ -139,6 +139,9 @@ describe('noise runs', () => {
     assert.match(text, /^noise: 0 \(3 identical runs of experiment 0\): a deterministic target$/m);
     assert.match(text, /^keep rule: strict in effect \(any better metric keeps\): the noise measured 0/m);
     assert.doesNotMatch(text, /keep rule: noise-aware/, 'no rule named that is not in force');
+    // The run's current details in the Web UI say the same.
+    const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /^- Keep rule: strict in effect \(any better metric keeps\)/m);
   });
 
   it('measures the noise of a target that sets no seed by repeating the run, and confirms a doubtful gain with repeats', async () => {
