@@ -225,7 +225,8 @@ async function fetchCandidate(clone: Repo, input: TrainInput, ctx: Context): Pro
 
 /** A repeat's number, checked: it names the repeat's log file. */
 function repeatNumber(repeat: number): number {
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`a repeat must be a whole number >= 1; got ${repeat}`);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new Error(`a repeat must be a whole number >= 1; got ${repeat}`);
   return repeat;
 }
 

@@ -84,7 +84,9 @@ export function statusText(status: RunStatus): string {
 
 /** An experiment trained with several seeds (or repeated): its metric is their mean. */
 export function seedsText(r: ExperimentRecord): string {
-  return r.runs && r.runs.metrics.length > 1 ? ` [mean of ${r.runs.metrics.length} ${runsWord(r.runs.by)}]` : '';
+  return r.runs && r.runs.metrics.length > 1
+    ? ` [mean of ${r.runs.metrics.length} ${runsWord(r.runs.by)}]`
+    : '';
 }
 
 /** The run's noise estimate, and what it pools: "noise: ±0.0100 (pooled over 6 runs of experiments 0, 4)". */

@@ -125,7 +125,10 @@ describe('the live view', () => {
       noiseBy: 'repeat',
       noise: { std: 0.01, groups: [{ n: 0, metrics: [1, 1.01, 0.99] }], keepsSince: 0 },
     });
-    assert.match(repeated, /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m);
+    assert.match(
+      repeated,
+      /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m,
+    );
   });
 
   it('fills the bar by elapsed / budget and never past its ends', () => {

@@ -174,7 +174,10 @@ describe('noise runs', () => {
       assert.ok(existsSync(path.join(logs, name)), name);
     assert.match(readFileSync(summary.resultsPath!, 'utf8'), /\[mean of 3 repeats: /);
     const text = await autoresearch(h.address, ['status', '--tag', 'repeats']);
-    assert.match(text, /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m);
+    assert.match(
+      text,
+      /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m,
+    );
     assert.match(text, /^noise: ±0\.010000 \(std pooled over 6 runs of experiments 0, 1; /m);
   });
 

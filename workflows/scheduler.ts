@@ -393,7 +393,10 @@ export class Scheduler {
     const options = this.state.options;
     const prepared = this.state.prepared!;
     return control.evaluateCandidate.executeWithOptions(
-      controlOptions(options, `exp ${candidate.n} evaluate${again === undefined ? '' : ` (${againText(again)})`}`),
+      controlOptions(
+        options,
+        `exp ${candidate.n} evaluate${again === undefined ? '' : ` (${againText(again)})`}`,
+      ),
       [
         {
           repo: options.repo,
