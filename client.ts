@@ -93,7 +93,7 @@ function keepRuleOf(request: StartRunRequest): KeepRule {
     throw new Error(
       `--noise-stale-after takes how many keeps the noise estimate lasts, 1 or more; got ${staleAfterKeeps}`,
     );
-  return { rule, margin, confirmRuns, staleAfterKeeps, identicalIsStrict: true };
+  return { rule, margin, confirmRuns, staleAfterKeeps, identicalRunsExact: true };
 }
 
 export async function startRun(

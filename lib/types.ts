@@ -204,10 +204,11 @@ export interface KeepRule {
   /** After this many keeps without a new measurement the noise is stale: the next keep is confirmed too. */
   staleAfterKeeps: number;
   /**
-   * Runs that all scored the same (a deterministic target) measure no noise, and the strict rule decides.
-   * Absent in runs started before it: there, the rounding error of their mean counted as a noise.
+   * Runs that all scored the same (a deterministic target) are exactly that: their mean is their value,
+   * not one a rounding error off it (which a candidate scoring the same would beat), and they measure no
+   * noise, so the strict rule decides. Absent in runs started before it: there, the rounding counted.
    */
-  identicalIsStrict?: boolean;
+  identicalRunsExact?: boolean;
 }
 
 /**

@@ -147,7 +147,7 @@ describe('keep rules', () => {
     // 0.18 three times: a mean with a rounding error, whose spread is still no noise.
     const identical = addMeasurement(null, 0, [0.18, 0.18, 0.18]);
     assert.ok(identical.std > 0 && identical.std < 1e-12);
-    const current = { ...noiseAware, identicalIsStrict: true };
+    const current = { ...noiseAware, identicalRunsExact: true };
     assert.match(keepRuleInForce(current, identical, 'repeat'), /^strict in effect .*3 identical runs/);
     assert.equal(
       decideStatus(once(0.1799), { ...best, metric: 0.18 }, 'minimize', current, identical),
@@ -157,7 +157,7 @@ describe('keep rules', () => {
       needsConfirmation(once(0.1799), { ...best, metric: 0.18 }, 'minimize', current, identical),
       false,
     );
-    // A run started before identicalIsStrict decided with that rounding error as its noise, and still does.
+    // A run started before identicalRunsExact decided with that rounding error as its noise, and still does.
     assert.match(keepRuleInForce(noiseAware, identical, 'seed'), /^noise-aware in force/);
     assert.equal(keepRuleInForce(strict, measured, 'seed'), 'strict (any better metric keeps)');
     assert.equal(keepRuleInForce(null, null, null), 'strict (any better metric keeps)');

@@ -84,6 +84,11 @@ describe('noise runs', () => {
     assert.equal(mean, 2);
     assert.deepEqual(runs, { metrics: [1, 2, 3], std: 1 });
     assert.equal(seedRuns([0.5]).runs.std, 0);
+    // Identical runs: their value, where the rounded sum gives 0.18000000000000002 (runs started before
+    // identicalRunsExact keep that).
+    assert.equal(seedRuns([0.18, 0.18, 0.18], true).mean, 0.18);
+    assert.notEqual(seedRuns([0.18, 0.18, 0.18]).mean, 0.18);
+    assert.equal(seedRuns([0.18, 0.18, 0.18], true).runs.std, 0);
   });
 
   it('trains the baseline with several seeds: its metric is their mean, and status shows the noise', async () => {
@@ -131,6 +136,8 @@ describe('noise runs', () => {
     const status = await handle.query(statusQuery);
     assert.deepEqual(status.noise?.groups, [{ n: 0, metrics: [0.18, 0.18, 0.18] }], '3 identical runs');
     assert.ok(status.noise!.std < 1e-12, 'no noise but the rounding error of a mean');
+    // Their mean is their value: a candidate that scores the same is no improvement.
+    assert.equal(status.baselineMetric, 0.18);
     const logs = path.join(repo, '.git/autoresearch/runs/seedless/logs');
     for (const name of ['exp-0000.log', 'exp-0000.repeat1.log', 'exp-0000.repeat2.log'])
       assert.ok(existsSync(path.join(logs, name)), `${name}: each repeat trained and logged apart`);

@@ -32,9 +32,12 @@ export const CLEAR_WIN = 4;
 /** How many measured experiments the noise estimate pools, newest first: the noise may drift as the model changes. */
 export const NOISE_WINDOW = 4;
 
-/** The runs of one candidate with different seeds: their mean and their sample standard deviation. */
-export function seedRuns(metrics: number[]): { mean: number; runs: SeedRuns } {
-  const mean = metrics.reduce((a, b) => a + b, 0) / metrics.length;
+/**
+ * The runs of one candidate with different seeds: their mean and their sample standard deviation.
+ * `exact` (KeepRule.identicalRunsExact): the mean of identical runs is their value, not the rounded sum's.
+ */
+export function seedRuns(metrics: number[], exact = false): { mean: number; runs: SeedRuns } {
+  const mean = exact && allEqual(metrics) ? metrics[0]! : metrics.reduce((a, b) => a + b, 0) / metrics.length;
   const variance =
     metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
   // Identical runs spread 0, not the rounding error of their mean.
@@ -93,10 +96,10 @@ export function requiredGain(rule: KeepRule, noise: NoiseEstimate, runs: number,
 
 /**
  * The rule that applies: noise-aware needs a measured noise; without one (or, in runs started with
- * identicalIsStrict, when every run measured scored the same) it is the strict rule.
+ * identicalRunsExact, when every run measured scored the same) it is the strict rule.
  */
 function noiseInUse(rule: KeepRule | null | undefined, noise: NoiseEstimate | null): NoiseEstimate | null {
-  if (rule?.identicalIsStrict && identicalRuns(noise)) return null;
+  if (rule?.identicalRunsExact && identicalRuns(noise)) return null;
   return rule?.rule === 'noise-aware' && noise && noise.std > 0 && degreesOfFreedom(noise) > 0 ? noise : null;
 }
 

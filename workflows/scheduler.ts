@@ -484,7 +484,7 @@ export class Scheduler {
     );
     const metrics = [first.metric!, ...results.flatMap((r) => (r.metric === undefined ? [] : [r.metric]))];
     const failedRuns = results.flatMap((r) => (r.failed === undefined ? [] : [r.failed]));
-    const { mean, runs: measured } = seedRuns(metrics);
+    const { mean, runs: measured } = seedRuns(metrics, options.keepRule?.identicalRunsExact);
     const runs = by === 'repeat' ? { ...measured, by } : measured;
     const moreTrainSeconds = results.reduce((a, r) => a + r.seconds, 0);
     return { ...first, metric: mean, runs, moreTrainSeconds, ...(failedRuns.length ? { failedRuns } : {}) };
