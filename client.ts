@@ -93,7 +93,7 @@ function keepRuleOf(request: StartRunRequest): KeepRule {
     throw new Error(
       `--noise-stale-after takes how many keeps the noise estimate lasts, 1 or more; got ${staleAfterKeeps}`,
     );
-  return { rule, margin, confirmRuns, staleAfterKeeps };
+  return { rule, margin, confirmRuns, staleAfterKeeps, identicalRunsExact: true };
 }
 
 /** A started run's handle, and the baseline commit `start` checked and pinned in the run. */
@@ -130,6 +130,8 @@ export async function startRun(client: Client, request: StartRunRequest): Promis
     parallel,
     pipeline: request.pipeline ?? true,
     noiseRuns: request.noiseRuns ?? START_DEFAULTS.noiseRuns,
+    // A target that sets no seed (karpathy/autoresearch) measures its noise by repeating the run.
+    repeatUnseeded: true,
     keepRule,
     // Continuing as new waits for the experiments in flight: with more slots, do it less often.
     experimentsPerRun: request.experimentsPerRun ?? 25 * parallel,
@@ -191,7 +193,11 @@ function staticDetails(options: RunOptions): string {
       (options.pipeline ? ', the next proposal made while training' : ', one step at a time'),
     `- **Limits**: ${options.maxExperiments ?? 'no'} max experiments, deadline ${options.deadline ?? 'none'}` +
       (options.budgetSeconds ? `, training budget ${options.budgetSeconds} s` : ''),
-    `- **Keep rule**: ${describeKeepRule(options.keepRule)}`,
+    // Chosen, not necessarily in force: the current details say which rule decides now.
+    `- **Keep rule chosen**: ${describeKeepRule(options.keepRule, null)}` +
+      (options.keepRule?.rule === 'noise-aware'
+        ? '; in force once a noise above 0 is measured, strict until then and on a deterministic target'
+        : ''),
     '',
     `Steer it with \`autoresearch pause|resume|stop|redirect|queue|limits --tag ${options.tag}\`, or:`,
     '',

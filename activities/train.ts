@@ -32,6 +32,11 @@ export interface TrainInput {
   remote?: string;
   /** Train with this random seed, the way the target's config says (seed_env or seed_arg). */
   seed?: number;
+  /**
+   * The k-th repeat of the identical run (no seed set: a target that declares none), to measure the
+   * noise or to confirm a result; it logs and saves its result apart from the first run.
+   */
+  repeat?: number;
 }
 
 /** One place a training runs on this worker: a name, and the GPUs it is pinned to (if any). */
@@ -67,10 +72,15 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       ? await trainingClone(worker.workdir ?? homePath('work'), input.remote)
       : await Repo.open(input.repo);
     const runDir = runDirOf(repo.commonDir, input.tag);
-    // Another seed of the same experiment (the baseline's noise runs) keeps logs and results of its own.
+    // Another seed or a repeat of the same experiment (the baseline's noise runs, a confirmation) keeps
+    // logs and results of its own.
     const logPath = experimentLogPath(runDir, input.n).replace(
       /\.log$/,
-      input.seed === undefined ? '.log' : `.seed${input.seed}.log`,
+      input.seed !== undefined
+        ? `.seed${input.seed}.log`
+        : input.repeat !== undefined
+          ? `.repeat${repeatNumber(input.repeat)}.log`
+          : '.log',
     );
     const resultPath = logPath.replace(/\.log$/, '.result.json');
     // Saved outcomes are this run's only: a reused tag's old run directory (a training clone's, say)
@@ -213,6 +223,13 @@ async function fetchCandidate(clone: Repo, input: TrainInput, ctx: Context): Pro
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A repeat's number, checked: it names the repeat's log file. */
+function repeatNumber(repeat: number): number {
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new Error(`a repeat must be a whole number >= 1; got ${repeat}`);
+  return repeat;
 }
 
 /** The training command and the environment that give it `seed`, as the target's config says. */

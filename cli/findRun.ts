@@ -10,7 +10,7 @@ import { inspectTarget } from '../lib/node/target';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
 import { noSpend } from '../lib/proposers/pricing';
 import { emptyCounts, targetName, RECENT_RECORDS } from '../workflows/runState';
-import { noiseFromRecords } from '../workflows/keepRule';
+import { noiseByOf, noiseFromRecords } from '../workflows/keepRule';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -104,6 +104,7 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
     baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
     noise: noiseFromRecords(records),
     keepRule: options.keepRule ?? null,
+    ...(config ? { noiseBy: noiseByOf(options, config.config.train) ?? null } : {}),
     metricName: config?.config.metric.name ?? null,
     direction: config?.config.metric.direction ?? null,
     experimentsDone: records.length,

@@ -4,6 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createLogUpdate } from 'log-update';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
+import { identicalRuns, runsWord } from '../workflows/keepRule';
 import { alsoInFlight, seedsText } from './render';
 import { followRun } from './watch';
 
@@ -42,10 +43,16 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
       s.baselineMetric !== null && s.baselineMetric !== 0 && s.best.n !== 0
         ? ` (${(((s.best.metric - s.baselineMetric) / Math.abs(s.baselineMetric)) * 100).toFixed(2)}% vs baseline ${fmt(s.baselineMetric)})`
         : '';
-    const runs = s.best.runs ? `, mean of ${s.best.runs} seeds` : '';
+    const runs = s.best.runs ? `, mean of ${s.best.runs} ${runsWord(s.noiseBy)}` : '';
     lines.push(`best ${metric} ${fmt(s.best.metric)} at experiment ${s.best.n}${runs}${gain}`);
   } else lines.push(`best ${metric}: none yet`);
-  if (s.noise)
+  if (s.noise && identicalRuns(s.noise)) {
+    // Identical runs: nothing to allow for, so the strict rule is what decides, whichever was chosen.
+    const runs = s.noise.groups.reduce((a, g) => a + g.metrics.length, 0);
+    lines.push(
+      `noise 0 (${runs} identical runs): deterministic target; keep rule ${s.keepRule?.rule === 'noise-aware' ? 'strict in effect' : 'strict'}`,
+    );
+  } else if (s.noise)
     lines.push(
       `noise ±${fmt(s.noise.std)}; keep rule ${s.keepRule?.rule ?? 'strict'}` +
         (s.keepRule?.rule === 'noise-aware'

@@ -203,7 +203,7 @@ program
   )
   .option(
     '--noise-runs <n>',
-    "train the baseline this many times with different seeds to measure the metric's noise (1: once)",
+    "train the baseline this many times with different seeds (repeats of the identical run, for a target that sets no seed) to measure the metric's noise (1: once)",
     (v) => positiveInt(v),
     START_DEFAULTS.noiseRuns,
   )

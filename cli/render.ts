@@ -1,7 +1,7 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
 import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
-import { describeKeepRule } from '../workflows/keepRule';
+import { identicalRuns, keepRuleInForce, runsWord } from '../workflows/keepRule';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -70,10 +70,7 @@ export function statusText(status: RunStatus): string {
   lines.push(`best: ${best}`);
   const noise = noiseText(status);
   if (noise) lines.push(noise);
-  const unmeasured = status.keepRule?.rule === 'noise-aware' && !status.noise;
-  lines.push(
-    `keep rule: ${describeKeepRule(status.keepRule)}${unmeasured ? '; no noise measured (yet), so any better metric keeps' : ''}`,
-  );
+  lines.push(`keep rule: ${keepRuleInForce(status.keepRule, status.noise, status.noiseBy)}`);
   if (status.pausedReason) lines.push(`paused because: ${status.pausedReason}`);
   if (status.spend.dollars > 0 || status.spend.inputTokens > 0)
     lines.push(`proposer spend: ${spendText(status.spend)}`);
@@ -85,9 +82,11 @@ export function statusText(status: RunStatus): string {
   return lines.join('\n');
 }
 
-/** An experiment trained with several seeds: its metric is their mean. */
+/** An experiment trained with several seeds (or repeated): its metric is their mean. */
 export function seedsText(r: ExperimentRecord): string {
-  return r.runs && r.runs.metrics.length > 1 ? ` [mean of ${r.runs.metrics.length} seeds]` : '';
+  return r.runs && r.runs.metrics.length > 1
+    ? ` [mean of ${r.runs.metrics.length} ${runsWord(r.runs.by)}]`
+    : '';
 }
 
 /** The run's noise estimate, and what it pools: "noise: ±0.0100 (pooled over 6 runs of experiments 0, 4)". */
@@ -99,6 +98,9 @@ export function noiseText(status: RunStatus): string | null {
   const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
   const from = noise.groups.map((g) => g.n).join(', ');
   const latest = noise.groups.at(-1)!;
+  // Identical runs: a deterministic target, whose noise is 0 (the strict rule is then right).
+  if (identicalRuns(noise))
+    return `noise: 0 (${runs} identical runs of experiment${noise.groups.length > 1 ? 's' : ''} ${from}): a deterministic target`;
   return (
     `noise: ±${noise.std.toFixed(6)} (std pooled over ${runs} runs of experiment${noise.groups.length > 1 ? 's' : ''} ${from}; ` +
     `latest, experiment ${latest.n}: ${latest.metrics.map((m) => m.toFixed(6)).join(', ')})`

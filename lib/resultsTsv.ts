@@ -22,10 +22,10 @@ export function resultsRow(record: ExperimentRecord, memoryColumn = true): strin
   const metric = crashed || record.metric === undefined ? 0 : record.metric;
   const memory = crashed || record.memoryGb === undefined ? 0 : record.memoryGb;
   // Tabs and newlines would break the columns; a description is one line.
-  // An experiment trained with several seeds shows each run (its metric is their mean).
+  // An experiment trained with several seeds (or repeated) shows each run (its metric is their mean).
   const runs =
     record.runs && record.runs.metrics.length > 1
-      ? ` [mean of ${record.runs.metrics.length} seeds: ${record.runs.metrics.map((m) => m.toFixed(6)).join(' ')}]`
+      ? ` [mean of ${record.runs.metrics.length} ${record.runs.by === 'repeat' ? 'repeats' : 'seeds'}: ${record.runs.metrics.map((m) => m.toFixed(6)).join(' ')}]`
       : '';
   const description = record.description.replace(/[\t\r\n]+/g, ' ').trim() + runs;
   return [

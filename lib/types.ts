@@ -125,9 +125,16 @@ export interface RunOptions {
   pipeline?: boolean;
   /**
    * Train the baseline this many times, with different seeds, to measure the metric's run-to-run noise
-   * (needs the target's seed_env or seed_arg). Absent or 1: once.
+   * (with the target's seed_env or seed_arg; a target that sets no seed repeats the identical run when
+   * `repeatUnseeded` is set). Absent or 1: once.
    */
   noiseRuns?: number;
+  /**
+   * A target that declares no seed setting (karpathy/autoresearch hard-codes its own) measures its noise
+   * and confirms doubtful gains by training the same code again: on a GPU and under a wall-clock budget
+   * identical runs differ. Absent in runs started before it: such a target trains once.
+   */
+  repeatUnseeded?: boolean;
   /** When a better metric is kept: autoresearch's strict rule, or one that allows for the noise. Absent: strict. */
   keepRule?: KeepRule;
   /**
@@ -209,14 +216,28 @@ export interface KeepRule {
   confirmRuns: number;
   /** After this many keeps without a new measurement the noise is stale: the next keep is confirmed too. */
   staleAfterKeeps: number;
+  /**
+   * Runs that all scored the same (a deterministic target) are exactly that: their mean is their value,
+   * not one a rounding error off it (which a candidate scoring the same would beat), and they measure no
+   * noise, so the strict rule decides. Absent in runs started before it: there, the rounding counted.
+   */
+  identicalRunsExact?: boolean;
 }
 
-/** One experiment trained with several seeds. */
+/**
+ * How an experiment trains again: with another seed (the target's seed_env or seed_arg), or as a
+ * repeat of the identical run (a target that sets no seed).
+ */
+export type NoiseBy = 'seed' | 'repeat';
+
+/** One experiment trained with several seeds (or repeated). */
 export interface SeedRuns {
-  /** The metric of each run: the target's own seed first, then seeds 1, 2 ... */
+  /** The metric of each run: the target's own seed first, then seeds 1, 2 ... (or repeats 1, 2 ...) */
   metrics: number[];
   /** Their sample standard deviation. */
   std: number;
+  /** 'repeat': the runs were the identical run repeated, no seed set (absent: seeds). */
+  by?: 'repeat';
 }
 
 /** The run's estimate of the metric's run-to-run noise. */
@@ -315,6 +336,11 @@ export interface RunStatus {
   noise: NoiseEstimate | null;
   /** The run's keep rule (strict when absent). */
   keepRule: KeepRule | null;
+  /**
+   * How the noise is measured: seeds, repeats, or not at all (null: the target sets no seed in a run
+   * started before repeats, or the baseline trains once). Absent from workers older than it.
+   */
+  noiseBy?: NoiseBy | null;
   metricName: string | null;
   direction: MetricDirection | null;
   experimentsDone: number;

@@ -6,6 +6,7 @@ import type { BestResult, Evaluation, KeepRule } from '../lib/types';
 import {
   addMeasurement,
   decideStatus,
+  keepRuleInForce,
   needsConfirmation,
   noiseFromRecords,
   verdict,
@@ -124,5 +125,41 @@ describe('keep rules', () => {
       [0, 2],
     );
     assert.equal(noise?.keepsSince, 1);
+  });
+
+  it('says which rule is in force, from the rule chosen and the noise measured', () => {
+    const inForce = (noise: typeof measured | null, noiseBy: 'seed' | 'repeat' | null = 'seed') =>
+      keepRuleInForce(noiseAware, noise, noiseBy);
+    assert.match(
+      inForce(measured),
+      /^noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more seeds/,
+    );
+    assert.match(inForce(measured, 'repeat'), /trains 2 more repeats and its mean decides/);
+    assert.match(inForce(null), /^strict until the noise is measured, then noise-aware/);
+    assert.match(
+      inForce(null, null),
+      /^strict in effect \(any better metric keeps\): no noise can be measured/,
+    );
+    assert.equal(
+      inForce(addMeasurement(null, 0, [0.5, 0.5, 0.5]), 'repeat'),
+      'strict in effect (any better metric keeps): the noise measured 0 (3 identical runs), a deterministic target',
+    );
+    // 0.18 three times: a mean with a rounding error, whose spread is still no noise.
+    const identical = addMeasurement(null, 0, [0.18, 0.18, 0.18]);
+    assert.ok(identical.std > 0 && identical.std < 1e-12);
+    const current = { ...noiseAware, identicalRunsExact: true };
+    assert.match(keepRuleInForce(current, identical, 'repeat'), /^strict in effect .*3 identical runs/);
+    assert.equal(
+      decideStatus(once(0.1799), { ...best, metric: 0.18 }, 'minimize', current, identical),
+      'keep',
+    );
+    assert.equal(
+      needsConfirmation(once(0.1799), { ...best, metric: 0.18 }, 'minimize', current, identical),
+      false,
+    );
+    // A run started before identicalRunsExact decided with that rounding error as its noise, and still does.
+    assert.match(keepRuleInForce(noiseAware, identical, 'seed'), /^noise-aware in force/);
+    assert.equal(keepRuleInForce(strict, measured, 'seed'), 'strict (any better metric keeps)');
+    assert.equal(keepRuleInForce(null, null, null), 'strict (any better metric keeps)');
   });
 });

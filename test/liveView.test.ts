@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { liveViewText, progressBar } from '../cli/liveView';
+import { statusText } from '../cli/render';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
 import { emptyCounts } from '../workflows/runState';
 import { makeFakeTarget } from './support/fakeTarget';
@@ -95,6 +96,39 @@ describe('the live view', () => {
     assert.match(text, /^noise ±0\.012300; keep rule noise-aware \(gain > 2 SE, doubtful ones confirmed\)$/m);
     assert.match(text, /^ +2 {2}keep +0\.900000 {2}idea 2 \[mean of 3 seeds\]$/m);
     assert.doesNotMatch(liveViewText(training, 0), /noise/, 'nothing about noise when none was measured');
+  });
+
+  it('names only the keep rule in force: strict on a deterministic target, until the noise is measured, or when it cannot be', () => {
+    const noiseAware = { rule: 'noise-aware' as const, margin: 2, confirmRuns: 2, staleAfterKeeps: 3 };
+    const zero = { std: 0, groups: [{ n: 0, metrics: [0.18, 0.18, 0.18] }], keepsSince: 0 };
+    const deterministic = { ...training, keepRule: noiseAware, noise: zero, noiseBy: 'repeat' as const };
+    const text = statusText(deterministic);
+    assert.match(text, /^noise: 0 \(3 identical runs of experiment 0\): a deterministic target$/m);
+    assert.match(text, /^keep rule: strict in effect \(any better metric keeps\): the noise measured 0/m);
+    assert.doesNotMatch(text, /noise-aware/);
+    const live = liveViewText(deterministic, 0);
+    assert.match(live, /^noise 0 \(3 identical runs\): deterministic target; keep rule strict in effect$/m);
+    assert.doesNotMatch(live, /noise-aware/);
+    // While the baseline's runs are still to come, and for a run whose target can never measure it.
+    const waiting = statusText({ ...training, keepRule: noiseAware, noiseBy: 'repeat' });
+    assert.match(waiting, /^keep rule: strict until the noise is measured, then noise-aware \(/m);
+    const never = statusText({ ...training, keepRule: noiseAware, noiseBy: null });
+    assert.match(
+      never,
+      /^keep rule: strict in effect \(any better metric keeps\): no noise can be measured, the target sets no seed/m,
+    );
+    assert.doesNotMatch(never, /noise-aware \(/);
+    // Measured by repeats: in force, and its confirmations are repeats too.
+    const repeated = statusText({
+      ...training,
+      keepRule: noiseAware,
+      noiseBy: 'repeat',
+      noise: { std: 0.01, groups: [{ n: 0, metrics: [1, 1.01, 0.99] }], keepsSince: 0 },
+    });
+    assert.match(
+      repeated,
+      /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m,
+    );
   });
 
   it('fills the bar by elapsed / budget and never past its ends', () => {

@@ -1,6 +1,7 @@
 // The metric's run-to-run noise: the baseline trained with several seeds (issue 7, first part).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
@@ -54,6 +55,27 @@ const knownNoiseTarget = () =>
       'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][seed]:.6f}")\n',
   );
 
+/**
+ * A target that sets no seed (like karpathy/autoresearch, which hard-codes its own) and whose metric
+ * still varies run to run: each training takes the next number k from a counter kept outside the
+ * repository (a file created atomically, so runs side by side never share one) and scores
+ * 1 - GAIN + [0, 0.01, -0.01][k % 3]. The baseline's three runs score 1, 1.01 and 0.99 whatever their
+ * order; GAIN, which the proposer sets, lowers the metric by that much.
+ */
+function unseededNoisyTarget(): Promise<string> {
+  const counter = mkdtempSync(path.join(tmpdir(), 'ar-counter-'));
+  return makeTarget({
+    'train.py':
+      `import os\nGAIN = 0.0\nk = 0\nwhile True:\n    try:\n` +
+      `        os.close(os.open(os.path.join(${JSON.stringify(counter)}, str(k)), os.O_CREAT | os.O_EXCL))\n` +
+      `        break\n    except FileExistsError:\n        k += 1\n` +
+      'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][k % 3]:.6f}")\n',
+    'prepare.py': '# frozen\n',
+    'program.md': '# program\n',
+    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
+  });
+}
+
 describe('noise runs', () => {
   const h = useHarness('noise');
 
@@ -62,6 +84,11 @@ describe('noise runs', () => {
     assert.equal(mean, 2);
     assert.deepEqual(runs, { metrics: [1, 2, 3], std: 1 });
     assert.equal(seedRuns([0.5]).runs.std, 0);
+    // Identical runs: their value, where the rounded sum gives 0.18000000000000002 (runs started before
+    // identicalRunsExact keep that).
+    assert.equal(seedRuns([0.18, 0.18, 0.18], true).mean, 0.18);
+    assert.notEqual(seedRuns([0.18, 0.18, 0.18]).mean, 0.18);
+    assert.equal(seedRuns([0.18, 0.18, 0.18], true).runs.std, 0);
   });
 
   it('trains the baseline with several seeds: its metric is their mean, and status shows the noise', async () => {
@@ -96,7 +123,7 @@ describe('noise runs', () => {
     );
   });
 
-  it('trains once when the target does not say how to set its seed', async () => {
+  it('repeats the identical run when the target sets no seed: a deterministic one says its noise is 0 and keeps strictly', async () => {
     const repo = await makeFakeTarget();
     const handle = await startRun(h.client, {
       repo,
@@ -106,11 +133,59 @@ describe('noise runs', () => {
       ...h.queues,
     });
     await handle.result();
-    assert.equal((await handle.query(statusQuery)).noise, null);
-    assert.equal(
-      existsSync(path.join(repo, '.git/autoresearch/runs/seedless/logs/exp-0000.seed1.log')),
-      false,
+    const status = await handle.query(statusQuery);
+    assert.deepEqual(status.noise?.groups, [{ n: 0, metrics: [0.18, 0.18, 0.18] }], '3 identical runs');
+    assert.ok(status.noise!.std < 1e-12, 'no noise but the rounding error of a mean');
+    // Their mean is their value: a candidate that scores the same is no improvement.
+    assert.equal(status.baselineMetric, 0.18);
+    const logs = path.join(repo, '.git/autoresearch/runs/seedless/logs');
+    for (const name of ['exp-0000.log', 'exp-0000.repeat1.log', 'exp-0000.repeat2.log'])
+      assert.ok(existsSync(path.join(logs, name)), `${name}: each repeat trained and logged apart`);
+    assert.equal(existsSync(path.join(logs, 'exp-0000.seed1.log')), false, 'no seed was set');
+    const text = await autoresearch(h.address, ['status', '--tag', 'seedless']);
+    assert.match(text, /^noise: 0 \(3 identical runs of experiment 0\): a deterministic target$/m);
+    assert.match(text, /^keep rule: strict in effect \(any better metric keeps\): the noise measured 0/m);
+    assert.doesNotMatch(text, /keep rule: noise-aware/, 'no rule named that is not in force');
+    // The run's current details in the Web UI say the same.
+    const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /^- Keep rule: strict in effect \(any better metric keeps\)/m);
+  });
+
+  it('measures the noise of a target that sets no seed by repeating the run, and confirms a doubtful gain with repeats', async () => {
+    const repo = await unseededNoisyTarget();
+    const agent =
+      'sed -i "s/^GAIN = .*/GAIN = 0.03/" train.py && echo "gain 0.03" > "$AUTORESEARCH_DESCRIPTION_FILE"';
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'repeats',
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 30 },
+      pipeline: false,
+      maxExperiments: 1,
+      ...h.queues,
+    });
+    const summary = (await handle.result()) as RunSummary;
+    const records = readRecords(path.dirname(summary.resultsPath!));
+    const sorted = (r: ExperimentRecord) => [...(r.runs?.metrics ?? [])].sort((a, b) => a - b);
+    assert.deepEqual(sorted(records[0]!), [0.99, 1, 1.01], 'the baseline ran 3 times');
+    assert.ok(Math.abs(summary.baselineMetric! - 1) < 1e-9);
+    // 0.97 once: better, but short of 4 times the margin; its repeats score 0.98 and 0.96.
+    assert.equal(records[1]!.status, 'keep');
+    assert.deepEqual(sorted(records[1]!), [0.96, 0.97, 0.98]);
+    assert.match(
+      records[1]!.verdict!,
+      /^mean of 3 repeats: gain 0\.03 >= 0\.0234 needed \(2\.87 SE: k 2 at 4 degrees of freedom; noise ±0\.01\)$/,
     );
+    const logs = path.join(path.dirname(summary.resultsPath!), 'logs');
+    for (const name of ['exp-0000.repeat2.log', 'exp-0001.repeat1.log', 'exp-0001.repeat2.log'])
+      assert.ok(existsSync(path.join(logs, name)), name);
+    assert.match(readFileSync(summary.resultsPath!, 'utf8'), /\[mean of 3 repeats: /);
+    const text = await autoresearch(h.address, ['status', '--tag', 'repeats']);
+    assert.match(
+      text,
+      /^keep rule: noise-aware in force \(a gain must exceed 2 standard errors; a smaller one trains 2 more repeats/m,
+    );
+    assert.match(text, /^noise: ±0\.010000 \(std pooled over 6 runs of experiments 0, 1; /m);
   });
 
   it('on a pure-noise target, strict keeps luck and noise-aware keeps nothing', async () => {
@@ -215,7 +290,7 @@ describe('noise runs', () => {
     );
     assert.equal(status.best?.runs, 3);
     const text = await autoresearch(h.address, ['status', '--tag', 'confirm']);
-    assert.match(text, /keep rule: noise-aware \(a gain must exceed 2 standard errors/);
+    assert.match(text, /keep rule: noise-aware in force \(a gain must exceed 2 standard errors/);
     // Experiment 5's two runs (0.68, 0.69) count too: √((3 × 0.0002 + 0.00005) / 7).
     assert.match(text, /noise: ±0\.009636 \(std pooled over 11 runs of experiments 1, 2, 4, 5/);
   });

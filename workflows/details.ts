@@ -1,6 +1,7 @@
 // The run's "current details" in the Web UI (Markdown): what it is doing now, the best so far, and the
 // last results. Pure text from the state, so the workflow stays deterministic.
 import type { ExperimentRecord } from '../lib/types';
+import { keepRuleInForce } from './keepRule';
 import type { RunState } from './runState';
 
 /** How many finished experiments the details list (the UI's panel is short: the newest first). */
@@ -24,6 +25,9 @@ export function currentDetails(state: RunState, now: string): string {
       (c.cancelled ? `, ${c.cancelled} cancelled` : '') +
       ')',
   );
+  // Whichever rule was chosen, the one that decides now (strict until a noise above 0 is measured).
+  if (s.keepRule?.rule === 'noise-aware')
+    lines.push(`- Keep rule: ${keepRuleInForce(s.keepRule, s.noise, s.noiseBy)}`);
   if (s.deadline) lines.push(`- Deadline: ${s.deadline}`);
   if (s.notes.length) lines.push(`- Operator notes: ${s.notes.map((n) => `"${n}"`).join('; ')}`);
   if (s.queue.length) lines.push(`- Queued ideas: ${s.queue.map((n) => `"${n}"`).join('; ')}`);

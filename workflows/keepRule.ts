@@ -12,8 +12,11 @@ import type {
   ExperimentStatus,
   KeepRule,
   MetricDirection,
+  NoiseBy,
   NoiseEstimate,
+  RunOptions,
   SeedRuns,
+  TargetConfig,
 } from '../lib/types';
 
 /**
@@ -29,12 +32,25 @@ export const CLEAR_WIN = 4;
 /** How many measured experiments the noise estimate pools, newest first: the noise may drift as the model changes. */
 export const NOISE_WINDOW = 4;
 
-/** The runs of one candidate with different seeds: their mean and their sample standard deviation. */
-export function seedRuns(metrics: number[]): { mean: number; runs: SeedRuns } {
-  const mean = metrics.reduce((a, b) => a + b, 0) / metrics.length;
+/**
+ * The runs of one candidate with different seeds: their mean and their sample standard deviation.
+ * `exact` (KeepRule.identicalRunsExact): the mean of identical runs is their value, not the rounded sum's.
+ */
+export function seedRuns(metrics: number[], exact = false): { mean: number; runs: SeedRuns } {
+  const mean = exact && allEqual(metrics) ? metrics[0]! : metrics.reduce((a, b) => a + b, 0) / metrics.length;
   const variance =
     metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
-  return { mean, runs: { metrics, std: Math.sqrt(variance) } };
+  // Identical runs spread 0, not the rounding error of their mean.
+  return { mean, runs: { metrics, std: allEqual(metrics) ? 0 : Math.sqrt(variance) } };
+}
+
+function allEqual(metrics: readonly number[]): boolean {
+  return metrics.every((m) => m === metrics[0]);
+}
+
+/** Whether every measurement of `noise` was identical runs: a deterministic target, whose noise is 0. */
+export function identicalRuns(noise: NoiseEstimate | null): boolean {
+  return !!noise && noise.groups.length > 0 && noise.groups.every((g) => allEqual(g.metrics));
 }
 
 /**
@@ -78,8 +94,12 @@ export function requiredGain(rule: KeepRule, noise: NoiseEstimate, runs: number,
   return marginFor(rule, noise) * noise.std * Math.sqrt(1 / runs + 1 / bestRuns);
 }
 
-/** The rule that applies: noise-aware needs a measured noise; without one it is the strict rule. */
-function noiseInUse(rule: KeepRule | undefined, noise: NoiseEstimate | null): NoiseEstimate | null {
+/**
+ * The rule that applies: noise-aware needs a measured noise; without one (or, in runs started with
+ * identicalRunsExact, when every run measured scored the same) it is the strict rule.
+ */
+function noiseInUse(rule: KeepRule | null | undefined, noise: NoiseEstimate | null): NoiseEstimate | null {
+  if (rule?.identicalRunsExact && identicalRuns(noise)) return null;
   return rule?.rule === 'noise-aware' && noise && noise.std > 0 && degreesOfFreedom(noise) > 0 ? noise : null;
 }
 
@@ -144,7 +164,7 @@ export function verdict(
   const runs = evaluation.runs?.metrics.length ?? 1;
   const g = gain(evaluation.metric, best.metric, direction);
   const need = requiredGain(rule!, measured, runs, best.runs ?? 1);
-  const over = runs > 1 ? `mean of ${runs} seeds` : 'one run';
+  const over = runs > 1 ? `mean of ${runs} ${runsWord(evaluation.runs?.by)}` : 'one run';
   const t = marginFor(rule!, measured);
   return (
     `${over}: gain ${fmt(g)} ${g >= need && g > 0 ? '>=' : '<'} ${fmt(need)} needed ` +
@@ -176,11 +196,68 @@ export function noiseFromRecords(records: readonly ExperimentRecord[]): NoiseEst
   return records.reduce<NoiseEstimate | null>(noiseAfter, null);
 }
 
-/** The rule in words, for `status` and the run's page in the Web UI. */
-export function describeKeepRule(rule: KeepRule | null | undefined): string {
+/**
+ * How the run trains an experiment again (the baseline's noise runs, a candidate's confirmation): with
+ * other seeds when the target says how to set one; otherwise by repeating the identical run, in runs
+ * started with `repeatUnseeded`; null: not at all (a run started before repeats, on a target with no seed
+ * setting). Undefined before the target's config is read.
+ */
+export function noiseByOf(
+  options: Pick<RunOptions, 'repeatUnseeded'>,
+  train: TargetConfig['train'] | undefined,
+): NoiseBy | null | undefined {
+  if (!train) return undefined;
+  if (train.seedEnv !== undefined || train.seedArg !== undefined) return 'seed';
+  return options.repeatUnseeded ? 'repeat' : null;
+}
+
+/**
+ * What the runs of one experiment are called: seeds, or repeats of the identical run; null: not known
+ * yet (before the target's config is read). Records and workers older than repeats mean seeds.
+ */
+export function runsWord(by: NoiseBy | undefined | null): string {
+  return by === 'repeat' ? 'repeats' : by === null ? 'runs' : 'seeds';
+}
+
+/** The rule chosen in words (the run's page in the Web UI; `status` says which rule is in force). */
+export function describeKeepRule(rule: KeepRule | null | undefined, by: NoiseBy | null = 'seed'): string {
   if (!rule || rule.rule === 'strict') return 'strict (any better metric keeps)';
+  return `noise-aware (${noiseAwareTerms(rule, by)})`;
+}
+
+function noiseAwareTerms(rule: KeepRule, by: NoiseBy | null): string {
+  const more = `${rule.confirmRuns} more ${runsWord(by).replace(/s$/, rule.confirmRuns === 1 ? '' : 's')}`;
   return (
-    `noise-aware (a gain must exceed ${rule.margin} standard errors; a smaller one trains ${rule.confirmRuns} more ` +
-    `seed${rule.confirmRuns === 1 ? '' : 's'} and its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps)`
+    `a gain must exceed ${rule.margin} standard errors; a smaller one trains ${more} and ` +
+    `its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps`
   );
+}
+
+/**
+ * The rule in force in words, for `status`, the live view and the run's current details in the Web UI:
+ * noise-aware only once a noise above 0 is measured; a deterministic target (identical runs), a run
+ * still measuring, or one that cannot measure is strict, and says so and why. `noiseBy` undefined: a
+ * worker older than it answered.
+ */
+export function keepRuleInForce(
+  rule: KeepRule | null | undefined,
+  noise: NoiseEstimate | null,
+  noiseBy: NoiseBy | null | undefined,
+): string {
+  const strict = 'strict (any better metric keeps)';
+  if (!rule || rule.rule === 'strict') return strict;
+  const by = noiseBy ?? 'seed';
+  if (noiseInUse(rule, noise)) return `noise-aware in force (${noiseAwareTerms(rule, by)})`;
+  const inEffect = 'strict in effect (any better metric keeps)';
+  if (identicalRuns(noise) && noise) {
+    const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
+    return `${inEffect}: the noise measured 0 (${runs} identical runs), a deterministic target`;
+  }
+  if (noiseBy === undefined) return `${inEffect}: no noise measured (yet)`;
+  if (noiseBy === null)
+    return (
+      `${inEffect}: no noise can be measured, the target sets no seed and this run does not repeat runs ` +
+      '(add seed_env or seed_arg under [train] in its autoresearch.toml, or start a new run: it repeats the identical run)'
+    );
+  return `strict until the noise is measured, then noise-aware (${noiseAwareTerms(rule, by)})`;
 }

@@ -19,7 +19,7 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { CONSTANT_IDEA } from '../lib/proposers/mutate';
-import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, verdict } from './keepRule';
+import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, noiseByOf, verdict } from './keepRule';
 import { addCost, noSpend, totalTokens } from '../lib/proposers/pricing';
 
 /** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
@@ -495,6 +495,7 @@ export class RunState {
       baselineMetric: this.s.baselineMetric,
       noise: this.s.noise,
       keepRule: this.opts.keepRule ?? null,
+      ...(p ? { noiseBy: noiseByOf(this.opts, p.config.train) ?? null } : {}),
       metricName: p?.config.metric.name ?? null,
       direction: p?.config.metric.direction ?? null,
       experimentsDone: this.experimentsDone,

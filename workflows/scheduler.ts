@@ -26,13 +26,14 @@ import type {
   Candidate,
   Evaluation,
   ExperimentRecord,
+  NoiseBy,
   Phase,
   RunOptions,
   TargetConfig,
   TrainingOutcome,
 } from '../lib/types';
 import { currentDetails } from './details';
-import { seedRuns } from './keepRule';
+import { noiseByOf, runsWord, seedRuns } from './keepRule';
 import { experimentRecord, type RunState } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
@@ -404,11 +405,14 @@ export class Scheduler {
     if (this.moreToRun && this.continueAsNewDue()) this.draining = true;
   }
 
-  private evaluate(candidate: Candidate, outcome: TrainingOutcome, seed?: number): Promise<Evaluation> {
+  private evaluate(candidate: Candidate, outcome: TrainingOutcome, again?: Again): Promise<Evaluation> {
     const options = this.state.options;
     const prepared = this.state.prepared!;
     return control.evaluateCandidate.executeWithOptions(
-      controlOptions(options, `exp ${candidate.n} evaluate${seed === undefined ? '' : ` (seed ${seed})`}`),
+      controlOptions(
+        options,
+        `exp ${candidate.n} evaluate${again === undefined ? '' : ` (${againText(again)})`}`,
+      ),
       [
         {
           repo: options.repo,
@@ -424,43 +428,47 @@ export class Scheduler {
   /**
    * With noise runs, the baseline trains again with seeds 1, 2 ... (at once, on as many slots as there
    * are): its metric becomes the mean, and their spread the run's first noise estimate. A target that
-   * does not say how to set its seed trains once.
+   * does not say how to set its seed repeats the identical run instead (runs started with
+   * repeatUnseeded; before it, such a target trained once).
    */
   private async measureNoise(baseline: Candidate, first: Evaluation): Promise<Evaluation> {
     const { state } = this;
     const runs = state.options.noiseRuns ?? 1;
-    if (runs < 2 || !this.seedable || first.status !== 'ok' || first.metric === undefined) return first;
+    const by = this.noiseBy;
+    if (runs < 2 || !by || first.status !== 'ok' || first.metric === undefined) return first;
     // A failed noise run only leaves fewer runs to measure with; a candidate's would discard it.
     const { failedRuns: _failed, ...measured } = await this.trainSeeds(
       baseline,
       first,
       runs - 1,
-      `baseline, ${runs - 1} more seeds to measure the noise`,
+      `baseline, ${runs - 1} more ${runsWord(by)} to measure the noise`,
     );
     return measured;
   }
 
   /**
    * Under the noise-aware rule, a candidate whose gain the noise could explain trains again with seeds
-   * 1, 2 ... (the seeds the baseline's noise runs used); its mean over all runs is then decided.
+   * 1, 2 ... (the seeds the baseline's noise runs used), or repeats as often; its mean over all runs is
+   * then decided.
    */
   private async confirm(candidate: Candidate, first: Evaluation): Promise<Evaluation> {
     const { state } = this;
     const more = state.options.keepRule?.confirmRuns ?? 0;
-    if (more < 1 || !this.seedable) return first;
-    const doing = `${candidate.description} (confirming with ${more} more seed${more > 1 ? 's' : ''})`;
+    const by = this.noiseBy;
+    if (more < 1 || !by) return first;
+    const word = runsWord(by).replace(/s$/, more > 1 ? 's' : '');
+    const doing = `${candidate.description} (confirming with ${more} more ${word})`;
     return this.trainSeeds(candidate, first, more, doing);
   }
 
-  /** Whether the target says how to set its seed (seed_env or seed_arg). */
-  private get seedable(): boolean {
-    const train = this.state.prepared!.config.train;
-    return train.seedEnv !== undefined || train.seedArg !== undefined;
+  /** How an experiment trains again: other seeds, repeats of the identical run, or not at all (null). */
+  private get noiseBy(): NoiseBy | null {
+    return noiseByOf(this.state.options, this.state.prepared!.config.train) ?? null;
   }
 
   /**
-   * Trains and scores `more` runs with seeds 1..more at once (shown as `doing`); the metric becomes the
-   * mean of them all.
+   * Trains and scores `more` runs with seeds 1..more (or repeats 1..more) at once (shown as `doing`);
+   * the metric becomes the mean of them all.
    */
   private async trainSeeds(
     candidate: Candidate,
@@ -473,23 +481,27 @@ export class Scheduler {
     const config = state.prepared!.config;
     state.track(candidate.n, 'training', Date.now(), doing);
     this.show();
-    const seeds = Array.from({ length: more }, (_, k) => k + 1);
+    const by = this.noiseBy ?? 'seed';
+    const agains: Again[] = Array.from({ length: more }, (_, k) =>
+      by === 'repeat' ? { repeat: k + 1 } : { seed: k + 1 },
+    );
     const results = await Promise.all(
-      seeds.map(async (seed) => {
-        const trained = await train(options, config, candidate, seed);
-        if ('failure' in trained) return { seconds: 0, failed: `seed ${seed}: ${trained.failure}` };
-        const evaluation = await this.evaluate(candidate, trained, seed);
+      agains.map(async (again) => {
+        const trained = await train(options, config, candidate, again);
+        if ('failure' in trained) return { seconds: 0, failed: `${againText(again)}: ${trained.failure}` };
+        const evaluation = await this.evaluate(candidate, trained, again);
         return evaluation.status === 'ok' && evaluation.metric !== undefined
           ? { seconds: trained.trainSeconds, metric: evaluation.metric }
           : {
               seconds: trained.trainSeconds,
-              failed: `seed ${seed}: ${evaluation.status}${evaluation.reason ? ` (${evaluation.reason})` : ''}`,
+              failed: `${againText(again)}: ${evaluation.status}${evaluation.reason ? ` (${evaluation.reason})` : ''}`,
             };
       }),
     );
     const metrics = [first.metric!, ...results.flatMap((r) => (r.metric === undefined ? [] : [r.metric]))];
     const failedRuns = results.flatMap((r) => (r.failed === undefined ? [] : [r.failed]));
-    const { mean, runs } = seedRuns(metrics);
+    const { mean, runs: measured } = seedRuns(metrics, options.keepRule?.identicalRunsExact);
+    const runs = by === 'repeat' ? { ...measured, by } : measured;
     const moreTrainSeconds = results.reduce((a, r) => a + r.seconds, 0);
     return { ...first, metric: mean, runs, moreTrainSeconds, ...(failedRuns.length ? { failedRuns } : {}) };
   }
@@ -666,6 +678,13 @@ export class Scheduler {
   }
 }
 
+/** A training of an experiment again: with another seed, or the identical run repeated. */
+type Again = { seed: number } | { repeat: number };
+
+function againText(again: Again): string {
+  return 'seed' in again ? `seed ${again.seed}` : `repeat ${again.repeat}`;
+}
+
 /**
  * Trains a candidate on the GPU queue. If every attempt fails (the slot itself is broken, not the
  * script: a script's crash is a normal outcome), the experiment is recorded as a crash and the run goes
@@ -675,14 +694,14 @@ async function train(
   options: RunOptions,
   config: TargetConfig,
   candidate: Candidate,
-  seed?: number,
+  again?: Again,
 ): Promise<TrainingOutcome | { failure: string }> {
   const activityOptions = trainOptions(options, config);
   try {
     return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
       {
         ...activityOptions,
-        summary: `exp ${candidate.n} train: ${candidate.description}${seed === undefined ? '' : ` (seed ${seed})`}`,
+        summary: `exp ${candidate.n} train: ${candidate.description}${again === undefined ? '' : ` (${againText(again)})`}`,
       },
       [
         {
@@ -692,7 +711,7 @@ async function train(
           commit: candidate.commit,
           config,
           ...(options.remote ? { remote: options.remote } : {}),
-          ...(seed !== undefined ? { seed } : {}),
+          ...again,
         },
       ],
     );

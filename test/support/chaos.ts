@@ -399,6 +399,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       repo,
       tag,
       maxExperiments: settings.experiments,
+      // One training per experiment, as the ledger counts them: the baseline's repeats (this target sets
+      // no seed) would read as trainings run twice. The noise tests cover repeats.
+      noiseRuns: 1,
       heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
       experimentsPerRun: settings.experimentsPerRun,
       ...queues,
