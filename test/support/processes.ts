@@ -42,3 +42,9 @@ export function trainingProcesses(repo: string): number[] {
       }
     });
 }
+
+/** The process group of a live process, or null once it is gone. */
+export function groupOf(pid: number): number | null {
+  const s = stat(pid);
+  return s !== null && s.state !== 'Z' ? s.pgrp : null;
+}
