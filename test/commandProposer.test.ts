@@ -10,7 +10,7 @@ import { startRun } from '../client';
 import { prepareRun } from '../activities/prepare';
 import { proposeCandidate } from '../activities/propose';
 import { killGroup } from '../lib/node/runSupervised';
-import type { PreparedRun, RunSummary } from '../lib/types';
+import type { Candidate, PreparedRun, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
@@ -269,7 +269,7 @@ describe('command proposer', () => {
         "attempt 2's worktree outlives attempt 1's clean-up",
       );
       writeFileSync(path.join(dir, 'go'), '');
-      const candidate = await second;
+      const candidate = (await second) as Candidate;
       assert.equal(candidate.invalid, undefined);
       assert.match(await git(repo, ['show', `${candidate.commit}:train.py`]), /^LEARNING_RATE = 0\.015 /m);
       assert.equal(existsSync(two!.cwd), false, "attempt 2's worktree is removed once it is done");
