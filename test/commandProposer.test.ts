@@ -273,6 +273,12 @@ describe('command proposer', () => {
       assert.equal(candidate.invalid, undefined);
       assert.match(await git(repo, ['show', `${candidate.commit}:train.py`]), /^LEARNING_RATE = 0\.015 /m);
       assert.equal(existsSync(two!.cwd), false, "attempt 2's worktree is removed once it is done");
+      assert.deepEqual(readdirSync(path.dirname(two!.cwd)), [], "and so is attempt 1's");
+      assert.equal(
+        existsSync(path.join(run.runDir, 'proposals', 'exp-0001.attempts')),
+        false,
+        'no pid file left',
+      );
     } finally {
       // On the code before the fix attempt 1's agent would sleep on: end it here, whatever happened.
       if (group) killGroup(group, 'SIGKILL');

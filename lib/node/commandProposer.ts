@@ -63,11 +63,14 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
   const worktrees = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag);
   const worktree = path.join(worktrees, `${name}-${attempt}`);
   const stem = path.join(request.proposalsDir, name);
-  mkdirSync(request.proposalsDir, { recursive: true });
+  // The attempts' pid files and which one is live, in a directory of this proposal's own (a run's
+  // proposals directory grows with every experiment: it is never listed).
+  const attempts = `${stem}.attempts`;
+  mkdirSync(attempts, { recursive: true });
   // This attempt is the live one from now on: an earlier one that has not started its agent yet sees
   // it and starts none (it writes its pid file first and reads this after; this attempt writes this
   // first and reads the pid files after, so one of the two always sees the other).
-  const liveFile = `${stem}.attempt`;
+  const liveFile = path.join(attempts, 'live');
   writeFileSync(liveFile, attempt);
   const isLive = () => existsSync(liveFile) && readFileSync(liveFile, 'utf8') === attempt;
   const supersededError = () =>
@@ -75,7 +78,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       type: 'ProposalSuperseded',
       message: `a later attempt of the proposal for experiment ${request.n} took over; this attempt stopped its agent`,
     });
-  await stopEarlierAttempts(repo, request.proposalsDir, worktrees, name, attempt);
+  await stopEarlierAttempts(repo, stem, worktrees, name, attempt);
   const promptFile = `${stem}.prompt.md`;
   const descriptionFile = `${stem}.description`;
 
@@ -105,7 +108,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       timeoutSeconds: settings.timeoutSeconds,
       cancel,
       // Outside the worktree, in the run's directory: where a later attempt looks for this agent.
-      pidFile: `${stem}.${attempt}.pid`,
+      pidFile: path.join(attempts, `${attempt}.pid`),
     });
     // The pid file is written by now (before runSupervised's first await): a later attempt in another
     // process either finds it, or has written the live file before this reads it.
@@ -151,7 +154,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
   } finally {
     // Only this attempt's own worktree: a later attempt's is its own business.
     await repo.raw(['worktree', 'remove', '--force', worktree]).catch(() => undefined);
-    if (isLive()) rmSync(liveFile, { force: true });
+    if (isLive()) rmSync(attempts, { recursive: true, force: true });
   }
 }
 
@@ -203,23 +206,23 @@ function firstLink(root: string, file: string): string | null {
  */
 async function stopEarlierAttempts(
   repo: Repo,
-  proposalsDir: string,
+  stem: string,
   worktrees: string,
   name: string,
   mine: string,
 ): Promise<void> {
-  // `exp-0001.pid` and the worktree `exp-0001`: a worker of the version before attempts had names.
-  const pidFile = new RegExp(`^${name}(?:\\.(attempt\\d+-[0-9a-f]+))?\\.pid$`);
-  for (const file of readdirSync(proposalsDir)) {
-    const m = pidFile.exec(file);
-    if (!m || m[1] === mine) continue;
-    const pgid = Number(readFileSync(path.join(proposalsDir, file), 'utf8'));
-    const dir = path.join(worktrees, m[1] ? `${name}-${m[1]}` : name);
-    if (Number.isInteger(pgid) && pgid > 0 && isAgentGroup(pgid, dir)) {
+  const pidFiles = readdirSync(`${stem}.attempts`)
+    .filter((file) => file.endsWith('.pid') && file !== `${mine}.pid`)
+    .map((file) => ({ file: path.join(`${stem}.attempts`, file), worktree: `${name}-${file.slice(0, -4)}` }));
+  // `exp-0001.pid` and the worktree `exp-0001`: a worker of the version before attempts had their own.
+  if (existsSync(`${stem}.pid`)) pidFiles.push({ file: `${stem}.pid`, worktree: name });
+  for (const { file, worktree } of pidFiles) {
+    const pgid = Number(readFileSync(file, 'utf8'));
+    if (Number.isInteger(pgid) && pgid > 0 && isAgentGroup(pgid, path.join(worktrees, worktree))) {
       killGroup(pgid, 'SIGKILL');
       await groupGone(pgid);
     }
-    rmSync(path.join(proposalsDir, file), { force: true });
+    rmSync(file, { force: true });
   }
   for (const entry of existsSync(worktrees) ? readdirSync(worktrees) : []) {
     if (entry === `${name}-${mine}` || (entry !== name && !entry.startsWith(`${name}-attempt`))) continue;
