@@ -10,7 +10,7 @@ import path from 'node:path';
 import { resolveRemote } from './lib/node/remote';
 import { preflight } from './lib/node/target';
 import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
-import { DEFAULT_CLAUDE } from './lib/node/claudeProposer';
+import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './lib/node/claudeProposer';
 import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './lib/types';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
@@ -138,6 +138,7 @@ export async function startRun(client: Client, request: StartRunRequest): Promis
     trainTaskQueue: request.trainTaskQueue ?? TRAIN_TASK_QUEUE,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? 30,
     trainStepBound: 'all-parts',
+    proposeTimeoutSeconds: proposeTimeoutSeconds(request),
     searchAttributes,
     maxDollars: request.maxDollars,
     maxTokens: request.maxTokens,
@@ -219,6 +220,22 @@ function claudeOptions(request: StartRunRequest): Pick<RunOptions, 'claude'> | n
   if (!process.env.ANTHROPIC_API_KEY)
     console.warn('Note: ANTHROPIC_API_KEY is not set here; the worker that runs proposals needs it.');
   return { claude };
+}
+
+/**
+ * How long one proposal step may take: the proposer's own bound (a coding agent's --proposer-timeout,
+ * claude's calls) plus the 5 minutes every control step has, for the git work around it.
+ */
+function proposeTimeoutSeconds(request: StartRunRequest): number {
+  const around = 5 * 60;
+  switch (request.proposer ?? 'mutate') {
+    case 'command':
+      return (request.command?.timeoutSeconds ?? 0) + around;
+    case 'claude':
+      return CLAUDE_PROPOSAL_SECONDS + around;
+    default:
+      return around;
+  }
 }
 
 function commandOptions(request: StartRunRequest): CommandSettings {

@@ -15,6 +15,7 @@ import { checkGateRuns, InvalidEdit, validateEdit } from '../lib/node/validateEd
 import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 
 export interface ProposeInput {
   repo: string;
@@ -234,6 +235,15 @@ async function candidateProblem(
     : null;
 }
 
+/** The running activity's context; undefined when called outside one (tests, the bench). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
 async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
   const proposal = await proposeWithClaude({
@@ -242,6 +252,7 @@ async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
     editableFiles: input.config.files.editable,
     answerFile: answerFile(input),
     check: (files) => candidateProblem(repo, input, files),
+    cancel: activityContext()?.cancellationSignal,
   });
   return {
     files: proposal.files,
@@ -265,6 +276,8 @@ async function proposeByCommand(repo: Repo, input: ProposeInput): Promise<Edit> 
     settings: input.command,
     editableFiles: input.config.files.editable,
     proposalsDir: path.join(input.runDir, 'proposals'),
+    attempt: activityContext()?.info.attempt ?? 1,
+    cancel: activityContext()?.cancellationSignal,
   });
   const invalid = proposal.invalid ?? (await candidateProblem(repo, input, proposal.files)) ?? undefined;
   return { files: proposal.files, description: proposal.description, invalid };

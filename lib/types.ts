@@ -145,6 +145,12 @@ export interface RunOptions {
   trainStepBound?: 'all-parts';
   /** Heartbeat timeout of every step (training and control): how fast a dead worker's step moves to another. */
   heartbeatTimeoutSeconds: number;
+  /**
+   * Start-to-close timeout of the proposal step: the proposer's own bound (a coding agent's
+   * --proposer-timeout, claude's API calls) and time for the git work around it. Absent in runs
+   * started before it: 5 minutes, as for every control step.
+   */
+  proposeTimeoutSeconds?: number;
   /** Whether the server has this project's search attributes registered. */
   searchAttributes: boolean;
   /** Settings of the claude proposer. */

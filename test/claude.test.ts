@@ -242,6 +242,48 @@ describe('claude proposer', () => {
     );
   });
 
+  it('an attempt that was paid and then failed counts in the spend of the attempt that succeeds', async () => {
+    const repo = await makeFakeTarget();
+    const run: PreparedRun = await new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-paid', runId: 'r' },
+    }).run(prepareRun, { repo, tag: 'paid' });
+    const input: ProposeInput = {
+      repo,
+      tag: 'paid',
+      n: 1,
+      parent: run.baseCommit,
+      proposer: 'claude',
+      seed: 0,
+      config: run.config,
+      notes: [],
+      runDir: run.runDir,
+    };
+    fake.push(
+      // Attempt 1: an answer that needs repair (paid for), then the API fails the repair call.
+      edit('widen the model', 'WIDTH = 99', 'WIDTH = 20'),
+      { kind: 'error', status: 529, type: 'overloaded_error', message: 'Overloaded' },
+      // Attempt 2 (Temporal's retry): a good answer.
+      edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'),
+    );
+    await assert.rejects(proposeCandidate(input), /Anthropic API is unavailable \(529\)/);
+    const candidate = await proposeCandidate(input);
+    assert.equal(candidate.description, 'raise LR to 0.015');
+    assert.deepEqual(
+      candidate.cost,
+      {
+        inputTokens: 2 * 900,
+        outputTokens: 2 * 150,
+        cacheCreationTokens: 2 * 4000,
+        cacheReadTokens: 0,
+        dollars: (2 * (900 * 3 + 4000 * 3 * 2 + 150 * 15)) / 1e6,
+      },
+      'both paid answers, counted once each',
+    );
+    // A retry after the answer was saved reads the same total: nothing is counted twice.
+    await git(repo, ['update-ref', '-d', 'refs/autoresearch/paid/exp/1']);
+    assert.deepEqual((await proposeCandidate(input)).cost, candidate.cost);
+  });
+
   it('with extended thinking, asks for it and lets the model choose the tool', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ar-thinking-'));
     fake.push({ ...edit('raise LR', 'LR = 1', 'LR = 2'), text: 'Let me think.' });

@@ -1,16 +1,52 @@
 // The command proposer: a coding-agent CLI (here a shell script standing in for one) edits a worktree
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import { prepareRun } from '../activities/prepare';
+import { proposeCandidate } from '../activities/propose';
+import { killGroup } from '../lib/node/runSupervised';
+import type { Candidate, PreparedRun, RunSummary } from '../lib/types';
+import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
+import { groupOf, runningInGroup } from './support/processes';
 import { useHarness } from './support/temporal';
+import { waitFor } from './support/waitFor';
 import { readRecords } from '../activities/record';
+
+/**
+ * A slow coding agent: each start appends "<pid> <cwd>" to `dir`/starts; the first one then works
+ * "forever" (it sleeps far longer than any test waits), the later ones edit train.py once `dir`/go exists.
+ */
+function slowAgent(dir: string): string {
+  const script = path.join(dir, 'agent.sh');
+  writeFileSync(
+    script,
+    [
+      `echo "$$ $(pwd)" >> "${dir}/starts"`,
+      `if [ "$(wc -l < "${dir}/starts")" -eq 1 ]; then sleep 3000; exit 1; fi`,
+      `while [ ! -e "${dir}/go" ]; do sleep 0.1; done`,
+      "sed -i 's/^LEARNING_RATE = 0.01 /LEARNING_RATE = 0.015 /' train.py",
+      'echo "raise LR to 0.015" > "$AUTORESEARCH_DESCRIPTION_FILE"',
+      '',
+    ].join('\n'),
+  );
+  return `bash ${script}`;
+}
+
+/** The agents started so far: pid and working directory, in order. */
+function agentStarts(dir: string): Array<{ pid: number; cwd: string }> {
+  if (!existsSync(path.join(dir, 'starts'))) return [];
+  return readFileSync(path.join(dir, 'starts'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ pid: Number(line.split(' ')[0]), cwd: line.slice(line.indexOf(' ') + 1) }));
+}
 
 describe('command proposer', () => {
   const h = useHarness('command');
@@ -138,5 +174,116 @@ describe('command proposer', () => {
     const passed = readFileSync(path.join(seen, 'env-pass.env'), 'utf8');
     assert.match(passed, /^ANTHROPIC_API_KEY=sk-ant-test-not-real$/m, 'a secret passed on by name');
     assert.doesNotMatch(passed, /temporal-test-not-real|hf-test-not-real/, 'and only that one');
+  });
+
+  it('pause --now reaches a slow agent: its whole process group is killed; the propose step follows --proposer-timeout', async () => {
+    const repo = await makeFakeTarget();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-slow-agent-'));
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'cmd-pause-now',
+      pipeline: false,
+      noiseRuns: 1,
+      proposer: 'command',
+      // Longer than the 5 minutes every other control step has.
+      command: { command: slowAgent(dir), timeoutSeconds: 700 },
+      // Experiment 1 is recorded as cancelled; experiment 2 is proposed after resume.
+      maxExperiments: 2,
+      // Cancellation reaches an activity with its heartbeats: keep them frequent.
+      heartbeatTimeoutSeconds: 5,
+      ...h.queues,
+    });
+    const first = await waitFor('the agent to start', () => agentStarts(dir)[0]);
+    const group = groupOf(first.pid);
+    assert.ok(group, 'the agent runs');
+    try {
+      // The proposal step's own timeout is the proposer's, not the 5 minutes of the other control steps.
+      const scheduled = ((await handle.fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'proposeCandidate');
+      assert.equal(scheduled.length, 1);
+      assert.ok(Number(scheduled[0]!.startToCloseTimeout!.seconds) > 700, 'start-to-close > 700 s');
+
+      await handle.signal('pause', { now: true });
+      await waitFor('the run to pause', async () =>
+        (await handle.query(statusQuery)).phase === 'paused' ? true : undefined,
+      );
+      // Waited for, not assumed: SIGKILL takes effect a moment after it is sent (the agent would sleep
+      // on for 50 minutes).
+      await waitFor("the agent's whole process group to be gone", () =>
+        runningInGroup(group).length === 0 ? true : undefined,
+      );
+    } finally {
+      // Whatever happened, no agent of this test is left waiting (the code before the fix left it running).
+      killGroup(group, 'SIGKILL');
+      writeFileSync(path.join(dir, 'go'), '');
+    }
+    // On resume the proposal is asked again, and trains.
+    await handle.signal('resume');
+    const summary = (await handle.result()) as RunSummary;
+    assert.equal(summary.counts.keep, 2, 'the baseline and the proposal made after resume');
+    assert.equal(agentStarts(dir).length, 2, 'one agent per proposal');
+  });
+
+  it('a retry never runs beside a live attempt: the earlier agent is killed first, each has its own worktree', async () => {
+    const repo = await makeFakeTarget();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-retry-agent-'));
+    const run: PreparedRun = await new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'autoresearch-retry', runId: 'r' },
+    }).run(prepareRun, { repo, tag: 'retry' });
+    const input = {
+      repo,
+      tag: 'retry',
+      n: 1,
+      parent: run.baseCommit,
+      proposer: 'command' as const,
+      seed: 0,
+      config: run.config,
+      notes: [],
+      runDir: run.runDir,
+      command: { command: slowAgent(dir), timeoutSeconds: 700 },
+    };
+    // Attempt 1's agent works on while Temporal has given up on it (a start-to-close or heartbeat
+    // timeout seen by the server, a network partition): Temporal starts attempt 2.
+    const first = new MockActivityEnvironment({ attempt: 1 }).run(proposeCandidate, input);
+    const settled = first.then(
+      () => true,
+      () => true,
+    );
+    let group: number | null = null;
+    try {
+      const one = await waitFor('attempt 1 to start its agent', () => agentStarts(dir)[0]);
+      group = groupOf(one.pid);
+      assert.ok(group, 'attempt 1 runs its agent');
+      const second = new MockActivityEnvironment({ attempt: 2 }).run(proposeCandidate, input);
+      const [, two] = await waitFor(
+        'attempt 2 to start its agent',
+        () => agentStarts(dir)[1] && agentStarts(dir),
+      );
+      assert.deepEqual(runningInGroup(group), [], "attempt 1's agent was dead before attempt 2's started");
+      assert.notEqual(two!.cwd, one.cwd, 'a worktree per attempt');
+      // Attempt 1 ends (its agent killed) and cleans up after itself, not after attempt 2.
+      await settled;
+      assert.ok(
+        existsSync(path.join(two!.cwd, 'train.py')),
+        "attempt 2's worktree outlives attempt 1's clean-up",
+      );
+      writeFileSync(path.join(dir, 'go'), '');
+      const candidate = (await second) as Candidate;
+      assert.equal(candidate.invalid, undefined);
+      assert.match(await git(repo, ['show', `${candidate.commit}:train.py`]), /^LEARNING_RATE = 0\.015 /m);
+      assert.equal(existsSync(two!.cwd), false, "attempt 2's worktree is removed once it is done");
+      assert.deepEqual(readdirSync(path.dirname(two!.cwd)), [], "and so is attempt 1's");
+      assert.equal(
+        existsSync(path.join(run.runDir, 'proposals', 'exp-0001.attempts')),
+        false,
+        'no pid file left',
+      );
+    } finally {
+      // On the code before the fix attempt 1's agent would sleep on: end it here, whatever happened.
+      if (group) killGroup(group, 'SIGKILL');
+      writeFileSync(path.join(dir, 'go'), '');
+      await settled;
+    }
   });
 });

@@ -57,6 +57,21 @@ export function controlOptions(options: RunOptions, summary: string): ActivityOp
   return { ...controlDefaults, heartbeatTimeout: `${options.heartbeatTimeoutSeconds} seconds`, summary };
 }
 
+/**
+ * The proposal step: a coding agent or an API call may take longer than a control step's 5 minutes,
+ * so its bound is the proposer's own (pinned at start; older runs keep the 5 minutes and replay). On
+ * `pause --now` the experiment is recorded as cancelled only once the agent's process group is gone.
+ */
+function proposeOptions(options: RunOptions, summary: string): ActivityOptions {
+  const base = controlOptions(options, summary);
+  if (options.proposeTimeoutSeconds === undefined) return base;
+  return {
+    ...base,
+    startToCloseTimeout: `${options.proposeTimeoutSeconds} seconds`,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+}
+
 function trainOptions(options: RunOptions, config: TargetConfig): ActivityOptions {
   // Each part's own timeout (set-up, training, evaluation, fetch) ends it first; this bound only catches
   // a worker that hangs itself. Runs started before the bound covered every part keep theirs.
@@ -267,7 +282,7 @@ export class Scheduler {
       this.show();
       try {
         const candidate = await control.proposeCandidate.executeWithOptions(
-          controlOptions(options, `exp ${n} propose (${options.proposer})`),
+          proposeOptions(options, `exp ${n} propose (${options.proposer})`),
           [
             {
               repo: options.repo,

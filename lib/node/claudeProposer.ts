@@ -3,8 +3,8 @@
 // Retries belong to Temporal, not to the SDK (maxRetries: 0): rate limits, overload and 5xx become
 // retryable failures that honour retry-after; a bad key or a bad request fails fast with the fix named.
 import Anthropic from '@anthropic-ai/sdk';
-import { ApplicationFailure } from '@temporalio/common';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyEdits, EditError, type FileEdit } from '../proposers/applyEdits';
 import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
@@ -12,6 +12,11 @@ import { addCost, noSpend, priceOf, type ProposalCost } from '../proposers/prici
 import type { ClaudeSettings } from '../types';
 
 export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
+/** How long one API call may take, and the most calls a proposal makes (the answer and one repair). */
+const CALL_TIMEOUT_SECONDS = 10 * 60;
+const CALLS_PER_PROPOSAL = 2;
+/** The longest a claude proposal can take: what the proposal step's timeout must allow for. */
+export const CLAUDE_PROPOSAL_SECONDS = CALL_TIMEOUT_SECONDS * CALLS_PER_PROPOSAL;
 
 export interface ClaudeProposal {
   files: Record<string, string>;
@@ -30,6 +35,8 @@ export interface ClaudeRequest {
   check: (files: Record<string, string>) => Promise<string | null>;
   /** Where the answer is saved as soon as it arrives, so a retried activity does not pay twice. */
   answerFile: string;
+  /** Aborted when the step is cancelled (`pause --now`, a timeout): the call in progress is abandoned. */
+  cancel?: AbortSignal;
 }
 
 interface ToolInput {
@@ -45,19 +52,23 @@ export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeP
     throw refused(
       'ANTHROPIC_API_KEY is not set on the worker that runs proposals: set it there and resume the run.',
     );
-  const client = new Anthropic({ maxRetries: 0, timeout: 10 * 60 * 1000 });
+  const client = new Anthropic({ maxRetries: 0, timeout: CALL_TIMEOUT_SECONDS * 1000 });
   const messages: Anthropic.MessageParam[] = [{ role: 'user', content: userPrompt(request.ctx) }];
-  let cost = noSpend();
+  mkdirSync(path.dirname(request.answerFile), { recursive: true });
   let answer: Answer;
   for (let round = 0; ; round++) {
-    const response = await callClaude(client, request.settings, request.ctx, messages);
-    cost = addCost(cost, {
-      inputTokens: response.usage.input_tokens,
-      outputTokens: response.usage.output_tokens,
-      cacheCreationTokens: response.usage.cache_creation_input_tokens ?? 0,
-      cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
-      dollars: 0,
-    });
+    const response = await callClaude(client, request.settings, request.ctx, messages, request.cancel);
+    // Paid for as soon as it arrives, whatever happens to this attempt next: recorded outside it.
+    appendFileSync(
+      paidFile(request.answerFile),
+      `${JSON.stringify({
+        inputTokens: response.usage.input_tokens,
+        outputTokens: response.usage.output_tokens,
+        cacheCreationTokens: response.usage.cache_creation_input_tokens ?? 0,
+        cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
+        dollars: 0,
+      })}\n`,
+    );
     answer = await readAnswer(request, response);
     if (!answer.problem || round === 1) break;
     // The repair round: show the model what went wrong with its own answer.
@@ -76,7 +87,10 @@ export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeP
         : `Your answer was rejected: ${answer.problem}. Call propose_edit.`,
     });
   }
-  // Priced once on the summed usage of every call this proposal made.
+  // Every call this proposal paid for, in this attempt and in earlier ones that failed after the API
+  // answered, priced once on their summed usage; the saved answer then holds the total, so a retry
+  // that reads it counts nothing twice.
+  const cost = paidSoFar(request.answerFile);
   cost.dollars = priceOf(request.settings.model, cost);
   const proposal: ClaudeProposal = {
     files: answer.files,
@@ -123,25 +137,50 @@ async function callClaude(
   settings: ClaudeSettings,
   ctx: PromptContext,
   messages: Anthropic.MessageParam[],
+  cancel: AbortSignal | undefined,
 ): Promise<Anthropic.Message> {
   try {
-    return await client.messages.create({
-      model: settings.model,
-      max_tokens: settings.maxTokens,
-      // The stable prefix (role, program, frozen files) is cached across experiments, for an hour: with
-      // 5-minute trainings between proposals, the default 5-minute cache would expire every time.
-      system: [{ type: 'text', text: systemPrompt(ctx), cache_control: { type: 'ephemeral', ttl: '1h' } }],
-      tools: [PROPOSE_TOOL],
-      // Extended thinking does not allow a forced tool choice.
-      tool_choice: settings.thinkingBudget ? { type: 'auto' } : { type: 'tool', name: PROPOSE_TOOL.name },
-      ...(settings.thinkingBudget
-        ? { thinking: { type: 'enabled', budget_tokens: settings.thinkingBudget } }
-        : {}),
-      messages,
-    });
+    return await client.messages.create(
+      {
+        model: settings.model,
+        max_tokens: settings.maxTokens,
+        // The stable prefix (role, program, frozen files) is cached across experiments, for an hour: with
+        // 5-minute trainings between proposals, the default 5-minute cache would expire every time.
+        system: [{ type: 'text', text: systemPrompt(ctx), cache_control: { type: 'ephemeral', ttl: '1h' } }],
+        tools: [PROPOSE_TOOL],
+        // Extended thinking does not allow a forced tool choice.
+        tool_choice: settings.thinkingBudget ? { type: 'auto' } : { type: 'tool', name: PROPOSE_TOOL.name },
+        ...(settings.thinkingBudget
+          ? { thinking: { type: 'enabled', budget_tokens: settings.thinkingBudget } }
+          : {}),
+        messages,
+      },
+      cancel ? { signal: cancel } : {},
+    );
   } catch (err) {
+    if (cancel?.aborted) throw new CancelledFailure('the proposal was cancelled during its API call');
     throw asTemporalFailure(err);
   }
+}
+
+/** The usage of every API call made for one proposal, one JSON line each, next to its answer. */
+function paidFile(answerFile: string): string {
+  return `${answerFile.replace(/\.json$/, '')}.paid.jsonl`;
+}
+
+function paidSoFar(answerFile: string): ProposalCost {
+  const file = paidFile(answerFile);
+  if (!existsSync(file)) return noSpend();
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .reduce((sum, line) => {
+      try {
+        return addCost(sum, JSON.parse(line) as ProposalCost);
+      } catch {
+        return sum; // a line cut short by a crash while it was written
+      }
+    }, noSpend());
 }
 
 function refused(message: string): ApplicationFailure {

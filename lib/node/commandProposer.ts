@@ -1,13 +1,28 @@
 // The `command` proposer: any coding-agent CLI (Claude Code in headless mode, for instance) edits the
 // files in a worktree of the parent, given the same prompt the claude proposer sends. The agent's
 // changes are read back from git and pass the same gate as every other edit.
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+// A coding agent may work for many minutes: each attempt of the proposal step gets a worktree of its
+// own, and an attempt stops every earlier attempt's agent (its process group, recorded in the run's
+// directory) before it starts its own, so a retry never runs beside a live agent.
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { logTail } from '../metrics';
 import { systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
 import type { CommandSettings } from '../types';
 import type { Repo } from './git';
-import { readTail, runSupervised } from './runSupervised';
+import { killGroup, readTail, runSupervised } from './runSupervised';
 import { checkoutWorktree, worktreeChanges, type WorktreeChange } from './slot';
 import { withoutSecrets } from './trainingEnv';
 
@@ -29,24 +44,57 @@ export interface CommandRequest {
   editableFiles: string[];
   /** Where the prompt, the description and the agent's log are kept. */
   proposalsDir: string;
+  /** Temporal's attempt number of the proposal step (1 for the first). */
+  attempt?: number;
+  /** Aborted when the step is cancelled (`pause --now`, a timeout): the agent's process group is killed. */
+  cancel?: AbortSignal;
 }
+
+/** How long the agent of an earlier attempt may take to die once it got SIGKILL. */
+const REAP_TIMEOUT_MS = 60_000;
 
 export async function proposeWithCommand(request: CommandRequest): Promise<CommandProposal> {
   const { repo, settings } = request;
   // A worktree per proposal: with pipelining or several slots, proposals for different experiments run
   // at once.
   const name = `exp-${String(request.n).padStart(4, '0')}${request.round ? `-round${request.round}` : ''}`;
-  const worktree = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag, name);
+  // Unique even when a cancelled step and the step asked after `resume` both are attempt 1.
+  const attempt = `attempt${request.attempt ?? 1}-${randomBytes(3).toString('hex')}`;
+  const worktrees = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag);
+  const worktree = path.join(worktrees, `${name}-${attempt}`);
   const stem = path.join(request.proposalsDir, name);
-  mkdirSync(request.proposalsDir, { recursive: true });
+  // The attempts' pid files and which one is live, in a directory of this proposal's own (a run's
+  // proposals directory grows with every experiment: it is never listed).
+  const attempts = `${stem}.attempts`;
+  mkdirSync(attempts, { recursive: true });
+  // This attempt is the live one from now on: an earlier one that has not started its agent yet sees
+  // it and starts none (it writes its pid file first and reads this after; this attempt writes this
+  // first and reads the pid files after, so one of the two always sees the other).
+  const liveFile = path.join(attempts, 'live');
+  writeFileSync(liveFile, attempt);
+  const isLive = () => existsSync(liveFile) && readFileSync(liveFile, 'utf8') === attempt;
+  const supersededError = () =>
+    ApplicationFailure.create({
+      type: 'ProposalSuperseded',
+      message: `a later attempt of the proposal for experiment ${request.n} took over; this attempt stopped its agent`,
+    });
+  await stopEarlierAttempts(repo, stem, worktrees, name, attempt);
   const promptFile = `${stem}.prompt.md`;
   const descriptionFile = `${stem}.description`;
-  writeFileSync(promptFile, `${systemPrompt(request.ctx, 'files')}\n\n${userPrompt(request.ctx, 'files')}\n`);
-  writeFileSync(descriptionFile, '');
 
+  const superseded = new AbortController();
+  const cancel = request.cancel ? AbortSignal.any([request.cancel, superseded.signal]) : superseded.signal;
   await checkoutWorktree(repo, worktree, request.parent);
   try {
-    const result = await runSupervised({
+    // From this check to the agent's start nothing awaits: a later attempt in this worker cannot come
+    // in between and have its files overwritten.
+    if (!isLive()) throw supersededError();
+    writeFileSync(
+      promptFile,
+      `${systemPrompt(request.ctx, 'files')}\n\n${userPrompt(request.ctx, 'files')}\n`,
+    );
+    writeFileSync(descriptionFile, '');
+    const running = runSupervised({
       command: settings.command,
       cwd: worktree,
       // The agent runs code of its own choosing: it gets no secret the operator did not pass on by name.
@@ -58,8 +106,17 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       },
       logPath: `${stem}.command.log`,
       timeoutSeconds: settings.timeoutSeconds,
-      pidFile: `${stem}.pid`,
+      cancel,
+      // Outside the worktree, in the run's directory: where a later attempt looks for this agent.
+      pidFile: path.join(attempts, `${attempt}.pid`),
     });
+    // The pid file is written by now (before runSupervised's first await): a later attempt in another
+    // process either finds it, or has written the live file before this reads it.
+    if (!isLive()) superseded.abort();
+    const result = await running;
+    if (request.cancel?.aborted)
+      throw new CancelledFailure("the proposal was cancelled; the agent's process group was killed");
+    if (!isLive()) throw supersededError();
     const log = readTail(`${stem}.command.log`, 8192);
     const lastLine = logTail(log, 1);
     // The agent's own description, even for an invalid edit: it says what was attempted.
@@ -95,7 +152,9 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       );
     return { files, description };
   } finally {
+    // Only this attempt's own worktree: a later attempt's is its own business.
     await repo.raw(['worktree', 'remove', '--force', worktree]).catch(() => undefined);
+    if (isLive()) rmSync(attempts, { recursive: true, force: true });
   }
 }
 
@@ -137,4 +196,101 @@ function firstLink(root: string, file: string): string | null {
     }
   }
   return null;
+}
+
+/**
+ * Stops the agents of earlier attempts of this proposal (a step Temporal retried, or one cancelled by
+ * `pause --now` and asked again after `resume`) and removes their worktrees. Their pid files name the
+ * process groups; where /proc can tell, only a group that is an agent's (its supervisor, or a process
+ * working in that attempt's worktree) is killed, so a reused number hits nothing else.
+ */
+async function stopEarlierAttempts(
+  repo: Repo,
+  stem: string,
+  worktrees: string,
+  name: string,
+  mine: string,
+): Promise<void> {
+  const pidFiles = readdirSync(`${stem}.attempts`)
+    .filter((file) => file.endsWith('.pid') && file !== `${mine}.pid`)
+    .map((file) => ({ file: path.join(`${stem}.attempts`, file), worktree: `${name}-${file.slice(0, -4)}` }));
+  // `exp-0001.pid` and the worktree `exp-0001`: a worker of the version before attempts had their own.
+  if (existsSync(`${stem}.pid`)) pidFiles.push({ file: `${stem}.pid`, worktree: name });
+  for (const { file, worktree } of pidFiles) {
+    const pgid = Number(readFileSync(file, 'utf8'));
+    if (Number.isInteger(pgid) && pgid > 0 && isAgentGroup(pgid, path.join(worktrees, worktree))) {
+      killGroup(pgid, 'SIGKILL');
+      await groupGone(pgid);
+    }
+    rmSync(file, { force: true });
+  }
+  for (const entry of existsSync(worktrees) ? readdirSync(worktrees) : []) {
+    if (entry === `${name}-${mine}` || (entry !== name && !entry.startsWith(`${name}-attempt`))) continue;
+    await repo.raw(['worktree', 'remove', '--force', path.join(worktrees, entry)]).catch(() => undefined);
+    rmSync(path.join(worktrees, entry), { recursive: true, force: true });
+  }
+  await repo.raw(['worktree', 'prune']);
+}
+
+/**
+ * Whether the group is that attempt's agent: one of its live processes works in the attempt's worktree
+ * (the agent starts there; the path is unique to the attempt, so a pid reused since by an unrelated
+ * program, or by a training, does not match). Without /proc to ask, the pid file is trusted.
+ */
+function isAgentGroup(pgid: number, worktree: string): boolean {
+  const members = groupMembers(pgid);
+  if (members === null) return true;
+  const parent = path.dirname(worktree);
+  const real = path.join(existsSync(parent) ? realpathSync(parent) : parent, path.basename(worktree));
+  return members.some(
+    ({ cwd }) => cwd === real || cwd === `${real} (deleted)` || cwd.startsWith(real + path.sep),
+  );
+}
+
+/** Waits until no live process is left in the group (a zombie, dead but not yet reaped, counts as gone). */
+async function groupGone(pgid: number): Promise<void> {
+  const deadline = Date.now() + REAP_TIMEOUT_MS;
+  while (groupAlive(pgid)) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `The agent of an earlier attempt (process group ${pgid}) is still alive ${REAP_TIMEOUT_MS / 1000} s after ` +
+          `SIGKILL (a process stuck in the kernel, e.g. on a hung file system); see it with \`ps -g ${pgid}\`.`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  const members = groupMembers(pgid);
+  if (members) return members.length > 0;
+  try {
+    process.kill(-pgid, 0); // zombies count here: without /proc there is nothing finer
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The live processes of a group and their working directories; null where there is no /proc to ask. */
+function groupMembers(pgid: number): Array<{ pid: number; cwd: string }> | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  const members: Array<{ pid: number; cwd: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid || fields[0] === 'Z') continue;
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // not ours to inspect
+      }
+      members.push({ pid: Number(entry), cwd });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return members;
 }

@@ -69,3 +69,9 @@ export async function withPath<T>(dirs: string, act: () => Promise<T>): Promise<
     process.env.PATH = old;
   }
 }
+
+/** The process group of a live process, or null once it is gone. */
+export function groupOf(pid: number): number | null {
+  const s = stat(pid);
+  return s !== null && s.state !== 'Z' ? s.pgrp : null;
+}
