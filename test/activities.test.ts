@@ -2,10 +2,11 @@
 // the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { evaluateCandidate } from '../activities/evaluate';
 import { prepareRun } from '../activities/prepare';
 import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
@@ -15,7 +16,7 @@ import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { isRunning } from './support/processes';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
@@ -156,6 +157,63 @@ describe('training, retried', () => {
     ]);
     await env().run(trainCandidate, input);
     assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\n');
+  });
+});
+
+describe('training, one after another in a slot', () => {
+  it("scores each experiment on what its own training wrote: a previous one's ignored output is gone", async () => {
+    // train.py saves its "model" to an ignored file the frozen evaluation scores; with SAVE = 0 it exits 0
+    // without saving. The set-up's environment (.venv, declared in setup_outputs) is kept; the set-up
+    // counts its runs in a file outside the repo.
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'setups');
+    const train = (save: number) =>
+      `import os\nSAVE = ${save}  # whether to save the model\n` +
+      'assert os.path.exists(".venv/ready"), "the set-up\'s environment is gone"\n' +
+      'os.makedirs("out", exist_ok=True)\nopen("out/scratch.bin", "w").write("x")\n' +
+      'if SAVE:\n    open("checkpoint.txt", "w").write("0.750000")\n';
+    const repo = await makeTarget({
+      'train.py': train(1),
+      'evaluate.py':
+        'import os, sys\nif not os.path.exists("checkpoint.txt"):\n    sys.exit("FAIL: no checkpoint.txt")\n' +
+        'print("---")\nprint("val_bpb: " + open("checkpoint.txt").read())\n',
+      'program.md': '# program\n',
+      '.gitignore': 'checkpoint.txt\nout/\n.venv/\n',
+      'autoresearch.toml':
+        '[train]\ncommand = "python3 train.py"\n' +
+        `setup = ["mkdir -p .venv && touch .venv/ready && echo setup >> ${JSON.stringify(ledger).replace(/"/g, "'")}"]\n` +
+        'setup_outputs = [".venv"]\ntimeout_seconds = 60\n' +
+        '[eval]\ncommand = "python3 evaluate.py"\n[files]\neditable = ["train.py"]\nfrozen = ["evaluate.py"]\n',
+    });
+    const run = await prepared(repo, 'clean');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const env = () => new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const trainAndScore = async (n: number, commit: string) => {
+      const outcome: TrainingOutcome = await env().run(trainCandidate, {
+        repo,
+        tag: 'clean',
+        n,
+        commit,
+        config: run.config,
+      });
+      return evaluateCandidate({ repo, commit, config: run.config, frozenBlobs: run.frozenBlobs, outcome });
+    };
+
+    const baseline = await trainAndScore(0, run.baseCommit);
+    assert.equal(baseline.status, 'ok', JSON.stringify(baseline));
+    assert.equal(baseline.metric, 0.75);
+    const repo2 = await Repo.open(repo);
+    const noSave = await repo2.commitTree(
+      await repo2.writeTree(run.baseCommit, { 'train.py': train(0) }),
+      run.baseCommit,
+      'SAVE = 0',
+    );
+    const next = await trainAndScore(1, noSave);
+    assert.equal(next.status, 'crash', `experiment 1 saved nothing, yet: ${JSON.stringify(next)}`);
+    assert.match(next.reason ?? '', /no checkpoint\.txt/);
+    assert.equal(readFileSync(ledger, 'utf8'), 'setup\n', 'the set-up ran once: its environment was kept');
+    const worktree = path.join(repo, '.git/autoresearch/slots/gpu0/worktree');
+    assert.equal(existsSync(path.join(worktree, 'out')), false, "the training's ignored output is gone");
+    assert.equal(existsSync(path.join(worktree, '.venv/ready')), true);
   });
 });
 
