@@ -130,6 +130,35 @@ describe('record', () => {
   });
 });
 
+describe('record of a cancelled experiment', () => {
+  it('sets its candidate aside under cancelled/<n>, so the same edit is not "tried already"; a retry is a no-op', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'c');
+    const candidate = await proposeCandidate(firstProposal(repo, 'c', run));
+    const record: ExperimentRecord = {
+      n: 1,
+      parent: run.baseCommit,
+      commit: candidate.commit,
+      description: candidate.description,
+      status: 'cancelled',
+      reason: 'cancelled by pause --now',
+      trainSeconds: 0,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    // Scheduled by older workflow code (no tag: the run directory's name is the tag), then retried.
+    const input = { repo, runDir: run.runDir, branch: run.branch, record, previousBest: run.baseCommit };
+    await recordExperiment(input);
+    await recordExperiment({ ...input, tag: 'c' });
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/c/cancelled/1']), candidate.commit);
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/c/exp/1']), '');
+    // The same number proposed with the same seed draws the same edit, which is no longer refused.
+    const again = await proposeCandidate({ ...firstProposal(repo, 'c', run), n: 1 });
+    const tree = (commit: string) => git(repo, ['rev-parse', `${commit}^{tree}`]);
+    assert.equal(await tree(again.commit), await tree(candidate.commit));
+  });
+});
+
 describe('training, retried', () => {
   it('never runs a finished training again: a retry after the worker died past its end resumes from there', async () => {
     // train.py counts its own completed runs in a file outside the repo.

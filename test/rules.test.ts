@@ -366,10 +366,10 @@ describe('target config', () => {
     assert.deepEqual(parseConfigText('').train.setupOutputs, ['.venv', 'uv.lock'], 'uv run train.py');
     const plain = '[train]\ncommand = "python3 train.py"\nsetup = []\n';
     assert.deepEqual(parseConfigText(plain).train.setupOutputs, []);
-    assert.deepEqual(
-      parseConfigText(`${plain}setup_outputs = ["venv", "data/cache"]\n`).train.setupOutputs,
-      ['venv', 'data/cache'],
-    );
+    assert.deepEqual(parseConfigText(`${plain}setup_outputs = ["venv", "data/cache"]\n`).train.setupOutputs, [
+      'venv',
+      'data/cache',
+    ]);
     assert.throws(() => parseConfigText(`${plain}setup_outputs = ["../x"]\n`), /setup_outputs.*relative/);
   });
   it('reads how to set the seed: an environment variable or a flag, not both', () => {

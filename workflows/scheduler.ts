@@ -534,6 +534,7 @@ export class Scheduler {
         [
           {
             repo: options.repo,
+            tag: options.tag,
             runDir: prepared.runDir,
             branch: prepared.branch,
             record,
