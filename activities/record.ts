@@ -1,18 +1,21 @@
 // Step 4 of an experiment: make the decision durable outside Temporal. On keep the research branch
 // moves to the candidate (compare-and-swap, invariant 2); the record is written as a file of its own and
 // results.tsv and the progress chart are rewritten from all records: projections, so a retry writes the
-// same bytes.
+// same bytes. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea goes back to the
+// queue, and trained under a new number it must not be refused as "tried already".
 import { log } from '@temporalio/activity';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatResultsTsv } from '../lib/resultsTsv';
 import type { ExperimentRecord, MetricDirection } from '../lib/types';
-import { Repo } from '../lib/node/git';
+import { Repo, cancelledRef, candidateRef } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
 import { experimentRecordPath, resultsPath } from '../lib/node/runPaths';
 
 export interface RecordInput {
   repo: string;
+  /** The run's tag; absent from older workflow code, whose run directory is named after it. */
+  tag?: string;
   runDir: string;
   branch: string;
   record: ExperimentRecord;
@@ -33,10 +36,24 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
     // The remote's branch moves by the same compare-and-swap (a retry finds it moved: a no-op).
     await publishRef(repo, branch, input.remote, record.n > 0 ? { expected: input.previousBest } : {});
   }
+  if (record.status === 'cancelled')
+    await setAsideCandidate(await Repo.open(input.repo), input.tag ?? path.basename(input.runDir), record.n);
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
   const records = readRecords(input.runDir);
   writeAtomically(resultsPath(input.runDir), formatResultsTsv(records, input.chart?.metricName));
   if (input.chart) await refreshChart(input.runDir, records, input.chart);
+}
+
+/**
+ * Moves a cancelled experiment's candidate ref from `exp/<n>` to `cancelled/<n>` (there may be none: it
+ * was cancelled while proposing). Idempotent: a retry finds it moved, or finishes the move.
+ */
+async function setAsideCandidate(repo: Repo, tag: string, n: number): Promise<void> {
+  const ref = candidateRef(tag, n);
+  const commit = await repo.readRef(ref);
+  if (!commit) return;
+  await repo.raw(['update-ref', cancelledRef(tag, n), commit]);
+  await repo.raw(['update-ref', '-d', ref, commit]);
 }
 
 /** The chart is a convenience: a failure to draw it is logged, and never holds up the run. */

@@ -113,7 +113,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       // there, provided this slot's worktree still holds what the training wrote.
       let outcome = await resumable(trained, input.commit, slot, repo);
       if (!outcome) {
-        await checkoutSlot(repo, slot, input.commit);
+        await checkoutSlot(repo, slot, input.commit, input.config.train.setupOutputs);
         const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
         if (setup && setup.exitCode !== 0) {
           if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
@@ -169,7 +169,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       writeFileSync(resultPath, JSON.stringify({ commit: input.commit, runId, outcome }));
       // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
       // to die right here, the next checkout of this slot cleans it instead.
-      await cleanSlot(repo, slot, input.commit);
+      await cleanSlot(repo, slot, input.commit, input.config.train.setupOutputs);
       return outcome;
     } finally {
       slots.release(own);

@@ -20,6 +20,12 @@ export interface TargetConfig {
     command: string;
     /** Commands run once per slot before its first training (e.g. `uv sync`, `uv run prepare.py`). */
     setup: string[];
+    /**
+     * What the set-up leaves in the slot's worktree that later trainings use (e.g. `.venv`): kept between
+     * trainings, while everything else a training wrote is deleted before the next one. Absent in the
+     * config of a run prepared by an earlier version, whose slots keep every ignored file as they did.
+     */
+    setupOutputs?: string[];
     /** The training budget the script enforces itself; passed as AUTORESEARCH_TIME_BUDGET when set. */
     budgetSeconds?: number;
     /** A run longer than this is killed and recorded as `timeout`. */

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { scoreOutcome } from '../activities/evaluate';
+import { evaluateCandidate, scoreOutcome } from '../activities/evaluate';
 import { prepareRun } from '../activities/prepare';
 import { createTrainActivities } from '../activities/train';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
@@ -17,7 +17,7 @@ import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { isRunning, pathWithout, withPath } from './support/processes';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
@@ -237,6 +237,35 @@ describe('record', () => {
   });
 });
 
+describe('record of a cancelled experiment', () => {
+  it('sets its candidate aside under cancelled/<n>, so the same edit is not "tried already"; a retry is a no-op', async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'c');
+    const candidate = await proposeCandidate(firstProposal(repo, 'c', run));
+    const record: ExperimentRecord = {
+      n: 1,
+      parent: run.baseCommit,
+      commit: candidate.commit,
+      description: candidate.description,
+      status: 'cancelled',
+      reason: 'cancelled by pause --now',
+      trainSeconds: 0,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    // Scheduled by older workflow code (no tag: the run directory's name is the tag), then retried.
+    const input = { repo, runDir: run.runDir, branch: run.branch, record, previousBest: run.baseCommit };
+    await recordExperiment(input);
+    await recordExperiment({ ...input, tag: 'c' });
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/c/cancelled/1']), candidate.commit);
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/c/exp/1']), '');
+    // The same number proposed with the same seed draws the same edit, which is no longer refused.
+    const again = await proposeCandidate({ ...firstProposal(repo, 'c', run), n: 1 });
+    const tree = (commit: string) => git(repo, ['rev-parse', `${commit}^{tree}`]);
+    assert.equal(await tree(again.commit), await tree(candidate.commit));
+  });
+});
+
 describe('training, retried', () => {
   it('never runs a finished training again: a retry after the worker died past its end resumes from there', async () => {
     // train.py counts its own completed runs in a file outside the repo.
@@ -314,6 +343,63 @@ describe('training, for another run of the tag', () => {
     rmSync(path.join(run.runDir, 'logs/exp-0000.result.json'));
     await env('run-3').run(trainCandidate, input);
     assert.equal(readFileSync(ledger, 'utf8'), 'done\ndone\ndone\n', 'nor is the trained marker taken');
+  });
+});
+
+describe('training, one after another in a slot', () => {
+  it("scores each experiment on what its own training wrote: a previous one's ignored output is gone", async () => {
+    // train.py saves its "model" to an ignored file the frozen evaluation scores; with SAVE = 0 it exits 0
+    // without saving. The set-up's environment (.venv, declared in setup_outputs) is kept; the set-up
+    // counts its runs in a file outside the repo.
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'setups');
+    const train = (save: number) =>
+      `import os\nSAVE = ${save}  # whether to save the model\n` +
+      'assert os.path.exists(".venv/ready"), "the set-up\'s environment is gone"\n' +
+      'os.makedirs("out", exist_ok=True)\nopen("out/scratch.bin", "w").write("x")\n' +
+      'if SAVE:\n    open("checkpoint.txt", "w").write("0.750000")\n';
+    const repo = await makeTarget({
+      'train.py': train(1),
+      'evaluate.py':
+        'import os, sys\nif not os.path.exists("checkpoint.txt"):\n    sys.exit("FAIL: no checkpoint.txt")\n' +
+        'print("---")\nprint("val_bpb: " + open("checkpoint.txt").read())\n',
+      'program.md': '# program\n',
+      '.gitignore': 'checkpoint.txt\nout/\n.venv/\n',
+      'autoresearch.toml':
+        '[train]\ncommand = "python3 train.py"\n' +
+        `setup = ["mkdir -p .venv && touch .venv/ready && echo setup >> ${JSON.stringify(ledger).replace(/"/g, "'")}"]\n` +
+        'setup_outputs = [".venv"]\ntimeout_seconds = 60\n' +
+        '[eval]\ncommand = "python3 evaluate.py"\n[files]\neditable = ["train.py"]\nfrozen = ["evaluate.py"]\n',
+    });
+    const run = await prepared(repo, 'clean');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const env = () => new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 });
+    const trainAndScore = async (n: number, commit: string) => {
+      const outcome: TrainingOutcome = await env().run(trainCandidate, {
+        repo,
+        tag: 'clean',
+        n,
+        commit,
+        config: run.config,
+      });
+      return evaluateCandidate({ repo, commit, config: run.config, frozenBlobs: run.frozenBlobs, outcome });
+    };
+
+    const baseline = await trainAndScore(0, run.baseCommit);
+    assert.equal(baseline.status, 'ok', JSON.stringify(baseline));
+    assert.equal(baseline.metric, 0.75);
+    const repo2 = await Repo.open(repo);
+    const noSave = await repo2.commitTree(
+      await repo2.writeTree(run.baseCommit, { 'train.py': train(0) }),
+      run.baseCommit,
+      'SAVE = 0',
+    );
+    const next = await trainAndScore(1, noSave);
+    assert.equal(next.status, 'crash', `experiment 1 saved nothing, yet: ${JSON.stringify(next)}`);
+    assert.match(next.reason ?? '', /no checkpoint\.txt/);
+    assert.equal(readFileSync(ledger, 'utf8'), 'setup\n', 'the set-up ran once: its environment was kept');
+    const worktree = path.join(repo, '.git/autoresearch/slots/gpu0/worktree');
+    assert.equal(existsSync(path.join(worktree, 'out')), false, "the training's ignored output is gone");
+    assert.equal(existsSync(path.join(worktree, '.venv/ready')), true);
   });
 });
 

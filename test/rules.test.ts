@@ -377,6 +377,17 @@ describe('target config', () => {
     assert.throws(() => parseConfigText('[eval]\ncommand = ""\n'), /eval\.command.*uv run evaluate\.py/);
     assert.throws(() => parseConfigText('[eval]\ncmd = "x"\n'), /cmd.*\[eval\] command, timeout_seconds/);
   });
+  it("keeps the set-up's outputs between trainings: declared, or uv's .venv and lock for a uv target", () => {
+    assert.deepEqual(AUTORESEARCH_DEFAULTS.train.setupOutputs, ['.venv', 'uv.lock']);
+    assert.deepEqual(parseConfigText('').train.setupOutputs, ['.venv', 'uv.lock'], 'uv run train.py');
+    const plain = '[train]\ncommand = "python3 train.py"\nsetup = []\n';
+    assert.deepEqual(parseConfigText(plain).train.setupOutputs, []);
+    assert.deepEqual(parseConfigText(`${plain}setup_outputs = ["venv", "data/cache"]\n`).train.setupOutputs, [
+      'venv',
+      'data/cache',
+    ]);
+    assert.throws(() => parseConfigText(`${plain}setup_outputs = ["../x"]\n`), /setup_outputs.*relative/);
+  });
   it('reads how to set the seed: an environment variable or a flag, not both', () => {
     assert.equal(parseConfigText('[train]\nseed_env = "SEED"\n').train.seedEnv, 'SEED');
     assert.equal(parseConfigText('[train]\nseed_arg = "--seed"\n').train.seedArg, '--seed');

@@ -577,6 +577,7 @@ export class Scheduler {
         [
           {
             repo: options.repo,
+            tag: options.tag,
             runDir: prepared.runDir,
             branch: prepared.branch,
             record,

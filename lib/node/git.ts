@@ -42,6 +42,10 @@ export function candidateRef(tag: string, n: number): string {
 export function candidateRefPrefix(tag: string): string {
   return `refs/autoresearch/${tag}/exp/`;
 }
+/** Where a cancelled experiment's candidate is set aside: still reachable, but not counted as tried. */
+export function cancelledRef(tag: string, n: number): string {
+  return `refs/autoresearch/${tag}/cancelled/${n}`;
+}
 
 export class Repo {
   private constructor(

@@ -105,13 +105,18 @@ function groupWorksIn(pgid: number, dir: string): boolean | null {
   return false;
 }
 
-/** Puts the slot's worktree at `commit`, clean: tracked files reset, untracked ones removed (ignored ones such as .venv kept). */
-export function checkoutSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
-  return checkoutWorktree(repo, slot.worktree, commit);
+/**
+ * Puts the slot's worktree at `commit`, clean: tracked files reset, every other file removed, ignored
+ * ones included (a checkpoint an earlier training saved is never scored as this one's), except what the
+ * set-up left there (`setupOutputs`, e.g. .venv). Without `setupOutputs` (a run prepared by an earlier
+ * version, which did not say), ignored files are kept as they were then.
+ */
+export function checkoutSlot(repo: Repo, slot: Slot, commit: string, setupOutputs?: string[]): Promise<void> {
+  return checkoutWorktree(repo, slot.worktree, commit, setupOutputs);
 }
 
-export function cleanSlot(repo: Repo, slot: Slot, commit: string): Promise<void> {
-  return cleanWorktree(repo, slot.worktree, commit);
+export function cleanSlot(repo: Repo, slot: Slot, commit: string, setupOutputs?: string[]): Promise<void> {
+  return cleanWorktree(repo, slot.worktree, commit, setupOutputs);
 }
 
 /** Files among `files` that differ in the slot's worktree from the checked-out commit. */
@@ -119,20 +124,34 @@ export function modifiedInSlot(repo: Repo, slot: Slot, files: string[]): Promise
   return files.length === 0 ? Promise.resolve([]) : changedInWorktree(repo, slot.worktree, files);
 }
 
-/** A detached worktree of the repository at `commit`, created on first use and cleaned on every later one. */
-export async function checkoutWorktree(repo: Repo, dir: string, commit: string): Promise<void> {
+/**
+ * A detached worktree of the repository at `commit`, created on first use and cleaned on every later one
+ * (see cleanWorktree for `keep`).
+ */
+export async function checkoutWorktree(
+  repo: Repo,
+  dir: string,
+  commit: string,
+  keep?: string[],
+): Promise<void> {
   if (!existsSync(path.join(dir, '.git'))) {
     await repo.raw(['worktree', 'prune']);
     rmSync(dir, { recursive: true, force: true });
     await repo.raw(['worktree', 'add', '--detach', '--force', dir, commit]);
     return;
   }
-  await cleanWorktree(repo, dir, commit);
+  await cleanWorktree(repo, dir, commit, keep);
 }
 
-export async function cleanWorktree(repo: Repo, dir: string, commit: string): Promise<void> {
+/**
+ * Resets a worktree to `commit` and removes every untracked file. With `keep` (paths from the root), ignored
+ * files go too, nested repositories included, all but those paths; without it, ignored files stay.
+ */
+export async function cleanWorktree(repo: Repo, dir: string, commit: string, keep?: string[]): Promise<void> {
   await repo.rawIn(dir, ['checkout', '--detach', '--force', commit]);
-  await repo.rawIn(dir, ['clean', '-fdq']);
+  if (keep === undefined) await repo.rawIn(dir, ['clean', '-fdq']);
+  // -x ignores .gitignore but not -e: each kept path is excluded, anchored at the root.
+  else await repo.rawIn(dir, ['clean', '-ffdxq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
 }
 
 export interface WorktreeChange {

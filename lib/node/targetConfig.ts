@@ -13,6 +13,7 @@ export const AUTORESEARCH_DEFAULTS: Omit<TargetConfig, 'source'> = {
   train: {
     command: 'uv run train.py',
     setup: ['uv sync', 'uv run prepare.py'],
+    setupOutputs: ['.venv', 'uv.lock'],
     budgetSeconds: undefined,
     timeoutSeconds: 600,
   },
@@ -33,6 +34,7 @@ const schema = z
       .object({
         command: z.string().min(1).optional(),
         setup: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+        setup_outputs: z.array(relativePath).optional(),
         budget_seconds: z.number().positive().optional(),
         timeout_seconds: z.number().positive().optional(),
         setup_timeout_seconds: z.number().positive().optional(),
@@ -132,7 +134,7 @@ export function parseConfigText(tomlText: string): TargetConfig {
     });
     throw targetError(
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
-        'Known fields: [train] command, setup, budget_seconds, timeout_seconds, setup_timeout_seconds, seed_env, seed_arg; ' +
+        'Known fields: [train] command, setup, setup_outputs, budget_seconds, timeout_seconds, setup_timeout_seconds, seed_env, seed_arg; ' +
         '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
         '[eval] command, timeout_seconds.',
     );
@@ -140,11 +142,13 @@ export function parseConfigText(tomlText: string): TargetConfig {
   const c = parsed.data;
   const d = AUTORESEARCH_DEFAULTS;
   const setup = c.train?.setup === undefined ? d.train.setup : [c.train.setup].flat();
+  const command = c.train?.command ?? d.train.command;
   const config: TargetConfig = {
     source: CONFIG_FILE,
     train: {
-      command: c.train?.command ?? d.train.command,
+      command,
       setup,
+      setupOutputs: c.train?.setup_outputs ?? defaultSetupOutputs(command, setup),
       budgetSeconds: c.train?.budget_seconds,
       timeoutSeconds: c.train?.timeout_seconds ?? d.train.timeoutSeconds,
       ...(c.train?.setup_timeout_seconds !== undefined
@@ -193,6 +197,15 @@ export function parseConfigText(tomlText: string): TargetConfig {
       `${CONFIG_FILE}: train.budget_seconds (${config.train.budgetSeconds}) must be below train.timeout_seconds (${config.train.timeoutSeconds}).`,
     );
   return config;
+}
+
+/**
+ * What the set-up leaves in the worktree when the config does not say: uv's environment and lock file
+ * (`uv sync` makes them, `uv run` reads them) for a target run with uv, nothing otherwise.
+ */
+export function defaultSetupOutputs(command: string, setup: string[]): string[] {
+  const usesUv = [command, ...setup].some((c) => /(^|[\s;&|(])uv\s/.test(c));
+  return usesUv ? [...AUTORESEARCH_DEFAULTS.train.setupOutputs!] : [];
 }
 
 /** Applies run-time overrides (`--budget`, `--timeout`) to a target's config. */

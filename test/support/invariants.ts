@@ -48,8 +48,10 @@ export async function assertRunInvariants(
   for (const r of records) {
     // An invalid proposal made no candidate (it stays on its parent), nor did one cancelled before it
     // was made; every other experiment has one.
+    // A cancelled one's candidate is set aside under cancelled/<n>.
     if ((r.status === 'invalid' || r.status === 'cancelled') && r.commit === r.parent) continue;
-    assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/exp/${r.n}`]), r.commit);
+    const kind = r.status === 'cancelled' ? 'cancelled' : 'exp';
+    assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/${tag}/${kind}/${r.n}`]), r.commit);
   }
 
   // 4. the user's working tree and checkout are untouched; slot worktrees are clean
