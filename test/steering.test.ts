@@ -270,9 +270,15 @@ describe('steering a live run', () => {
 
     await autoresearch(['queue', 'KNOB=7', '--tag', 'knob']);
     await autoresearch(['resume', '--tag', 'knob']);
+    let last: RunStatus | undefined;
     const again = await waitFor('the queued value to run and the run to pause again', async () => {
+      last = await handle.query(statusQuery);
       const s = await outOfIdeas();
       return s && s.experimentsDone === 5 ? s : undefined;
+    }).catch((err: Error) => {
+      throw new Error(
+        `${err.message}; last status: ${JSON.stringify({ ...last, recent: last?.recent.slice(-3) })}`,
+      );
     });
     assert.equal(again.recent.at(-1)?.description, 'raise KNOB 3 -> 7 (queued idea)');
     await autoresearch(['stop', '--tag', 'knob']);
