@@ -19,6 +19,7 @@ import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
 import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { isRunning, pathWithout, withPath } from './support/processes';
+import { waitFor } from './support/waitFor';
 
 async function prepared(repo: string, tag: string): Promise<PreparedRun> {
   const env = new MockActivityEnvironment({
@@ -443,10 +444,10 @@ describe('running a training process', () => {
       pidFile: path.join(dir, 'pid'),
     });
     assert.equal(result.timedOut, true);
-    assert.ok(result.seconds < 10);
+    assert.ok(result.seconds < 60, 'killed, not waited for (the command sleeps a minute)');
     const child = Number(/child (\d+)/.exec(readFileSync(path.join(dir, 'log'), 'utf8'))![1]);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(isRunning(child), false, 'the background grandchild is gone too');
+    // A killed process is gone once the kernel has run its exit, which on a loaded machine takes a while.
+    await waitFor('the background grandchild to be gone too', () => (isRunning(child) ? undefined : true));
   });
 
   it('stops on cancellation and reports the exit code otherwise', async () => {

@@ -29,9 +29,9 @@ import { isTargetError } from '../lib/node/errors';
 import { parseConfigText } from '../lib/node/targetConfig';
 import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeGate } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { isRunning, pathWithout, withPath } from './support/processes';
+import { isRunning, pathWithout, trainingProcesses, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 
@@ -632,6 +632,7 @@ if MODE == "flood":
     });
 
     it('56 on a fresh slot later: that experiment is a crash, and the run goes on', async () => {
+      const gate = makeGate();
       const flag = path.join(tmp('setup-flag'), 'fail-once');
       const repo = await targetWith(
         {
@@ -639,23 +640,32 @@ if MODE == "flood":
             '[train]\ncommand = "python3 train.py"\n' +
             `setup = ["test ! -e ${flag} || { rm -f ${flag}; echo setup: No space left on device; exit 7; }"]\n`,
         },
-        { sleepSeconds: 1 },
+        { gate },
       );
+      gate.release(); // the baseline
       const checkout = await checkoutState(repo);
       const handle = await startRun(h.client, { repo, tag: 'bad-setup', maxExperiments: 3, ...h.queues });
-      await waitFor('the baseline', async () =>
-        (await handle.query(statusQuery)).experimentsDone >= 1 ? true : undefined,
+      // Experiment 1 is set up and trains, held at the gate: the experiments after it set up after the
+      // change below, however slow the machine.
+      await waitFor('the baseline, and experiment 1 training past its set-up', async () =>
+        (await handle.query(statusQuery)).experimentsDone >= 1 &&
+        trainingProcesses(repo).some((pid) =>
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('train.py'),
+        )
+          ? true
+          : undefined,
       );
       // As if the next experiment landed on a new machine, whose set-up fails once (a full disk).
       writeFileSync(flag, '');
       const slots = path.join(repo, '.git/autoresearch/slots');
       for (const slot of readdirSync(slots)) rmSync(path.join(slots, slot, 'setup.json'), { force: true });
+      gate.open();
       const summary = (await handle.result()) as RunSummary;
       const records = await assertRunInvariants(repo, 'bad-setup', summary, checkout);
       const crashed = records.filter((r) => r.status === 'crash');
       assert.equal(crashed.length, 1, records.map((r) => `${r.n} ${r.status} ${r.reason}`).join('\n'));
       assert.match(crashed[0]!.reason!, /set-up failed \(exit 7\): setup: No space left on device/);
-      assert.ok(crashed[0]!.n < 3, 'an experiment after it trained');
+      assert.equal(crashed[0]!.n, 2, 'the experiment after the change crashed, and one after it trained');
     });
   });
 

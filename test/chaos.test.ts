@@ -7,7 +7,7 @@ import { CHAOS_PHASES, formatChaosReport, runChaos } from './support/chaos';
 
 describe('chaos', () => {
   it('loses nothing and runs nothing twice with workers SIGKILLed in every phase and a server restart', async () => {
-    const report = await runChaos({ kills: 8, restarts: 1, experiments: 6, timeoutMs: 240_000 });
+    const report = await runChaos({ kills: 8, restarts: 1, experiments: 6 });
     const text = formatChaosReport(report);
     console.log(text);
     const context = `${text}\n\ntimeline:\n${report.timeline.join('\n')}`;

@@ -10,7 +10,7 @@ import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { spawnWorker } from './support/commandLines';
-import { makeFakeTarget } from './support/fakeTarget';
+import { makeFakeTarget, makeGate } from './support/fakeTarget';
 import { runningInGroup } from './support/processes';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { waitFor } from './support/waitFor';
@@ -33,7 +33,10 @@ describe('durability', () => {
     const address = await testServer();
     const client = await testClient(address);
     const queues = uniqueQueues('kill');
-    const repo = await makeFakeTarget({ sleepSeconds: 4 });
+    // Experiment 1 trains until the worker is dead (a gate the test opens after), however slow the machine.
+    const gate = makeGate();
+    const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
+    gate.release(); // the baseline
     const checkout = await checkoutState(repo);
     const first = spawnWorker(address, queues);
     children.push(first);
@@ -57,12 +60,11 @@ describe('durability', () => {
     await waitFor('the killed worker to exit', () =>
       first.exitCode !== null || first.signalCode ? true : undefined,
     );
-    await waitFor(
-      'the orphaned training group to be gone',
-      () => (runningInGroup(pgid).length > 0 ? undefined : true),
-      10_000,
+    await waitFor('the orphaned training group to be gone', () =>
+      runningInGroup(pgid).length > 0 ? undefined : true,
     );
 
+    gate.open();
     const second = spawnWorker(address, queues);
     children.push(second);
     const summary = (await handle.result()) as RunSummary;

@@ -1,16 +1,16 @@
 // `autoresearch status --watch`: the screen it draws, and the command following a real run to its end.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { liveViewText, progressBar } from '../cli/liveView';
 import { statusText } from '../cli/render';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
 import { emptyCounts } from '../workflows/runState';
-import { makeFakeTarget } from './support/fakeTarget';
+import { makeFakeTarget, makeGate } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
+import { waitFor } from './support/waitFor';
 
 const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
 
@@ -158,22 +158,38 @@ describe('autoresearch status --watch', () => {
   const h = useHarness('watch');
 
   it('follows a run until it ends, printing each change (and JSON lines with --json)', async () => {
-    const repo = await makeFakeTarget({ sleepSeconds: 1 });
+    // Each training waits at a gate until both watches have shown it: a watch on a slow machine
+    // cannot miss a training that would otherwise be over before its next look.
+    const gate = makeGate();
+    const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
+    gate.release(); // the baseline
     const handle = await startRun(h.client, { repo, tag: 'watched', maxExperiments: 2, ...h.queues });
     const env = { ...process.env, TEMPORAL_ADDRESS: h.address };
-    const [plain, json] = await Promise.all([
-      promisify(execFile)(process.execPath, [CLI, 'status', '--watch', '--tag', 'watched'], { env }),
-      promisify(execFile)(process.execPath, [CLI, 'status', '--watch', '--json', '--tag', 'watched'], {
-        env,
-      }),
-    ]);
+    const plain = watch(['status', '--watch', '--tag', 'watched'], env);
+    const json = watch(['status', '--watch', '--json', '--tag', 'watched'], env);
+    for (const n of [1, 2]) {
+      await waitFor(`both watches to show experiment ${n} training`, () =>
+        plain.stdout().includes(`now: experiment ${n} training: `) &&
+        json
+          .stdout()
+          .split('\n')
+          .slice(0, -1) // the last line may be half written
+          .some((line) =>
+            (JSON.parse(line) as RunStatus).inFlight.some((a) => a.n === n && a.phase === 'training'),
+          )
+          ? true
+          : undefined,
+      );
+      gate.release();
+    }
+    const out = { plain: await plain.exited, json: await json.exited };
     await handle.result();
     // In a pipe each changed screen is printed once: the experiments in flight, then the end.
-    assert.match(plain.stdout, /now: experiment 1 training: /);
-    assert.match(plain.stdout, /now: experiment 2 training: /);
-    assert.match(plain.stdout, /run watched on ar-target-\w+: finished, 3 of 3 experiments/);
-    assert.ok(!plain.stdout.includes('\u001b['), 'no terminal escapes in a pipe');
-    const statuses = json.stdout
+    assert.match(out.plain, /now: experiment 1 training: /);
+    assert.match(out.plain, /now: experiment 2 training: /);
+    assert.match(out.plain, /run watched on ar-target-\w+: finished, 3 of 3 experiments/);
+    assert.ok(!out.plain.includes('\u001b['), 'no terminal escapes in a pipe');
+    const statuses = out.json
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as RunStatus);
@@ -185,3 +201,21 @@ describe('autoresearch status --watch', () => {
     );
   });
 });
+
+/** The CLI running with `args`: what it printed so far, and all it printed once it exits 0. */
+function watch(args: string[], env: NodeJS.ProcessEnv): { stdout: () => string; exited: Promise<string> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<string>((resolve, reject) =>
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`autoresearch ${args.join(' ')} exited ${code}: ${stderr}`)),
+    ),
+  );
+  exited.catch(() => undefined);
+  return { stdout: () => stdout, exited };
+}

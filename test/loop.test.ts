@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
+import { readRecords } from '../activities/record';
 import { startRun } from '../client';
 import type { RunStatus, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
@@ -72,13 +73,15 @@ describe('research loop on a fake target', () => {
       const s = await handle.query(statusQuery);
       return s.phase === 'paused' ? s : undefined;
     });
-    await new Promise((r) => setTimeout(r, 3000));
+    await cli(['redirect', 'try a wider model', '--tag', 'steer']);
     const still = await handle.query(statusQuery);
     assert.equal(still.phase, 'paused');
     assert.equal(still.experimentsDone, paused.experimentsDone, 'no experiment ran while paused');
     assert.equal(still.currentExperiment, null);
 
-    await cli(['redirect', 'try a wider model', '--tag', 'steer']);
+    // Not a wait of some seconds to see nothing happen: below, every experiment after the pause is
+    // shown to have started after the resume, however long the pause lasted.
+    const resumedAt = Date.now();
     await cli(['resume', '--tag', 'steer']);
     await waitFor('an experiment after resume', async () => {
       const s = await handle.query(statusQuery);
@@ -88,6 +91,11 @@ describe('research loop on a fake target', () => {
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'stopped');
     assert.ok(summary.experimentsDone > paused.experimentsDone);
+    const later = readRecords(path.join(repo, '.git/autoresearch/runs/steer')).filter(
+      (r) => r.n >= paused.experimentsDone,
+    );
+    for (const r of later)
+      assert.ok(r.startedAt >= resumedAt, `experiment ${r.n} started after the resume, not while paused`);
     const status = JSON.parse(await cli(['status', '--tag', 'steer', '--json'])) as RunStatus;
     assert.deepEqual(status.notes, ['try a wider model']);
     assert.equal(status.phase, 'stopped');

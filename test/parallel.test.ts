@@ -14,13 +14,26 @@ import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 
-/** A target whose train.py logs when it ran and where (its slot's worktree) to a ledger outside the repo. */
-async function ledgerTarget(sleepSeconds: number): Promise<{ repo: string; ledger: string }> {
+/**
+ * A target whose train.py logs when it ran and where (its slot's worktree) to a ledger outside the repo.
+ * Each training first appends a `started` line: its number in start order (the baseline's is 0) is the
+ * count of those before it. `wait` is Python run next (with `me`, that number): a training waits there
+ * for what the test must see overlap with it, so no verdict depends on how fast the machine is.
+ */
+async function ledgerTarget(sleepSeconds: number, wait = ''): Promise<{ repo: string; ledger: string }> {
   const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'trainings.tsv');
   const train = `import os, time
 LEARNING_RATE = 0.01  # learning rate
 WIDTH = 16  # model width
 start = time.time()
+ledger = ${JSON.stringify(ledger)}
+def lines(kind):
+    with open(ledger) as f:
+        return [l.split("\\t") for l in f.read().splitlines() if l.startswith(kind + "\\t")]
+with open(ledger, "a") as f:
+    f.write(f"started\\t{os.getpid()}\\t{start}\\n")
+me = [int(l[1]) for l in lines("started")].index(os.getpid())
+${wait}
 time.sleep(${sleepSeconds})
 loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
 with open(${JSON.stringify(ledger)}, "a") as f:
@@ -32,7 +45,8 @@ print(f"val_bpb:          {loss:.6f}")
     'train.py': train,
     'prepare.py': '# frozen\n',
     'program.md': '# program\n',
-    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 60\n',
+    // A hard timeout far above any wait below: only a scheduler that never overlaps them reaches it.
+    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n',
   });
   return { repo, ledger };
 }
@@ -64,7 +78,12 @@ describe('parallel slots', () => {
   const h = useHarness('parallel', async () => ({ gpus: '0,1,2' }));
 
   it('keeps up to --parallel experiments in flight, one per slot, and decides against the best of the moment', async () => {
-    const { repo, ledger } = await ledgerTarget(1.5);
+    // The first three trainings after the baseline wait until all three have started: three at once
+    // whatever the machine's speed (a scheduler that does not overlap them would hit the hard timeout).
+    const { repo, ledger } = await ledgerTarget(
+      1.5,
+      'while 1 <= me <= 3 and len(lines("started")) < 4:\n    time.sleep(0.05)',
+    );
     const checkout = await checkoutState(repo);
     const handle = await startRun(h.client, {
       repo,
@@ -117,14 +136,27 @@ describe('parallel slots', () => {
   });
 
   it('pipelines: the next proposal is made while training runs, and a stale one is rebased onto the new best', async () => {
-    const { repo, ledger } = await ledgerTarget(1.5);
+    // Training n (n < 5, the last) ends only once proposal n + 1 has begun, and that proposal begins only
+    // once training n has: each overlaps the next proposal whatever the machine's speed (one step after
+    // the other, training n would wait for a proposal that never comes, up to its hard timeout).
+    const { repo, ledger } = await ledgerTarget(
+      1.5,
+      'while me < 5 and str(me + 1) not in [l[3] for l in lines("propose-start")]:\n    time.sleep(0.05)',
+    );
     const checkout = await checkoutState(repo);
     // A proposer that takes a while and logs when it ran. Odd experiments set LEARNING_RATE, even ones
     // WIDTH, each closer to the optimum than the last: every experiment improves on the one before, and
     // a proposal made on the best before last touches a line the last keep did not (it rebases cleanly).
     const script = [
-      'import re, sys, time',
-      'start = time.time(); time.sleep(0.5); n = int(sys.argv[1]); t = open("train.py").read()',
+      'import os, re, sys, time',
+      'n = int(sys.argv[1])',
+      `ledger = ${JSON.stringify(ledger)}`,
+      // Proposal n waits until training n - 1 (the n-th in start order) has begun, then says so.
+      'started = lambda: [l for l in open(ledger).read().splitlines() if l.startswith("started\\t")] if os.path.exists(ledger) else []',
+      'while len(started()) < n: time.sleep(0.05)',
+      'start = time.time()',
+      'open(ledger, "a").write("propose-start\\t%f\\t%f\\t%d\\n" % (start, start, n))',
+      'time.sleep(0.5); t = open("train.py").read()',
       'name, value = ("LEARNING_RATE", "%.3f" % (0.01 + 0.001 * (n + 1))) if n % 2 else ("WIDTH", str(16 + n // 2))',
       't = re.sub(name + r" = [0-9.]+", name + " = " + value, t); open("train.py", "w").write(t)',
       'open(sys.argv[2], "w").write("set %s to %s" % (name, value))',
@@ -146,10 +178,11 @@ describe('parallel slots', () => {
 
     const trainings = spans(ledger, 'train').sort((a, b) => a.start - b.start);
     const proposals = spans(ledger, 'propose');
-    // Proposal n+1 overlaps training n: the proposer ran while the slot trained.
+    // Proposal n+1 overlaps training n: the proposer ran while the slot trained (every training but the last).
     const overlapped = trainings.filter((t) => proposals.some((p) => p.start > t.start && p.start < t.end));
-    assert.ok(
-      overlapped.length >= 3,
+    assert.equal(
+      overlapped.length,
+      trainings.length - 1,
       `proposals overlapped ${overlapped.length} of ${trainings.length} trainings`,
     );
 

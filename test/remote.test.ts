@@ -6,7 +6,17 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +36,7 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { spawnWorker } from './support/commandLines';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeGate } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
@@ -266,7 +276,11 @@ describe('a run across machines: training workers with clones of their own', () 
 
   it('trains every candidate in the training workers’ own clones, and publishes the result', async () => {
     const address = await testServer();
-    const repo = await makeFakeTarget({ sleepSeconds: 2 });
+    // After the baseline, trainings wait at a gate until each worker holds one (a worker trains one at
+    // a time): both train, however slow the machine.
+    const gate = makeGate();
+    const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
+    gate.release(); // the baseline
     const remote = await bareRemote(repo);
     const tag = 'fleet';
     const dirs = [workdir('a'), workdir('b')];
@@ -286,6 +300,10 @@ describe('a run across machines: training workers with clones of their own', () 
     // Two experiments in flight: one on each worker.
     const request: StartRunRequest = { repo, tag, maxExperiments: 4, remote, parallel: 2, ...queues };
     const handle = await startRun(client, request);
+    await waitFor('a training in each worker', () =>
+      dirs.every((dir) => trainingIn(dir)) ? true : undefined,
+    );
+    gate.open();
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.experimentsDone, 5);
     const records = await assertRunInvariants(repo, tag, summary, checkout);
@@ -433,6 +451,22 @@ describe('a run across machines: training workers with clones of their own', () 
     );
   });
 });
+
+/** Whether a `python3 train.py` runs with its working directory under `dir` (a worker's clones). */
+function trainingIn(dir: string): boolean {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .some((pid) => {
+      try {
+        return (
+          readlinkSync(`/proc/${pid}/cwd`).startsWith(dir + path.sep) &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('python3\0train.py')
+        );
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
 
 /** The options a run was started with, from the first event of its history. */
 async function startedWith(client: Client, workflowId: string): Promise<RunOptions> {

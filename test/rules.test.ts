@@ -160,6 +160,24 @@ describe('RunState', () => {
     assert.equal(state.status().inFlight[0]?.phase, 'ready');
   });
 
+  it('shows paused once the last experiment is recorded, when the proposer gave up while it trained', () => {
+    // On a slow machine the proposal made ahead refuses before the training beside it ends: the run
+    // pauses first, and the record that settles afterwards must not put "recording" back as its phase.
+    const state = RunState.start({ ...options, maxExperiments: undefined });
+    state.setPrepared(prepared);
+    state.track(state.claim(), 'training', 10, 'set KNOB to 4');
+    state.track(state.claim(), 'proposing', 10, null);
+    state.settled(1); // refused: the run pauses and says why
+    state.pause('found no untried edit');
+    state.enterPhase('paused', 20);
+    state.track(0, 'evaluating', 30);
+    state.track(0, 'recording', 40);
+    state.enterPhase('paused', 40); // the slot finds the run paused, in the same workflow task
+    state.settled(0);
+    assert.equal(state.phase, 'paused');
+    assert.equal(state.status().currentExperiment, null);
+  });
+
   it('survives a snapshot round trip (continue-as-new)', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);

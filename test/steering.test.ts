@@ -9,9 +9,9 @@ import { describe, it } from 'node:test';
 import { startRun, workflowIdFor } from '../client';
 import { readRecords } from '../activities/record';
 import type { RunStatus, RunSummary } from '../lib/types';
-import { queueUpdate, statusQuery } from '../workflows/messages';
+import { limitsUpdate, queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch, temporal as runTemporal } from './support/commandLines';
-import { makeFakeTarget, makeTarget } from './support/fakeTarget';
+import { makeFakeTarget, makeGate, makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { isRunning, trainingProcesses } from './support/processes';
 import { useHarness } from './support/temporal';
@@ -113,9 +113,11 @@ describe('steering a live run', () => {
   });
 
   it('pause --now cancels the training in flight and records it as cancelled; resume goes on', async () => {
-    // The baseline is quick; every edit of it trains for a minute, unless cancelled.
+    // The baseline is quick; every edit of it trains for an hour (its hard timeout is two), so only a
+    // cancel ends it while the test runs, however slow the machine.
     const repo = await makeFakeTarget({
-      extra: 'if LEARNING_RATE != 0.01 or WIDTH != 16:\n    time.sleep(60)',
+      extra: 'if LEARNING_RATE != 0.01 or WIDTH != 16:\n    time.sleep(3600)',
+      timeoutSeconds: 7200,
     });
     // A short heartbeat timeout: cancellation reaches training with its next heartbeat.
     // One step at a time: this test is about what pause --now does to the training in flight. (Pipelined,
@@ -133,13 +135,12 @@ describe('steering a live run', () => {
       return s.phase === 'training' && s.currentExperiment === 1 ? s : undefined;
     });
     const pid = await waitFor('the training process', () => trainingPid(repo));
-    const asked = Date.now();
     assert.match(await autoresearch(['pause', '--now', '--tag', 'now']), /pause --now sent/);
+    // Paused at all means cancelled: the training would otherwise hold the run for an hour.
     const paused = await waitFor('the run to pause', async () => {
       const s = await handle.query(statusQuery);
       return s.phase === 'paused' ? s : undefined;
     });
-    assert.ok(Date.now() - asked < 20_000, 'cancelled within a few heartbeats, not after its full minute');
     assert.equal(isRunning(pid), false, 'the training process is gone before the run records the cancel');
     assert.equal(paused.counts.cancelled, 1);
     assert.equal(paused.recent.at(-1)?.n, training.currentExperiment);
@@ -189,10 +190,17 @@ describe('steering a live run', () => {
   });
 
   it('queue tries an idea next; limits change the end of a live run; both refuse bad input', async () => {
-    const repo = await makeFakeTarget({ sleepSeconds: 0.5 });
-    // noiseRuns 1: the baseline's repeats (this target sets no seed) only stretch the margin below.
+    // Every training waits at a gate the test opens: nothing finishes while the CLI calls below run,
+    // however slow the machine (a margin of experiments "finishing meanwhile" failed on a slow one).
+    const gate = makeGate();
+    const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
     const handle = await startRun(h.client, { repo, tag: 'plan', seed: 1, noiseRuns: 1, ...h.queues });
-    // Queued while the baseline trains: it is tried first, on the baseline (ahead of any proposal made
+    const status = () => handle.query(statusQuery);
+    await waitFor('the baseline to train', async () => {
+      const s = await status();
+      return s.inFlight.some((a) => a.n === 0 && a.phase === 'training') ? s : undefined;
+    });
+    // Queued while the baseline trains: it is tried first, on the baseline (ahead of the proposal made
     // meanwhile).
     assert.deepEqual(await handle.executeUpdate(queueUpdate, { args: ['LEARNING_RATE=0.02'] }), [
       'LEARNING_RATE=0.02',
@@ -201,19 +209,29 @@ describe('steering a live run', () => {
       autoresearch(['queue', 'use RMSNorm', '--tag', 'plan']),
       /cannot read prose.*LEARNING_RATE=0\.01/s,
     );
+    // The baseline finishes; the next experiment trains (and waits at the gate) while WIDTH is queued.
+    gate.release();
+    await waitFor('an experiment after the baseline to train', async () => {
+      const s = await status();
+      return s.experimentsDone === 1 && s.inFlight.some((a) => a.phase === 'training') ? s : undefined;
+    });
     assert.match(await autoresearch(['queue', 'WIDTH=24', '--tag', 'plan']), /queued: .*"WIDTH=24"/);
-    const s = await handle.query(statusQuery);
-    const max = s.experimentsDone + 6; // room for the experiments that finish while the CLI calls run
+    const s = await status();
+    // The numbers claimed after the baseline: those in flight (training, proposing, or made ahead).
+    const started = s.experimentsDone - 1 + s.inFlight.length;
+    const max = started + 2; // and two more of the proposer's own
     await assert.rejects(autoresearch(['limits', '--tag', 'plan']), /say what to change/);
     await assert.rejects(autoresearch(['limits', '--tag', 'plan', '--deadline', 'soon']), /ISO date-time/);
     await assert.rejects(
       autoresearch(['limits', '--tag', 'plan', '--max-experiments', '0']),
-      /the run refused: maxExperiments 0 is below/,
+      new RegExp(`the run refused: maxExperiments 0 is below the ${started} experiments already started`),
     );
     assert.match(
       await autoresearch(['limits', '--tag', 'plan', '--max-experiments', String(max)]),
       new RegExp(`max experiments ${max}`),
     );
+    assert.equal((await status()).experimentsDone, s.experimentsDone, 'nothing finished meanwhile');
+    gate.open();
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'max-experiments');
     assert.equal(summary.experimentsDone, max + 1);
@@ -228,8 +246,8 @@ describe('steering a live run', () => {
     assert.ok(width, 'the idea queued from the CLI ran');
     assert.match(width.description, /^raise WIDTH \d+ -> 24 \(queued idea\)$/);
     const before = records.filter((r) => !r.idea && r.startedAt < width.startedAt).length;
-    // What had started when it was queued (the status just after), and nothing more.
-    assert.ok(before <= s.experimentsDone + 1, 'it ran next, before the proposer’s own ideas');
+    // What had started when it was queued (the baseline), and nothing more.
+    assert.equal(before, s.experimentsDone, 'it ran next, before the proposer’s own ideas');
   });
 
   it('a mutate proposer out of ideas pauses the run; a queued value lets it go on', async () => {
@@ -252,9 +270,15 @@ describe('steering a live run', () => {
 
     await autoresearch(['queue', 'KNOB=7', '--tag', 'knob']);
     await autoresearch(['resume', '--tag', 'knob']);
+    let last: RunStatus | undefined;
     const again = await waitFor('the queued value to run and the run to pause again', async () => {
+      last = await handle.query(statusQuery);
       const s = await outOfIdeas();
       return s && s.experimentsDone === 5 ? s : undefined;
+    }).catch((err: Error) => {
+      throw new Error(
+        `${err.message}; last status: ${JSON.stringify({ ...last, recent: last?.recent.slice(-3) })}`,
+      );
     });
     assert.equal(again.recent.at(-1)?.description, 'raise KNOB 3 -> 7 (queued idea)');
     await autoresearch(['stop', '--tag', 'knob']);
@@ -264,15 +288,40 @@ describe('steering a live run', () => {
   });
 
   it('a deadline ends the run after the experiment in flight', async () => {
-    const repo = await makeFakeTarget({ sleepSeconds: 0.5 });
-    const deadline = new Date(Date.now() + 6000);
-    const handle = await startRun(h.client, { repo, tag: 'deadline', deadline, ...h.queues });
+    // The experiment in flight waits at a gate until the deadline has passed: the deadline falls while
+    // it trains, however slow the machine (a deadline fixed at the start could pass before the baseline).
+    const gate = makeGate();
+    const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
+    gate.release(); // the baseline
+    const handle = await startRun(h.client, { repo, tag: 'deadline', ...h.queues });
+    await waitFor('experiment 1 to train', async () => {
+      const s = await handle.query(statusQuery);
+      return s.experimentsDone === 1 && s.inFlight.some((a) => a.n === 1 && a.phase === 'training')
+        ? s
+        : undefined;
+    });
+    // A deadline a moment ahead; one the run refuses as passed already (a slow round trip) is sent again.
+    let deadline: Date | undefined;
+    while (!deadline) {
+      const soon = new Date(Date.now() + 2000);
+      await handle.executeUpdate(limitsUpdate, { args: [{ deadline: soon.toISOString() }] }).then(
+        () => (deadline = soon),
+        (err: Error) => assert.match(String(err.cause ?? err.message), /has passed already/),
+      );
+    }
+    const passed = deadline.getTime();
+    await waitFor('the deadline to pass', () => (Date.now() > passed ? true : undefined));
+    gate.open();
     const summary = (await handle.result()) as RunSummary;
     assert.equal(summary.reason, 'deadline');
-    assert.ok(summary.experimentsDone >= 1);
+    assert.equal(summary.experimentsDone, 2, 'the baseline and the experiment in flight, nothing after');
     const records = readRecords(path.join(repo, '.git/autoresearch/runs/deadline'));
+    assert.deepEqual(
+      records.map((r) => r.n),
+      [0, 1],
+    );
     const lastStart = Math.max(...records.map((r) => r.startedAt));
-    assert.ok(lastStart < deadline.getTime(), 'no experiment started after the deadline');
+    assert.ok(lastStart < passed, 'no experiment started after the deadline');
   });
 });
 

@@ -171,7 +171,8 @@ describe(
         blocked.push(route.request().url());
         return route.abort();
       });
-      context.setDefaultTimeout(20_000);
+      // A generous wait for each element (a loaded machine renders slowly), as for every condition here.
+      context.setDefaultTimeout(90_000);
       page = await context.newPage();
     });
 

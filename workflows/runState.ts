@@ -231,12 +231,16 @@ export class RunState {
 
   /**
    * Experiment `n` is recorded; the run shows its last phase until the next one begins, unless the run
-   * entered a phase of its own meanwhile (it paused while the record was written).
+   * entered a phase of its own meanwhile (it paused while the record was written), or is paused and
+   * shows it (it paused itself before this experiment even finished: a proposer that gave up).
+   * Only what `status` answers changes: no command depends on it until the run moves again.
    */
   settled(n: number): void {
     const was = this.active.get(n);
     this.active.delete(n);
-    const newer = this.basePhaseSince !== null && this.basePhaseSince >= (was?.since ?? 0);
+    const newer =
+      (this.basePhaseSince !== null && this.basePhaseSince >= (was?.since ?? 0)) ||
+      (this.s.paused && this.basePhase === 'paused');
     if (was && was.phase !== 'ready' && !this.lead && !newer) {
       this.basePhase = was.phase;
       this.basePhaseSince = was.since;

@@ -346,8 +346,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             : ', no training process yet'),
     );
 
-    // The supervisor sees its worker's pipe close and takes the training's process group down.
-    const gone = Date.now() + 5000;
+    // The supervisor sees its worker's pipe close and takes the training's process group down: at once
+    // on a quiet machine, a while on a loaded one (a generous wait, not a measure of how fast).
+    const gone = Date.now() + 60_000;
     while (trainingProcesses(repo).length > 0 && Date.now() < gone) await sleep(50);
     const left = trainingProcesses(repo);
     if (left.length) {

@@ -1,7 +1,7 @@
 // A tiny target for tests that exercise orchestration rather than learning: a Python script that
 // "trains" by sleeping and derives its metric from its constants, so outcomes are known in advance.
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GIT_IDENTITY } from '../../lib/node/git';
@@ -19,6 +19,59 @@ export interface FakeTargetOptions {
    * below the target's own seed.
    */
   noise?: number;
+  /**
+   * A gate every training waits at before it prints its summary, so that a test, not the machine's
+   * speed, decides when trainings end (see makeGate).
+   */
+  gate?: Gate;
+}
+
+/**
+ * What a test opens for the fake target's trainings: each one waits until it takes a token
+ * (`release`), or until the gate is `open` for good. A live run then cannot race ahead of the test
+ * however slow the machine is: while the test acts, the training in flight waits.
+ */
+export interface Gate {
+  dir: string;
+  /** Lets `count` more trainings finish. */
+  release(count?: number): void;
+  /** Lets every training finish from now on. */
+  open(): void;
+  /** True once the gate is open for good. */
+  readonly isOpen: boolean;
+}
+
+export function makeGate(): Gate {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
+  let tokens = 0;
+  return {
+    dir,
+    release(count = 1) {
+      for (let i = 0; i < count; i++)
+        writeFileSync(path.join(dir, `token-${String(tokens++).padStart(6, '0')}`), '');
+    },
+    open() {
+      writeFileSync(path.join(dir, 'open'), '');
+    },
+    get isOpen() {
+      return existsSync(path.join(dir, 'open'));
+    },
+  };
+}
+
+/** train.py's wait at the gate (lowercase names: the mutate proposer edits only UPPERCASE constants). */
+function gateWait(gate: Gate): string {
+  return `gate_dir = ${JSON.stringify(gate.dir)}
+while not os.path.exists(os.path.join(gate_dir, "open")):
+    tokens = sorted(f for f in os.listdir(gate_dir) if f.startswith("token-"))
+    if tokens:
+        try:
+            os.remove(os.path.join(gate_dir, tokens[0]))
+            break
+        except FileNotFoundError:
+            continue
+    time.sleep(0.05)
+`;
 }
 
 export async function makeFakeTarget(options: FakeTargetOptions = {}): Promise<string> {
@@ -32,6 +85,7 @@ for step in range(5):
 print()
 ${options.crashWhen ? `if ${options.crashWhen}:\n    raise RuntimeError("this configuration crashes")` : ''}
 ${options.extra ?? ''}
+${options.gate ? gateWait(options.gate) : ''}
 loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
 ${options.noise ? `loss += ${options.noise} * [0, 1, -1][int(os.environ.get("SEED", "0")) % 3]` : ''}
 print("---")
