@@ -27,7 +27,8 @@ const code = await new Promise((resolve) => {
       'tsx',
       '--test',
       '--test-concurrency=1',
-      '--test-timeout=300000',
+      // Per file: the first-run test builds the Temporal CLI and runs the demo on a loaded machine.
+      '--test-timeout=900000',
       '--test-reporter=spec',
       ...files,
     ],
