@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { connectClient, temporalSettings, withConnectRetry } from '../lib/node/connection';
 import type { DevServer } from '../lib/node/devServer';
+import { autoresearchHome, homePath } from '../lib/node/home';
 import { freshEnv, portIsFree, processesNaming, runCli } from './support/freshMachine';
 import { freePort, startOwnServer } from './support/temporal';
 
@@ -137,6 +138,20 @@ describe('a start that fails', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       squatter.close();
+    }
+  });
+});
+
+describe('AUTORESEARCH_HOME', () => {
+  it('a relative home is taken from the current folder (go install refuses a relative GOBIN)', async () => {
+    const saved = process.env.AUTORESEARCH_HOME;
+    process.env.AUTORESEARCH_HOME = 'rel-home';
+    try {
+      assert.equal(autoresearchHome(), path.resolve('rel-home'));
+      assert.equal(homePath('bin', 'temporal'), path.resolve('rel-home', 'bin', 'temporal'));
+    } finally {
+      if (saved === undefined) delete process.env.AUTORESEARCH_HOME;
+      else process.env.AUTORESEARCH_HOME = saved;
     }
   });
 });
