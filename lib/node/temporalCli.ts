@@ -39,7 +39,7 @@ export async function ensureTemporalCli(log: (line: string) => void = () => {}):
   const started = Date.now();
   // go -v names each package as it builds it, and `go: downloading ...` each module: the last such line
   // is what the build is doing, said with the elapsed time every 20 s so a long first build looks alive.
-  let doing = 'resolving modules';
+  let doing = 'go has printed nothing yet (modules and packages come from its caches; then it links)';
   const every = Number(process.env.AUTORESEARCH_PROGRESS_EVERY_MS) || 20_000;
   const alive = setInterval(
     () => log(`still building the Temporal CLI (${elapsed(Date.now() - started)}): ${doing}`),
@@ -52,7 +52,7 @@ export async function ensureTemporalCli(log: (line: string) => void = () => {}):
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       const last = chunk.toString().trim().split('\n').pop()?.trim();
-      if (last) doing = /^go: /.test(last) ? last.slice(4) : `compiling ${last}`;
+      if (last) doing = `go's last line: ${/^go: /.test(last) ? last.slice(4) : `compiled ${last}`}`;
     });
     return child;
   };
