@@ -1,5 +1,6 @@
 // `npm start`: the embedded server, a worker and a run on the bundled CPU example, with live progress,
 // ending in the results table and the Web UI link. Everything it needs it sets up itself.
+import type { Client } from '@temporalio/client';
 import { runUiUrl, startRun } from '../client';
 import { connectClient, connectWorkerConnection } from '../lib/node/connection';
 import { materializeExample } from '../lib/node/exampleTarget';
@@ -26,10 +27,31 @@ function timestampTag(): string {
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
-  const { log } = options;
-  const extraPath = await ensureUv(log);
+  const extraPath = await ensureUv(options.log);
   const server = await options.ensureServer();
-  const connection = await connectWorkerConnection(server.settings);
+  // The server this process started is stopped on every path: a failed demo leaves nothing running.
+  let completed = false;
+  try {
+    await demoRun(server, extraPath, options);
+    completed = true;
+  } finally {
+    if (server.started) {
+      if (completed && options.keepServer && server.uiUrl) {
+        console.log(`The Web UI stays up at ${server.uiUrl}; press Ctrl-C to stop the server.`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+      }
+      await server.started.stop();
+    }
+  }
+}
+
+async function demoRun(server: ServerHandle, extraPath: string[], options: DemoOptions): Promise<void> {
+  // Retried for a while: a server this process has just started may still be settling on a busy machine.
+  const retry = { retryForMs: 60_000, log: options.log };
+  const connection = await connectWorkerConnection(server.settings, retry);
   // Two slots: the baseline's extra seeds (the noise measurement) train side by side on a 2-core laptop.
   const workers = await createWorkers({
     connection,
@@ -38,8 +60,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     slots: 2,
   });
   const workersDone = runWorkers(workers);
-  const client = await connectClient(server.settings);
+  let client: Client | undefined;
   try {
+    client = await connectClient(server.settings, retry);
     const repo = await materializeExample('tinylm', homePath('demo', 'tinylm'));
     const tag = timestampTag();
     // Claude when a key is here; the offline mutate proposer otherwise.
@@ -79,17 +102,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     for (const w of workers) w.shutdown();
     await workersDone;
-    await client.connection.close();
+    await client?.connection.close();
     await connection.close();
-  }
-  if (server.started) {
-    if (options.keepServer && server.uiUrl) {
-      console.log(`The Web UI stays up at ${server.uiUrl}; press Ctrl-C to stop the server.`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-    }
-    await server.started.stop();
   }
 }

@@ -4,7 +4,13 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { START_DEFAULTS, runHandle, runUiUrl, startRun } from '../client';
 import { Repo } from '../lib/node/git';
-import { connectClient, connectWorkerConnection, temporalSettings } from '../lib/node/connection';
+import {
+  connectClient,
+  connectWorkerConnection,
+  isConnectionError,
+  noServerHint,
+  temporalSettings,
+} from '../lib/node/connection';
 import { startDevServer } from '../lib/node/devServer';
 import { installQuietRuntime } from '../lib/node/logging';
 import { DEFAULT_CLAUDE } from '../lib/node/claudeProposer';
@@ -34,8 +40,11 @@ installQuietRuntime();
 const log = (line: string) => console.error(line);
 
 /** Connects, finds the run (`--tag`, or the only running one), calls `act`, and always disconnects. */
+/** Client commands wait this long for a server that does not answer yet (one being started beside them). */
+const CLIENT_RETRY = { retryForMs: 5_000 };
+
 async function withRun(tagOption: string | undefined, act: (client: Client, tag: string) => Promise<void>) {
-  const client = await connectClient();
+  const client = await connectClient(temporalSettings(), CLIENT_RETRY);
   try {
     await act(client, await resolveTag(client, tagOption));
   } finally {
@@ -127,7 +136,8 @@ program
       throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
     const settings = temporalSettings();
-    const connection = await connectWorkerConnection(settings);
+    // A worker may come up before its server (a Compose stack, a reboot): it waits for it, within bounds.
+    const connection = await connectWorkerConnection(settings, { retryForMs: 120_000, log });
     const workers = await createWorkers({
       connection,
       namespace: settings.namespace,
@@ -265,7 +275,7 @@ program
         wait?: boolean;
       },
     ) => {
-      const client = await connectClient();
+      const client = await connectClient(temporalSettings(), CLIENT_RETRY);
       // Said before the target is checked: the running run's branch would otherwise be the complaint.
       const running = await runHandle(client, opts.tag)
         .describe()
@@ -494,11 +504,9 @@ program
 program.parseAsync().then(
   () => process.exit(0),
   (err: Error) => {
-    if (/Failed to connect before the deadline|tcp connect error|ConnectionRefused/i.test(err.message))
-      err.message =
-        `No Temporal server answers at ${temporalSettings().address}: start one with \`autoresearch server\` ` +
-        '(or `npm start` for the demo), or point TEMPORAL_ADDRESS at yours.';
+    // The error as it came, always; a hint beside it when it says no server answered.
     console.error(`autoresearch: ${err.message}`);
+    if (isConnectionError(err)) console.error(`autoresearch: ${noServerHint(temporalSettings().address)}`);
     process.exit(1);
   },
 );

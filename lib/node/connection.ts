@@ -24,15 +24,76 @@ export function isLocalAddress(address: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)(:\d+)?$/.test(address);
 }
 
-export async function connectClient(settings = temporalSettings()): Promise<Client> {
-  const connection = await Connection.connect(
-    settings.connectionOptions as Parameters<typeof Connection.connect>[0],
+/** Errors that mean "no server answers (yet)": worth a retry while one may be starting, and a hint after. */
+export const CONNECTION_ERROR =
+  /Failed to connect before the deadline|tcp connect error|ConnectionRefused|ECONNREFUSED|connection refused|transport error|14 UNAVAILABLE/i;
+
+export function isConnectionError(err: unknown): boolean {
+  return err instanceof Error && CONNECTION_ERROR.test(err.message);
+}
+
+export interface RetryOptions {
+  /** Keep trying this long while the server does not answer (default 0: one try). */
+  retryForMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * `connect()`, tried again with backoff (0.25 s, doubling up to 5 s) while it fails for want of an
+ * answering server, for at most `retryForMs`: a server just started, or one starting beside this worker.
+ * Any other error, and the last one, is thrown as it was.
+ */
+export async function withConnectRetry<T>(
+  what: string,
+  connect: () => Promise<T>,
+  { retryForMs = 0, log }: RetryOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + retryForMs;
+  let pause = 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (!isConnectionError(err) || Date.now() + pause > deadline) throw err;
+      if (attempt === 1)
+        log?.(
+          `${what}: ${(err as Error).message.split('\n')[0]}; trying again for up to ${Math.round(retryForMs / 1000)}s`,
+        );
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 5000);
+    }
+  }
+}
+
+export async function connectClient(
+  settings = temporalSettings(),
+  retry: RetryOptions = {},
+): Promise<Client> {
+  const connection = await withConnectRetry(
+    `No Temporal server answers at ${settings.address} yet`,
+    () => Connection.connect(settings.connectionOptions as Parameters<typeof Connection.connect>[0]),
+    retry,
   );
   return new Client({ connection, namespace: settings.namespace });
 }
 
-export async function connectWorkerConnection(settings = temporalSettings()): Promise<NativeConnection> {
-  return NativeConnection.connect(settings.connectionOptions);
+export async function connectWorkerConnection(
+  settings = temporalSettings(),
+  retry: RetryOptions = {},
+): Promise<NativeConnection> {
+  return withConnectRetry(
+    `No Temporal server answers at ${settings.address} yet`,
+    () => NativeConnection.connect(settings.connectionOptions),
+    retry,
+  );
+}
+
+/** What `autoresearch` adds under an error that says no server answered: the error itself stays as it was. */
+export function noServerHint(address: string): string {
+  return (
+    `No Temporal server answers at ${address}: start one with \`autoresearch server\` ` +
+    '(or `npm start` for the demo), or point TEMPORAL_ADDRESS at yours.'
+  );
 }
 
 /** Whether a Temporal frontend answers at `address` within `timeoutMs`. */

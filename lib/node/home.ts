@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 export function autoresearchHome(): string {
-  return process.env.AUTORESEARCH_HOME ?? path.join(homedir(), '.autoresearch');
+  // Absolute: it becomes go install's GOBIN, which must be.
+  return path.resolve(process.env.AUTORESEARCH_HOME || path.join(homedir(), '.autoresearch'));
 }
 
 export function homePath(...parts: string[]): string {

@@ -36,20 +36,47 @@ export async function ensureTemporalCli(log: (line: string) => void = () => {}):
   const bin = path.dirname(cachedTemporalCli());
   mkdirSync(bin, { recursive: true });
   log(`Building the Temporal CLI with Go (${TEMPORAL_CLI_MODULE}); the first time takes a few minutes...`);
-  const attempt = (extra: Record<string, string>) =>
-    execa(go, ['install', TEMPORAL_CLI_MODULE], {
+  const started = Date.now();
+  // go -v names each package as it builds it, and `go: downloading ...` each module: the last such line
+  // is what the build is doing, said with the elapsed time every 20 s so a long first build looks alive.
+  let doing = 'go has printed nothing yet (modules and packages come from its caches; then it links)';
+  const every = Number(process.env.AUTORESEARCH_PROGRESS_EVERY_MS) || 20_000;
+  const alive = setInterval(
+    () => log(`still building the Temporal CLI (${elapsed(Date.now() - started)}): ${doing}`),
+    every,
+  );
+  const attempt = async (extra: Record<string, string>) => {
+    const child = execa(go, ['install', '-v', TEMPORAL_CLI_MODULE], {
       env: { GOBIN: bin, GOFLAGS: '-buildvcs=false', ...extra },
       reject: false,
     });
-  let result = await attempt({});
-  // Without the checksum database, the CLI's own go.sum still pins every dependency.
-  if (result.exitCode !== 0 && /sum\.golang\.org|checksum database|verifying module/i.test(result.stderr))
-    result = await attempt({ GOSUMDB: 'off' });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const last = chunk.toString().trim().split('\n').pop()?.trim();
+      if (last) doing = `go's last line: ${/^go: /.test(last) ? last.slice(4) : `compiled ${last}`}`;
+    });
+    return child;
+  };
+  let result;
+  try {
+    result = await attempt({});
+    // Without the checksum database, the CLI's own go.sum still pins every dependency.
+    if (result.exitCode !== 0 && /sum\.golang\.org|checksum database|verifying module/i.test(result.stderr))
+      result = await attempt({ GOSUMDB: 'off' });
+  } finally {
+    clearInterval(alive);
+  }
   if (result.exitCode !== 0) {
     log(`go install failed: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     return null;
   }
+  log(`Built the Temporal CLI in ${elapsed(Date.now() - started)}: ${cachedTemporalCli()}`);
   return isExecutable(cachedTemporalCli()) ? cachedTemporalCli() : null;
+}
+
+/** 75_000 -> "1m15s". */
+export function elapsed(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 export const NO_TEMPORAL_CLI_HELP =
