@@ -12,7 +12,11 @@ test('every package in package-lock.json admits every Node version package.json 
   const lock = read('package-lock.json') as {
     packages: Record<string, { version?: string; engines?: { node?: string } | string[] }>;
   };
-  assert.equal((lock.packages['']?.engines as { node?: string } | undefined)?.node, declared, 'the lock is current');
+  assert.equal(
+    (lock.packages['']?.engines as { node?: string } | undefined)?.node,
+    declared,
+    'the lock is current',
+  );
   const narrower = Object.entries(lock.packages)
     .filter(([name]) => name !== '')
     .map(([name, pkg]) => ({ name, version: pkg.version, node: (pkg.engines as { node?: string })?.node }))
