@@ -2,7 +2,7 @@
 // for a bounded time; an error still says what really failed (a hint beside it, never instead of it); a
 // start that fails stops what it started.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,9 @@ import { connectClient, temporalSettings, withConnectRetry } from '../lib/node/c
 import type { DevServer } from '../lib/node/devServer';
 import { autoresearchHome, homePath } from '../lib/node/home';
 import { freshEnv, portIsFree, processesNaming, runCli } from './support/freshMachine';
+import { AUTORESEARCH_CLI } from './support/commandLines';
 import { freePort, startOwnServer } from './support/temporal';
+import { waitFor } from './support/waitFor';
 
 const CLI = fileURLToPath(new URL('../bin/autoresearch.js', import.meta.url));
 
@@ -139,6 +141,44 @@ describe('a start that fails', () => {
       for (const socket of sockets) socket.destroy();
       squatter.close();
     }
+  });
+});
+
+describe('a demo killed with SIGKILL', () => {
+  it('takes the dev server it started down with it', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'ar-killed-home-'));
+    const port = freePort();
+    const env = freshEnv(home, port);
+    env.AUTORESEARCH_TEMPORAL_CLI = process.env.AUTORESEARCH_TEMPORAL_CLI;
+    const demo = spawn(
+      process.execPath,
+      [AUTORESEARCH_CLI, 'demo', '--max-experiments', '1', '--budget', '3'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    let stdout = '';
+    demo.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise((resolve) => demo.once('exit', resolve));
+    // The server is up and the run started: then the demo dies without a chance to clean up.
+    await waitFor(
+      'the demo to start its run',
+      () => (/autoresearch demo: run/.test(stdout) ? true : undefined),
+      600_000,
+    );
+    assert.ok(
+      processesNaming(home).some((cmd) => /server start-dev/.test(cmd)),
+      'the demo started a server',
+    );
+    demo.kill('SIGKILL');
+    await exited;
+    await waitFor(
+      'the dev server to be gone',
+      () => (processesNaming(home).length === 0 ? true : undefined),
+      600_000,
+    );
+    assert.ok(await portIsFree(port), `port ${port} is free again`);
   });
 });
 

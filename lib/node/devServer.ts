@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_SEARCH_ATTRIBUTES, devServerSearchAttributeFlags } from '../searchAttributes';
+import { findOnPath } from './executables';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './temporalCli';
 
 export interface DevServerOptions {
@@ -54,8 +55,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...devServerSearchAttributeFlags(),
     ...(options.headless ? ['--headless'] : []),
   ];
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  // However this process ends (an error, process.exit), the server it started does not outlive it.
+  // However this process ends, the server it started does not outlive it: on exit (an error,
+  // process.exit) it is killed here; if this process is SIGKILLed, the kernel kills it (setpriv
+  // --pdeathsig, util-linux, where present; it execs the CLI, so the server keeps its pid).
+  const setpriv = process.platform === 'linux' ? findOnPath('setpriv') : null;
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let stderr = '';
