@@ -644,7 +644,13 @@ if MODE == "flood":
       );
       gate.release(); // the baseline
       const checkout = await checkoutState(repo);
-      const handle = await startRun(h.client, { repo, tag: 'bad-setup', maxExperiments: 3, ...h.queues });
+      const handle = await startRun(h.client, {
+        repo,
+        tag: 'bad-setup',
+        maxExperiments: 3,
+        noiseRuns: 1,
+        ...h.queues,
+      });
       // Experiment 1 is set up and trains, held at the gate: the experiments after it set up after the
       // change below, however slow the machine.
       await waitFor('the baseline, and experiment 1 training past its set-up', async () =>

@@ -44,6 +44,7 @@ describe('durability', () => {
       repo,
       tag: 'kill9',
       maxExperiments: 2,
+      noiseRuns: 1, // one baseline training: the gate lets one through
       heartbeatTimeoutSeconds: 3,
       ...queues,
     });

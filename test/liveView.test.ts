@@ -163,7 +163,13 @@ describe('autoresearch status --watch', () => {
     const gate = makeGate();
     const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
     gate.release(); // the baseline
-    const handle = await startRun(h.client, { repo, tag: 'watched', maxExperiments: 2, ...h.queues });
+    const handle = await startRun(h.client, {
+      repo,
+      tag: 'watched',
+      maxExperiments: 2,
+      noiseRuns: 1,
+      ...h.queues,
+    });
     const env = { ...process.env, TEMPORAL_ADDRESS: h.address };
     const plain = watch(['status', '--watch', '--tag', 'watched'], env);
     const json = watch(['status', '--watch', '--json', '--tag', 'watched'], env);

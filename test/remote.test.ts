@@ -298,7 +298,15 @@ describe('a run across machines: training workers with clones of their own', () 
     });
     const checkout = await checkoutState(repo);
     // Two experiments in flight: one on each worker.
-    const request: StartRunRequest = { repo, tag, maxExperiments: 4, remote, parallel: 2, ...queues };
+    const request: StartRunRequest = {
+      repo,
+      tag,
+      maxExperiments: 4,
+      remote,
+      parallel: 2,
+      noiseRuns: 1,
+      ...queues,
+    };
     const handle = await startRun(client, request);
     await waitFor('a training in each worker', () =>
       dirs.every((dir) => trainingIn(dir)) ? true : undefined,

@@ -293,7 +293,7 @@ describe('steering a live run', () => {
     const gate = makeGate();
     const repo = await makeFakeTarget({ gate, timeoutSeconds: 3600 });
     gate.release(); // the baseline
-    const handle = await startRun(h.client, { repo, tag: 'deadline', ...h.queues });
+    const handle = await startRun(h.client, { repo, tag: 'deadline', noiseRuns: 1, ...h.queues });
     await waitFor('experiment 1 to train', async () => {
       const s = await handle.query(statusQuery);
       return s.experimentsDone === 1 && s.inFlight.some((a) => a.n === 1 && a.phase === 'training')
