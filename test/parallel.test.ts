@@ -173,6 +173,7 @@ describe('parallel slots', () => {
       maxExperiments: 5,
       proposer: 'command',
       command: { command: propose, timeoutSeconds: 60 },
+      noiseRuns: 1, // the handshake counts trainings: the baseline trains once
       ...h.queues,
     });
     const summary = (await handle.result()) as RunSummary;
