@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createLogUpdate } from 'log-update';
 import type { ExperimentRecord, RunStatus } from '../lib/types';
-import { identicalRuns, runsWord } from '../workflows/keepRule';
+import { identicalRuns, runsMeasured, runsWord } from '../workflows/keepRule';
 import { alsoInFlight, seedsText } from './render';
 import { followRun } from './watch';
 
@@ -48,9 +48,8 @@ export function liveViewText(status: RunStatus, now: number, beat?: TrainingBeat
   } else lines.push(`best ${metric}: none yet`);
   if (s.noise && identicalRuns(s.noise)) {
     // Identical runs: nothing to allow for, so the strict rule is what decides, whichever was chosen.
-    const runs = s.noise.groups.reduce((a, g) => a + g.metrics.length, 0);
     lines.push(
-      `noise 0 (${runs} identical runs): deterministic target; keep rule ${s.keepRule?.rule === 'noise-aware' ? 'strict in effect' : 'strict'}`,
+      `noise 0 (${runsMeasured(s.noise)} identical runs): deterministic target; keep rule ${s.keepRule?.rule === 'noise-aware' ? 'strict in effect' : 'strict'}`,
     );
   } else if (s.noise)
     lines.push(

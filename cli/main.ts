@@ -39,10 +39,10 @@ installQuietRuntime();
 
 const log = (line: string) => console.error(line);
 
-/** Connects, finds the run (`--tag`, or the only running one), calls `act`, and always disconnects. */
 /** Client commands wait this long for a server that does not answer yet (one being started beside them). */
 const CLIENT_RETRY = { retryForMs: 5_000 };
 
+/** Connects, finds the run (`--tag`, or the only running one), calls `act`, and always disconnects. */
 async function withRun(tagOption: string | undefined, act: (client: Client, tag: string) => Promise<void>) {
   const client = await connectClient(temporalSettings(), CLIENT_RETRY);
   try {

@@ -1,7 +1,7 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
 import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
-import { identicalRuns, keepRuleInForce, runsWord } from '../workflows/keepRule';
+import { identicalRuns, keepRuleInForce, runsMeasured, runsWord } from '../workflows/keepRule';
 
 function fmtMetric(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(6);
@@ -95,7 +95,7 @@ export function noiseText(status: RunStatus): string | null {
   if (!noise) return null;
   // A worker still running the code from before the keep rules reports the baseline's runs alone.
   if (!Array.isArray(noise.groups)) return `noise: ±${noise.std.toFixed(6)} (std of the baseline's runs)`;
-  const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
+  const runs = runsMeasured(noise);
   const from = noise.groups.map((g) => g.n).join(', ');
   const latest = noise.groups.at(-1)!;
   // Identical runs: a deterministic target, whose noise is 0 (the strict rule is then right).

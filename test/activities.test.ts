@@ -19,20 +19,11 @@ import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
 import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
 import { isRunning, pathWithout, withPath } from './support/processes';
+import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 
-async function prepared(repo: string, tag: string): Promise<PreparedRun> {
-  const env = new MockActivityEnvironment({
-    workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'run-1' },
-  });
-  return env.run(prepareRun, { repo, tag });
-}
-
-/** Experiment 1 of a prepared run, proposed by the mutate proposer. */
-function firstProposal(repo: string, tag: string, run: PreparedRun): ProposeInput {
-  const { baseCommit: parent, config, runDir } = run;
-  return { repo, tag, n: 1, parent, proposer: 'mutate', seed: 0, config, notes: [], runDir };
-}
+const prepared = (repo: string, tag: string) => preparedRun(repo, tag);
+const firstProposal = proposalInput;
 
 describe('prepare and propose', () => {
   it('prepare is idempotent for its own run and refuses another run on the same branch', async () => {

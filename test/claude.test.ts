@@ -4,16 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startRun } from '../client';
-import type { PreparedRun, RunSummary } from '../lib/types';
+import type { RunSummary } from '../lib/types';
 import { redirectUpdate, statusQuery } from '../workflows/messages';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { prepareRun } from '../activities/prepare';
-import { proposeCandidate, type ProposeInput } from '../activities/propose';
+import { proposeCandidate } from '../activities/propose';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { proposeWithClaude } from '../lib/node/claudeProposer';
 import { git, makeFakeTarget } from './support/fakeTarget';
+import { preparedRun, proposalInput } from './support/prepared';
 import {
   startFakeAnthropic,
   type FakeAnthropic,
@@ -209,20 +208,8 @@ describe('claude proposer', () => {
 
   it('a proposal retried after a crash between the answer and the commit does not pay twice', async () => {
     const repo = await makeFakeTarget();
-    const run: PreparedRun = await new MockActivityEnvironment({
-      workflowExecution: { workflowId: 'autoresearch-once', runId: 'r' },
-    }).run(prepareRun, { repo, tag: 'once' });
-    const input: ProposeInput = {
-      repo,
-      tag: 'once',
-      n: 1,
-      parent: run.baseCommit,
-      proposer: 'claude',
-      seed: 0,
-      config: run.config,
-      notes: [],
-      runDir: run.runDir,
-    };
+    const run = await preparedRun(repo, 'once');
+    const input = proposalInput(repo, 'once', run, { proposer: 'claude' });
     fake.push(edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'));
     const before = fake.requests.length;
     const first = await proposeCandidate(input);
@@ -244,20 +231,8 @@ describe('claude proposer', () => {
 
   it('an attempt that was paid and then failed counts in the spend of the attempt that succeeds', async () => {
     const repo = await makeFakeTarget();
-    const run: PreparedRun = await new MockActivityEnvironment({
-      workflowExecution: { workflowId: 'autoresearch-paid', runId: 'r' },
-    }).run(prepareRun, { repo, tag: 'paid' });
-    const input: ProposeInput = {
-      repo,
-      tag: 'paid',
-      n: 1,
-      parent: run.baseCommit,
-      proposer: 'claude',
-      seed: 0,
-      config: run.config,
-      notes: [],
-      runDir: run.runDir,
-    };
+    const run = await preparedRun(repo, 'paid');
+    const input = proposalInput(repo, 'paid', run, { proposer: 'claude' });
     fake.push(
       // Attempt 1: an answer that needs repair (paid for), then the API fails the repair call.
       edit('widen the model', 'WIDTH = 99', 'WIDTH = 20'),

@@ -7,14 +7,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { startRun } from '../client';
-import { prepareRun } from '../activities/prepare';
 import { proposeCandidate } from '../activities/propose';
 import { killGroup } from '../lib/node/runSupervised';
-import type { Candidate, PreparedRun, RunSummary } from '../lib/types';
+import type { Candidate, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { groupOf, runningInGroup } from './support/processes';
+import { preparedRun, proposalInput } from './support/prepared';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 import { readRecords } from '../activities/record';
@@ -228,21 +228,11 @@ describe('command proposer', () => {
   it('a retry never runs beside a live attempt: the earlier agent is killed first, each has its own worktree', async () => {
     const repo = await makeFakeTarget();
     const dir = mkdtempSync(path.join(tmpdir(), 'ar-retry-agent-'));
-    const run: PreparedRun = await new MockActivityEnvironment({
-      workflowExecution: { workflowId: 'autoresearch-retry', runId: 'r' },
-    }).run(prepareRun, { repo, tag: 'retry' });
-    const input = {
-      repo,
-      tag: 'retry',
-      n: 1,
-      parent: run.baseCommit,
-      proposer: 'command' as const,
-      seed: 0,
-      config: run.config,
-      notes: [],
-      runDir: run.runDir,
+    const run = await preparedRun(repo, 'retry');
+    const input = proposalInput(repo, 'retry', run, {
+      proposer: 'command',
       command: { command: slowAgent(dir), timeoutSeconds: 700 },
-    };
+    });
     // Attempt 1's agent works on while Temporal has given up on it (a start-to-close or heartbeat
     // timeout seen by the server, a network partition): Temporal starts attempt 2.
     const first = new MockActivityEnvironment({ attempt: 1 }).run(proposeCandidate, input);

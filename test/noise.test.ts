@@ -89,6 +89,8 @@ describe('noise runs', () => {
     assert.equal(seedRuns([0.18, 0.18, 0.18], true).mean, 0.18);
     assert.notEqual(seedRuns([0.18, 0.18, 0.18]).mean, 0.18);
     assert.equal(seedRuns([0.18, 0.18, 0.18], true).runs.std, 0);
+    // ... and the spread those runs recorded: a rounding error above 0, replayed as it was.
+    assert.ok(seedRuns([0.18, 0.18, 0.18]).runs.std > 0);
   });
 
   it('trains the baseline with several seeds: its metric is their mean, and status shows the noise', async () => {

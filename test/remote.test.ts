@@ -20,8 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { prepareRun } from '../activities/prepare';
-import { proposeCandidate, type ProposeInput } from '../activities/propose';
+import { proposeCandidate } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
 import { createTrainActivities, type TrainInput } from '../activities/train';
 import { startRun, type StartRunRequest } from '../client';
@@ -38,6 +37,7 @@ import type {
 import { spawnWorker } from './support/commandLines';
 import { git, makeFakeTarget, makeGate } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
+import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
 
@@ -52,17 +52,9 @@ function workdir(name: string): string {
   return mkdtempSync(path.join(tmpdir(), `ar-workdir-${name}-`));
 }
 
-async function prepared(repo: string, tag: string, remote: string): Promise<PreparedRun> {
-  const env = new MockActivityEnvironment({
-    workflowExecution: { workflowId: `autoresearch-${tag}`, runId: 'run-1' },
-  });
-  return env.run(prepareRun, { repo, tag, remote });
-}
-
-function proposal(repo: string, tag: string, run: PreparedRun, remote: string, n = 1): ProposeInput {
-  const { baseCommit: parent, config, runDir } = run;
-  return { repo, tag, n, parent, proposer: 'mutate', seed: 0, config, notes: [], runDir, remote };
-}
+const prepared = (repo: string, tag: string, remote: string) => preparedRun(repo, tag, { remote });
+const proposal = (repo: string, tag: string, run: PreparedRun, remote: string, n = 1) =>
+  proposalInput(repo, tag, run, { n, remote });
 
 function train(
   trainCandidate: (input: TrainInput) => Promise<TrainingOutcome>,

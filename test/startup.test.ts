@@ -70,15 +70,18 @@ describe('connecting while a server starts', () => {
   });
 
   it('after its bound the last connection error is thrown unchanged', async () => {
+    const refused = async () => {
+      calls++;
+      throw new Error('tcp connect error: Connection refused (os error 111)');
+    };
+    const said = /^Error: tcp connect error: Connection refused \(os error 111\)$/;
     let calls = 0;
-    await assert.rejects(
-      withConnectRetry('x', async () => {
-        calls++;
-        throw new Error('tcp connect error: Connection refused (os error 111)');
-      }),
-      /^Error: tcp connect error: Connection refused \(os error 111\)$/,
-    );
+    await assert.rejects(withConnectRetry('x', refused), said);
     assert.equal(calls, 1, 'no retry without a bound');
+    calls = 0;
+    // With a bound: tried again (0.25 s, then 0.5 s ...) until the next pause would pass it, then as it was.
+    await assert.rejects(withConnectRetry('x', refused, { retryForMs: 3000 }), said);
+    assert.ok(calls >= 2, `tried again within the bound (${calls} tries)`);
   });
 
   it("the CLI keeps the connection error's own words and adds the hint beside them", async () => {

@@ -38,14 +38,20 @@ export const NOISE_WINDOW = 4;
  */
 export function seedRuns(metrics: number[], exact = false): { mean: number; runs: SeedRuns } {
   const mean = exact && allEqual(metrics) ? metrics[0]! : metrics.reduce((a, b) => a + b, 0) / metrics.length;
+  // With `exact`, identical runs have their value for mean, so their spread is exactly 0. Without it (runs
+  // recorded before), the rounding error of the mean stays in the spread: their decisions replay as made.
   const variance =
     metrics.length < 2 ? 0 : metrics.reduce((a, m) => a + (m - mean) ** 2, 0) / (metrics.length - 1);
-  // Identical runs spread 0, not the rounding error of their mean.
-  return { mean, runs: { metrics, std: allEqual(metrics) ? 0 : Math.sqrt(variance) } };
+  return { mean, runs: { metrics, std: Math.sqrt(variance) } };
 }
 
 function allEqual(metrics: readonly number[]): boolean {
   return metrics.every((m) => m === metrics[0]);
+}
+
+/** How many runs the noise estimate pools. */
+export function runsMeasured(noise: NoiseEstimate): number {
+  return noise.groups.reduce((a, g) => a + g.metrics.length, 0);
 }
 
 /** Whether every measurement of `noise` was identical runs: a deterministic target, whose noise is 0. */
@@ -219,6 +225,12 @@ export function runsWord(by: NoiseBy | undefined | null): string {
   return by === 'repeat' ? 'repeats' : by === null ? 'runs' : 'seeds';
 }
 
+/** `count` more runs of an experiment, in words: "2 more seeds", "1 more repeat". */
+export function moreRuns(count: number, by: NoiseBy | null): string {
+  const word = runsWord(by);
+  return `${count} more ${count === 1 ? word.replace(/s$/, '') : word}`;
+}
+
 /** The rule chosen in words (the run's page in the Web UI; `status` says which rule is in force). */
 export function describeKeepRule(rule: KeepRule | null | undefined, by: NoiseBy | null = 'seed'): string {
   if (!rule || rule.rule === 'strict') return 'strict (any better metric keeps)';
@@ -226,9 +238,8 @@ export function describeKeepRule(rule: KeepRule | null | undefined, by: NoiseBy 
 }
 
 function noiseAwareTerms(rule: KeepRule, by: NoiseBy | null): string {
-  const more = `${rule.confirmRuns} more ${runsWord(by).replace(/s$/, rule.confirmRuns === 1 ? '' : 's')}`;
   return (
-    `a gain must exceed ${rule.margin} standard errors; a smaller one trains ${more} and ` +
+    `a gain must exceed ${rule.margin} standard errors; a smaller one trains ${moreRuns(rule.confirmRuns, by)} and ` +
     `its mean decides; the noise is measured again after ${rule.staleAfterKeeps} keeps`
   );
 }
@@ -250,8 +261,7 @@ export function keepRuleInForce(
   if (noiseInUse(rule, noise)) return `noise-aware in force (${noiseAwareTerms(rule, by)})`;
   const inEffect = 'strict in effect (any better metric keeps)';
   if (identicalRuns(noise) && noise) {
-    const runs = noise.groups.reduce((a, g) => a + g.metrics.length, 0);
-    return `${inEffect}: the noise measured 0 (${runs} identical runs), a deterministic target`;
+    return `${inEffect}: the noise measured 0 (${runsMeasured(noise)} identical runs), a deterministic target`;
   }
   if (noiseBy === undefined) return `${inEffect}: no noise measured (yet)`;
   if (noiseBy === null)

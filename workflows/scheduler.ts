@@ -33,7 +33,7 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { currentDetails } from './details';
-import { noiseByOf, runsWord, seedRuns } from './keepRule';
+import { moreRuns, noiseByOf, runsWord, seedRuns } from './keepRule';
 import { experimentRecord, type RunState } from './runState';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
@@ -471,8 +471,7 @@ export class Scheduler {
     const more = state.options.keepRule?.confirmRuns ?? 0;
     const by = this.noiseBy;
     if (more < 1 || !by) return first;
-    const word = runsWord(by).replace(/s$/, more > 1 ? 's' : '');
-    const doing = `${candidate.description} (confirming with ${more} more ${word})`;
+    const doing = `${candidate.description} (confirming with ${moreRuns(more, by)})`;
     return this.trainSeeds(candidate, first, more, doing);
   }
 

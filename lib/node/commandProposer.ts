@@ -13,7 +13,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,6 +21,7 @@ import { logTail } from '../metrics';
 import { systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
 import type { CommandSettings } from '../types';
 import type { Repo } from './git';
+import { groupGone, groupWorksIn } from './processGroups';
 import { killGroup, readTail, runSupervised } from './runSupervised';
 import { checkoutWorktree, worktreeChanges, type WorktreeChange } from './slot';
 import { withoutSecrets } from './trainingEnv';
@@ -218,9 +218,11 @@ async function stopEarlierAttempts(
   if (existsSync(`${stem}.pid`)) pidFiles.push({ file: `${stem}.pid`, worktree: name });
   for (const { file, worktree } of pidFiles) {
     const pgid = Number(readFileSync(file, 'utf8'));
-    if (Number.isInteger(pgid) && pgid > 0 && isAgentGroup(pgid, path.join(worktrees, worktree))) {
+    // The agent starts in its attempt's worktree, a path unique to the attempt: a pid reused since by an
+    // unrelated program, or by a training, does not match. Without /proc to ask, the pid file is trusted.
+    if (Number.isInteger(pgid) && pgid > 0 && groupWorksIn(pgid, path.join(worktrees, worktree)) !== false) {
       killGroup(pgid, 'SIGKILL');
-      await groupGone(pgid);
+      await groupGone(pgid, REAP_TIMEOUT_MS, 'The agent of an earlier attempt');
     }
     rmSync(file, { force: true });
   }
@@ -230,67 +232,4 @@ async function stopEarlierAttempts(
     rmSync(path.join(worktrees, entry), { recursive: true, force: true });
   }
   await repo.raw(['worktree', 'prune']);
-}
-
-/**
- * Whether the group is that attempt's agent: one of its live processes works in the attempt's worktree
- * (the agent starts there; the path is unique to the attempt, so a pid reused since by an unrelated
- * program, or by a training, does not match). Without /proc to ask, the pid file is trusted.
- */
-function isAgentGroup(pgid: number, worktree: string): boolean {
-  const members = groupMembers(pgid);
-  if (members === null) return true;
-  const parent = path.dirname(worktree);
-  const real = path.join(existsSync(parent) ? realpathSync(parent) : parent, path.basename(worktree));
-  return members.some(
-    ({ cwd }) => cwd === real || cwd === `${real} (deleted)` || cwd.startsWith(real + path.sep),
-  );
-}
-
-/** Waits until no live process is left in the group (a zombie, dead but not yet reaped, counts as gone). */
-async function groupGone(pgid: number): Promise<void> {
-  const deadline = Date.now() + REAP_TIMEOUT_MS;
-  while (groupAlive(pgid)) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `The agent of an earlier attempt (process group ${pgid}) is still alive ${REAP_TIMEOUT_MS / 1000} s after ` +
-          `SIGKILL (a process stuck in the kernel, e.g. on a hung file system); see it with \`ps -g ${pgid}\`.`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function groupAlive(pgid: number): boolean {
-  const members = groupMembers(pgid);
-  if (members) return members.length > 0;
-  try {
-    process.kill(-pgid, 0); // zombies count here: without /proc there is nothing finer
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The live processes of a group and their working directories; null where there is no /proc to ask. */
-function groupMembers(pgid: number): Array<{ pid: number; cwd: string }> | null {
-  if (!existsSync('/proc/self/stat')) return null;
-  const members: Array<{ pid: number; cwd: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid || fields[0] === 'Z') continue;
-      let cwd = '';
-      try {
-        cwd = readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        // not ours to inspect
-      }
-      members.push({ pid: Number(entry), cwd });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return members;
 }

@@ -68,22 +68,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  const stop = async () => {
+    await stopChild(child);
+    process.removeListener('exit', killOnExit);
+  };
   const namespace = options.namespace ?? 'default';
   try {
     await waitUntilReady(address, namespace, child, () => stderr, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
   } catch (err) {
-    await stopChild(child);
-    process.removeListener('exit', killOnExit);
+    await stop();
     throw err;
   }
-  return {
-    address,
-    uiUrl: options.headless ? null : `http://localhost:${uiPort}`,
-    stop: async () => {
-      await stopChild(child);
-      process.removeListener('exit', killOnExit);
-    },
-  };
+  return { address, uiUrl: options.headless ? null : `http://localhost:${uiPort}`, stop };
 }
 
 /**

@@ -1,20 +1,10 @@
 // A slot is one place a training runs (one GPU on one worker). It owns a git worktree of the target,
 // reused across experiments so set-up (uv sync, data) happens once; a lock so two workers on one
 // machine never share it; and a pid file so a group left by a dead worker is reaped.
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from './git';
+import { groupWorksIn } from './processGroups';
 import { killGroup } from './runSupervised';
 import { slotDir } from './runPaths';
 
@@ -85,24 +75,6 @@ export function reapLeftoverTraining(slot: Slot): void {
   const pgid = Number(readFileSync(slot.pidFile, 'utf8'));
   if (pgid > 0 && groupWorksIn(pgid, slot.dir) !== false) killGroup(pgid, 'SIGKILL');
   rmSync(slot.pidFile, { force: true });
-}
-
-/** Whether a live process of group `pgid` works inside `dir`; null where there is no /proc to ask. */
-function groupWorksIn(pgid: number, dir: string): boolean | null {
-  if (!existsSync('/proc/self/stat')) return null;
-  const real = realpathSync(dir);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === real || cwd.startsWith(real + path.sep)) return true;
-    } catch {
-      // the process ended meanwhile, or is not ours to inspect
-    }
-  }
-  return false;
 }
 
 /**

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { AUTORESEARCH_CLI } from './commandLines';
+import { isRunning } from './processes';
 
 export interface Finished {
   code: number | null;
@@ -48,9 +49,8 @@ export function processesNaming(needle: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (state !== 'Z' && cmdline.includes(needle) && !cmdline.includes('firstRun.test'))
+      if (cmdline.includes(needle) && !cmdline.includes('firstRun.test') && isRunning(Number(pid)))
         found.push(cmdline);
     } catch {
       // gone meanwhile
