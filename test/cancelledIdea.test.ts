@@ -3,8 +3,7 @@
 // same edit is not refused as "tried already". In a file of its own: the steering file's tests already
 // fill the test runner's per-file time on a loaded machine.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
@@ -12,7 +11,7 @@ import { readRecords } from '../activities/record';
 import type { RunSummary } from '../lib/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch } from './support/commandLines';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, holdTraining, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
@@ -23,15 +22,8 @@ describe('a cancelled idea', () => {
 
   it('a queued idea cancelled by pause --now trains after resume; its candidate moves to cancelled/<n>', async () => {
     // The queued idea's training says it started, then waits for a file the test writes: no timing.
-    const dir = mkdtempSync(path.join(tmpdir(), 'ar-cancelled-'));
-    const started = path.join(dir, 'started');
-    const release = path.join(dir, 'release');
-    const repo = await makeFakeTarget({
-      extra:
-        'if LEARNING_RATE == 0.05:\n' +
-        `    open(${JSON.stringify(started)}, "a").write("started\\n")\n` +
-        `    while not os.path.exists(${JSON.stringify(release)}):\n        time.sleep(0.05)`,
-    });
+    const hold = holdTraining('LEARNING_RATE == 0.05');
+    const repo = await makeFakeTarget({ extra: hold.code });
     const checkout = await checkoutState(repo);
     const IDEA = 'LEARNING_RATE=0.05';
     const handle = await startRun(h.client, {
@@ -42,7 +34,7 @@ describe('a cancelled idea', () => {
       ...h.queues,
     });
     await handle.executeUpdate(queueUpdate, { args: [IDEA] });
-    await waitFor("the queued idea's training to start", () => (existsSync(started) ? true : undefined));
+    await waitFor("the queued idea's training to start", () => (existsSync(hold.started) ? true : undefined));
     await autoresearch(['pause', '--now', '--tag', 'again']);
     const paused = await waitFor('the run to pause with the idea cancelled', async () => {
       const s = await handle.query(statusQuery);
@@ -50,7 +42,7 @@ describe('a cancelled idea', () => {
     });
     assert.deepEqual(paused.queue, [IDEA], 'the cancelled idea is back in the queue');
 
-    writeFileSync(release, '');
+    hold.release();
     await autoresearch(['resume', '--tag', 'again']);
     const runDir = path.join(repo, '.git/autoresearch/runs/again');
     const tried = await waitFor('the idea to train after resume', () =>

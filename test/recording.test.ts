@@ -3,8 +3,7 @@
 // mode too; once the cause is fixed, `resume` writes it and every record decided after it, in order.
 import { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readRecords } from '../activities/record';
@@ -12,7 +11,7 @@ import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { workflowBundle } from '../worker';
 import { resumeSignal, statusQuery, stopSignal } from '../workflows/messages';
-import { git, makeFakeTarget } from './support/fakeTarget';
+import { git, holdTraining, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
@@ -25,19 +24,9 @@ describe('a record that fails', () => {
    * while it trains. Resolves once the run paused with the reason.
    */
   async function runWithMovedBranch(tag: string) {
-    const gates = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
-    const started = path.join(gates, 'exp1-started');
-    const gate = path.join(gates, 'release');
     // Experiment 1 (LR 0.012, a keep) trains until the test releases it.
-    const repo = await makeFakeTarget({
-      extra: [
-        'if LEARNING_RATE == 0.012:',
-        `    open(${JSON.stringify(started)}, "w").close()`,
-        `    while not os.path.exists(${JSON.stringify(gate)}):`,
-        '        time.sleep(0.1)',
-      ].join('\n'),
-      timeoutSeconds: 3600,
-    });
+    const hold = holdTraining('LEARNING_RATE == 0.012');
+    const repo = await makeFakeTarget({ extra: hold.code, timeoutSeconds: 3600 });
     const agent =
       'lr=$([ "$AUTORESEARCH_EXPERIMENT" = 1 ] && echo 0.012 || echo 0.014) && ' +
       'sed -i "s/^LEARNING_RATE = [0-9.]* /LEARNING_RATE = $lr /" train.py && ' +
@@ -54,7 +43,7 @@ describe('a record that fails', () => {
       command: { command: agent, timeoutSeconds: 600 },
       ...h.queues,
     });
-    await waitFor('experiment 1 to train', () => (existsSync(started) ? true : undefined), 4 * 60_000);
+    await waitFor('experiment 1 to train', () => (existsSync(hold.started) ? true : undefined), 4 * 60_000);
     // Someone moves the research branch while experiment 1 trains: its keep cannot move it.
     const branch = `refs/heads/autoresearch/${tag}`;
     const baseline = await git(repo, ['rev-parse', branch]);
@@ -67,7 +56,7 @@ describe('a record that fails', () => {
       'someone else',
     ]);
     await git(repo, ['update-ref', branch, stranger]);
-    writeFileSync(gate, '');
+    hold.release();
 
     const paused = await waitFor(
       'the run to pause with the reason its record failed',

@@ -35,7 +35,7 @@ import type {
   TrainingOutcome,
 } from '../lib/types';
 import { spawnWorker } from './support/commandLines';
-import { git, makeFakeTarget, makeGate } from './support/fakeTarget';
+import { git, holdTraining, makeFakeTarget, makeGate, waitInTraining } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
@@ -350,21 +350,11 @@ describe('a run across machines: training workers with clones of their own', () 
 
   it('publishes a sibling keep (a second keep proposed on the same best) and carries on', async () => {
     const address = await testServer();
-    const gates = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
-    const started = JSON.stringify(path.join(gates, 'exp2-started'));
-    const gate = path.join(gates, 'release');
     // Experiment 1 (LR 0.012) finishes only once experiment 2 (LR 0.014) trains, so both are proposed
     // on the baseline; experiment 2 finishes only when the test releases it, after experiment 1's keep.
+    const second = holdTraining('LEARNING_RATE == 0.014');
     const repo = await makeFakeTarget({
-      extra: [
-        'if LEARNING_RATE == 0.014:',
-        `    open(${started}, "w").close()`,
-        `    while not os.path.exists(${JSON.stringify(gate)}):`,
-        '        time.sleep(0.1)',
-        'if LEARNING_RATE == 0.012:',
-        `    while not os.path.exists(${started}):`,
-        '        time.sleep(0.1)',
-      ].join('\n'),
+      extra: `${second.code}\n${waitInTraining('LEARNING_RATE == 0.012', second.started)}`,
       timeoutSeconds: 3600,
     });
     const remote = await bareRemote(repo);
@@ -406,7 +396,7 @@ describe('a run across machines: training workers with clones of their own', () 
       },
       5 * 60_000,
     );
-    writeFileSync(gate, '');
+    second.release();
     const summary = (await handle.result()) as RunSummary;
     const records = await assertRunInvariants(repo, tag, summary, checkout);
     assert.deepEqual(

@@ -59,6 +59,41 @@ export function makeGate(): Gate {
   };
 }
 
+/**
+ * One experiment's training held until the test lets it go: train.py lines (for `extra`) that, when
+ * `condition` holds (e.g. "LEARNING_RATE == 0.012"), write `started` and wait until `release()`.
+ */
+export interface Hold {
+  code: string;
+  /** Exists once the held training has started. */
+  started: string;
+  release(): void;
+}
+
+export function holdTraining(condition: string): Hold {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ar-hold-'));
+  const started = path.join(dir, 'started');
+  const released = path.join(dir, 'release');
+  return {
+    code: [
+      `if ${condition}:`,
+      `    open(${JSON.stringify(started)}, "w").close()`,
+      ...waitUntilExists(released),
+    ].join('\n'),
+    started,
+    release: () => writeFileSync(released, ''),
+  };
+}
+
+/** train.py lines: when `condition` holds, the training waits until `file` exists. */
+export function waitInTraining(condition: string, file: string): string {
+  return [`if ${condition}:`, ...waitUntilExists(file)].join('\n');
+}
+
+function waitUntilExists(file: string): string[] {
+  return [`    while not os.path.exists(${JSON.stringify(file)}):`, '        time.sleep(0.05)'];
+}
+
 /** train.py's wait at the gate (lowercase names: the mutate proposer edits only UPPERCASE constants). */
 function gateWait(gate: Gate): string {
   return `gate_dir = ${JSON.stringify(gate.dir)}
