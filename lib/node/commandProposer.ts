@@ -231,5 +231,5 @@ async function stopEarlierAttempts(
     await repo.raw(['worktree', 'remove', '--force', path.join(worktrees, entry)]).catch(() => undefined);
     rmSync(path.join(worktrees, entry), { recursive: true, force: true });
   }
-  await repo.raw(['worktree', 'prune']);
+  // What git still lists of them is pruned by checkoutWorktree, which creates this attempt's next.
 }
