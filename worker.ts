@@ -9,6 +9,7 @@ import {
 } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createControlActivities, createTrainActivities, type SlotSpec } from './activities';
+import { checkSandbox } from './lib/node/sandbox';
 
 export const CONTROL_TASK_QUEUE = process.env.AUTORESEARCH_TASK_QUEUE ?? 'autoresearch';
 export const TRAIN_TASK_QUEUE = process.env.AUTORESEARCH_TRAIN_TASK_QUEUE ?? 'autoresearch-gpu';
@@ -35,6 +36,8 @@ export interface WorkerSetup {
   extraPath?: string[];
   /** Where training keeps its clones of runs' git remotes (default: ~/.autoresearch/work). */
   workdir?: string;
+  /** Run training, set-up and evaluation in the bubblewrap sandbox (lib/node/sandbox.ts). */
+  sandbox?: boolean;
   identity?: string;
 }
 
@@ -68,11 +71,18 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   }
   if (setup.train ?? true) {
     const slots = trainingSlots(setup);
+    // A sandbox that cannot be built is said now, with bwrap's own message, not at the first training.
+    if (setup.sandbox) checkSandbox();
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: setup.trainTaskQueue ?? TRAIN_TASK_QUEUE,
-        activities: createTrainActivities({ slots, extraPath: setup.extraPath, workdir: setup.workdir }),
+        activities: createTrainActivities({
+          slots,
+          extraPath: setup.extraPath,
+          workdir: setup.workdir,
+          sandbox: setup.sandbox,
+        }),
         // As many trainings at once as slots, each in a slot of its own: never two on one GPU.
         maxConcurrentActivityTaskExecutions: slots.length,
         // On shutdown, give a training a moment to be cancelled cleanly; it is then retried elsewhere.

@@ -20,6 +20,7 @@ import { fetchCommit, trainingClone } from '../lib/node/remote';
 import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
 import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
 import { checkoutSlot, claimSlot, cleanSlot, modifiedInSlot, type Slot } from '../lib/node/slot';
+import { sandboxArgs } from '../lib/node/sandbox';
 import { trainingEnv } from '../lib/node/trainingEnv';
 
 export interface TrainInput {
@@ -57,6 +58,8 @@ export interface TrainWorkerOptions {
   extraPath?: string[];
   /** Where this worker keeps its clones of runs' remotes (default: ~/.autoresearch/work). */
   workdir?: string;
+  /** Run training, set-up and evaluation in the bubblewrap sandbox (a worker's choice, never a run's). */
+  sandbox?: boolean;
 }
 
 /** The summary block sits at the end of the log; this much of the tail is read to find it. */
@@ -105,6 +108,20 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         }),
         ...seeded.env,
       };
+      // Candidate code sees only its worktree (frozen files and set-up outputs read-only) and no network;
+      // the set-up (the target's own commands, downloads) may reach the network and write its outputs.
+      const sandbox = (network: boolean) =>
+        worker.sandbox
+          ? sandboxArgs({
+              worktree: slot.worktree,
+              network,
+              writableCache: network,
+              pathVariable: env.PATH,
+              readOnlyInWorktree: network
+                ? input.config.files.frozen
+                : [...input.config.files.frozen, ...(input.config.train.setupOutputs ?? [])],
+            })
+          : undefined;
       const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
         ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
 
@@ -114,7 +131,15 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       let outcome = await resumable(trained, input.commit, slot, repo);
       if (!outcome) {
         await checkoutSlot(repo, slot, input.commit, input.config.train.setupOutputs);
-        const setup = await ensureSetup(repo, slot, input, env, beat('setup'), ctx.cancellationSignal);
+        const setup = await ensureSetup(
+          repo,
+          slot,
+          input,
+          env,
+          beat('setup'),
+          ctx.cancellationSignal,
+          sandbox(true),
+        );
         if (setup && setup.exitCode !== 0) {
           if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
           outcome = toOutcome(setup, slot.setupLog, input.config, slot.name, []);
@@ -130,6 +155,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
             pidFile: slot.pidFile,
             cancel: ctx.cancellationSignal,
             onProgress: beat('training'),
+            sandbox: sandbox(false),
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
           outcome = toOutcome(result, logPath, input.config, slot.name, []);
@@ -158,6 +184,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           pidFile: slot.pidFile,
           cancel: ctx.cancellationSignal,
           onProgress: beat('evaluating'),
+          sandbox: sandbox(false),
         });
         if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
         outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
@@ -184,6 +211,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     env: NodeJS.ProcessEnv,
     onProgress: (line: string, seconds: number) => void,
     cancel: AbortSignal,
+    sandbox: string[] | undefined,
   ): Promise<SupervisedResult | null> {
     const commands = input.config.train.setup;
     if (commands.length === 0) return null;
@@ -199,6 +227,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       pidFile: slot.pidFile,
       cancel,
       onProgress,
+      sandbox,
     });
     if (result.exitCode === 0) writeFileSync(slot.setupMarker, key);
     return result;

@@ -26,6 +26,7 @@ import {
 } from '../workflows/messages';
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
+import { ensureBubblewrap } from '../lib/node/sandbox';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
@@ -113,6 +114,7 @@ interface WorkerFlags {
   gpus?: string;
   slots?: number;
   workdir?: string;
+  sandbox?: boolean;
 }
 
 program
@@ -131,10 +133,17 @@ program
     "where training keeps its clones of runs' git remotes (runs started with --remote)",
     (v) => path.resolve(v),
   )
+  .option(
+    '--sandbox',
+    'run candidate code (training, set-up, evaluation) in a bubblewrap sandbox: own PID and network namespace, ' +
+      'read-only file system but the slot, home directory hidden (also AUTORESEARCH_SANDBOX=on)',
+  )
   .action(async (opts: WorkerFlags) => {
     if (opts.controlOnly && opts.trainOnly)
       throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
+    const sandbox = opts.sandbox ?? process.env.AUTORESEARCH_SANDBOX === 'on';
+    if (sandbox && !opts.controlOnly) await ensureBubblewrap(log);
     const settings = temporalSettings();
     // A worker may come up before its server (a Compose stack, a reboot): it waits for it, within bounds.
     const connection = await connectWorkerConnection(settings, { retryForMs: 120_000, log });
@@ -148,6 +157,7 @@ program
       slots: opts.slots,
       extraPath,
       workdir: opts.workdir,
+      sandbox,
     });
     console.log(`worker polling ${settings.address} (${settings.namespace}); Ctrl-C to stop`);
     await runWorkers(workers);

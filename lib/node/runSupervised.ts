@@ -33,6 +33,8 @@ export interface SupervisedRun {
   progressEveryMs?: number;
   /** The log's cap (default: maxLogBytes()); past it only the last LOG_TAIL_BYTES are kept. */
   maxLogBytes?: number;
+  /** Run the command in this sandbox (lib/node/sandbox.ts sandboxArgs: bwrap and its arguments). */
+  sandbox?: string[];
 }
 
 export interface SupervisedResult {
@@ -81,12 +83,22 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
   const log = openSync(run.logPath, 'w');
   const started = Date.now();
   const cap = String(run.maxLogBytes ?? maxLogBytes());
-  const child = spawn(process.execPath, [SUPERVISOR, run.command, cap, String(LOG_TAIL_BYTES)], {
-    cwd: run.cwd,
-    env: run.env,
-    detached: true,
-    stdio: ['pipe', log, log],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      SUPERVISOR,
+      run.command,
+      cap,
+      String(LOG_TAIL_BYTES),
+      ...(run.sandbox ? [JSON.stringify(run.sandbox)] : []),
+    ],
+    {
+      cwd: run.cwd,
+      env: run.env,
+      detached: true,
+      stdio: ['pipe', log, log],
+    },
+  );
   closeSync(log);
   const pgid = child.pid!;
   writeFileSync(run.pidFile, String(pgid));

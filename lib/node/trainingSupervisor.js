@@ -10,13 +10,16 @@ import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 
-const [command, capArg, tailArg] = process.argv.slice(2);
+const [command, capArg, tailArg, wrapperArg] = process.argv.slice(2);
 if (!command) {
   console.error('usage: trainingSupervisor.js "<shell command>" [max log bytes] [tail bytes]');
   process.exit(2);
 }
 const maxLogBytes = Number(capArg) > 0 ? Number(capArg) : Infinity;
 const tailBytes = Number(tailArg) > 0 ? Number(tailArg) : 256 * 1024;
+// The sandbox (bwrap and its arguments, JSON) the command runs in, if any: it ends with `--`.
+/** @type {string[]} */
+const wrapper = wrapperArg ? JSON.parse(wrapperArg) : [];
 
 const killGroup = () => {
   try {
@@ -88,7 +91,9 @@ const flushTail = () => {
 };
 
 // stdout and stderr share one pipe (as they shared the log file before), so their order is kept.
-const child = spawn('/bin/bash', ['-c', `exec 2>&1\n${command}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+const shell = ['/bin/bash', '-c', `exec 2>&1\n${command}`];
+const argv = [...wrapper, ...shell];
+const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
 child.stdout.on('data', onOutput);
 child.on('error', (err) => {
   console.error(`could not start the training command: ${err.message}`);

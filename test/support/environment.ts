@@ -1,10 +1,11 @@
-// What `npm test` sets up before the tests run: the Temporal CLI and uv (installed if missing), and one
+// What `npm test` sets up before the tests run: the Temporal CLI, uv and bubblewrap (installed if missing), and one
 // dev server for the whole suite (tests that restart a server start their own).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../lib/node/devServer';
 import { ensureUv } from '../../lib/node/pythonTools';
+import { ensureBubblewrap } from '../../lib/node/sandbox';
 import { ensureTemporalCli } from '../../lib/node/temporalCli';
 import { freePort } from './temporal';
 
@@ -17,6 +18,7 @@ export async function prepareTestEnvironment(log: (line: string) => void): Promi
   const cli = await ensureTemporalCli(log);
   log(cli ? `temporal CLI: ${cli}` : 'temporal CLI: none; the SDK download is the fallback');
   const uvPath = await ensureUv(log);
+  log(`bubblewrap: ${(await ensureBubblewrap(log)) ?? 'missing: the sandbox tests will fail'}`);
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'ar-test-server-')), 'temporal.sqlite');
   const server = await startDevServer({ port: freePort(), dbFile: db, headless: true, log });
   log(`test server: ${server.address}`);

@@ -1,0 +1,171 @@
+// The sandbox a candidate's training runs in: bubblewrap (the sandbox coding agents use on Linux).
+// Candidate code is hostile until proven otherwise, so inside it sees its own PID namespace (nothing of
+// the worker, and the whole tree dies with the supervisor, setsid or not), no network unless asked, the
+// file system read-only except the slot's worktree and a scratch /tmp, and the home directory hidden but
+// for the tool installations the training needs to start (an interpreter on PATH, uv, caches).
+import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { findOnPath } from './executables';
+
+export interface SandboxSpec {
+  /** The slot's worktree: the only place the training may write besides its scratch /tmp. */
+  worktree: string;
+  /** Let the training reach the network (the set-up's downloads); off for candidate code. */
+  network?: boolean;
+  /**
+   * Let it write the home's ~/.cache (the set-up fills it: uv's cache, data sets). Candidate code reads it
+   * only, and gets a scratch uv cache, so it cannot poison what a later set-up or evaluation reads.
+   */
+  writableCache?: boolean;
+  /** Extra host paths visible read-only (data the target keeps outside the worktree). */
+  readPaths?: string[];
+  /** Extra host paths writable (the tests' gates). */
+  writePaths?: string[];
+  /** Paths inside the worktree the training may read but not change (frozen files, the set-up's outputs). */
+  readOnlyInWorktree?: string[];
+  /** The home directory to hide (default: this process's). */
+  home?: string;
+  /** The PATH the training gets: tool installations on it under the home directory stay visible. */
+  pathVariable?: string;
+}
+
+/** Directories of the home that hold secrets: never shown to a training, even if on PATH. */
+const SECRET_HOME_DIRS = new Set([
+  '.ssh',
+  '.aws',
+  '.gnupg',
+  '.docker',
+  '.kube',
+  '.config',
+  '.netrc',
+  '.git-credentials',
+]);
+
+export const NO_BUBBLEWRAP_HELP =
+  'the training sandbox needs bubblewrap (bwrap): install it (Debian/Ubuntu: apt-get install bubblewrap), ' +
+  'or start the worker without --sandbox to run candidate code unsandboxed';
+
+/**
+ * Installs bubblewrap where it is missing and the machine lets us (root with apt-get, as on a fresh
+ * Debian or Ubuntu box), so `npm test` and a sandboxed worker need nothing done by hand. Returns the
+ * bwrap path, or null when it is still missing (the caller says what to do).
+ */
+export async function ensureBubblewrap(log: (line: string) => void = () => {}): Promise<string | null> {
+  const found = findOnPath('bwrap');
+  if (found || process.getuid?.() !== 0 || !findOnPath('apt-get')) return found;
+  log('installing bubblewrap (the training sandbox) with apt-get ...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = await execa('apt-get', ['update', '-qq'], { env, reject: false });
+  const install = await execa('apt-get', ['install', '-y', '-qq', 'bubblewrap'], { env, reject: false });
+  if (install.exitCode !== 0)
+    log(`could not install bubblewrap: ${(install.stderr || update.stderr).trim().split('\n').slice(-1)[0]}`);
+  return findOnPath('bwrap');
+}
+
+/** The bwrap executable, or an error that names the fix. */
+export function bubblewrap(): string {
+  const found = findOnPath('bwrap');
+  if (!found) throw new Error(NO_BUBBLEWRAP_HELP);
+  return found;
+}
+
+/**
+ * Checks that bwrap can build a sandbox on this machine (user and PID namespaces may be refused in a
+ * container); throws bwrap's own message with the fix.
+ */
+export function checkSandbox(bwrap = bubblewrap()): void {
+  try {
+    execFileSync(bwrap, ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 20_000,
+    });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new Error(
+      `bubblewrap cannot build a sandbox on this machine: ${stderr || (err as Error).message} ` +
+        '(it needs PID and network namespaces: run the worker as root or with unprivileged user namespaces ' +
+        'enabled, or without --sandbox)',
+      { cause: err },
+    );
+  }
+}
+
+/** The directories under `home` that a training needs to start: where its tools on PATH are installed. */
+export function toolDirsInHome(home: string, pathVariable: string): string[] {
+  const dirs = new Set<string>();
+  const entries = pathVariable.split(path.delimiter).filter(Boolean);
+  for (const entry of entries) {
+    for (const candidate of [entry, safeRealpath(entry)]) {
+      const rel = path.relative(home, candidate);
+      if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+      const top = rel.split(path.sep)[0]!;
+      if (SECRET_HOME_DIRS.has(top)) continue;
+      // The project's own state (~/.autoresearch: runs, keys of the dev server) stays hidden but for its tools.
+      dirs.add(top === '.autoresearch' ? path.join(home, '.autoresearch', 'tools') : path.join(home, top));
+    }
+  }
+  // Caches the set-up filled (data sets, uv's managed interpreters) are read at training time.
+  for (const extra of ['.cache', path.join('.local', 'share', 'uv')]) dirs.add(path.join(home, extra));
+  return [...dirs].filter((d) => existsSync(d));
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** The argv prefix that runs a command in the sandbox (the command follows it). */
+export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
+  const home = spec.home ?? homedir();
+  const args = [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+  // GPUs: the device nodes CUDA opens (CUDA_VISIBLE_DEVICES still picks among them).
+  for (const dev of nvidiaDevices()) args.push('--dev-bind', dev, dev);
+  // A fresh /tmp and /run: no agent sockets (ssh, docker, dbus) can be reached from inside.
+  args.push('--tmpfs', '/tmp', '--tmpfs', '/run');
+  if (home && home !== '/' && existsSync(home)) {
+    args.push('--tmpfs', home);
+    const cache = path.join(home, '.cache');
+    if (spec.writableCache) mkdirSync(cache, { recursive: true });
+    for (const dir of toolDirsInHome(home, spec.pathVariable ?? process.env.PATH ?? ''))
+      args.push(spec.writableCache && dir === cache ? '--bind' : '--ro-bind', dir, dir);
+  }
+  if (!spec.writableCache) args.push('--setenv', 'UV_CACHE_DIR', '/tmp/uv-cache');
+  for (const p of spec.readPaths ?? []) if (existsSync(p)) args.push('--ro-bind', p, p);
+  args.push('--bind', spec.worktree, spec.worktree);
+  for (const p of spec.writePaths ?? []) if (existsSync(p)) args.push('--bind', p, p);
+  // The worktree's .git file points git at the records: the training may not redirect it.
+  for (const rel of ['.git', ...(spec.readOnlyInWorktree ?? [])]) {
+    const p = path.join(spec.worktree, rel);
+    if (existsSync(p)) args.push('--ro-bind', p, p);
+  }
+  args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try');
+  if (!spec.network) args.push('--unshare-net');
+  args.push(
+    '--die-with-parent',
+    '--cap-drop',
+    'ALL',
+    '--setenv',
+    'TMPDIR',
+    '/tmp',
+    '--chdir',
+    spec.worktree,
+    '--',
+  );
+  return args;
+}
+
+function nvidiaDevices(): string[] {
+  try {
+    return readdirSync('/dev')
+      .filter((name) => name.startsWith('nvidia'))
+      .map((name) => path.join('/dev', name));
+  } catch {
+    return [];
+  }
+}

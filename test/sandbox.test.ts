@@ -1,0 +1,157 @@
+// The first cases of the attack catalogue: hostile training commands run through the supervisor in the
+// sandbox (real bubblewrap, real processes), each checked to be contained. The command plays train.py.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runSupervised } from '../lib/node/runSupervised';
+import { bubblewrap, checkSandbox, sandboxArgs } from '../lib/node/sandbox';
+import { isRunning, pathWithout, withPath } from './support/processes';
+
+interface Place {
+  root: string;
+  worktree: string;
+  records: string;
+  home: string;
+}
+
+/** A worktree, a records directory beside it (as under .git), and a home holding a secret. */
+function place(): Place {
+  const root = mkdtempSync(path.join(tmpdir(), 'ar-sandbox-'));
+  const worktree = path.join(root, 'worktree');
+  const records = path.join(root, 'records');
+  const home = path.join(root, 'home');
+  mkdirSync(worktree);
+  mkdirSync(records);
+  mkdirSync(path.join(home, '.ssh'), { recursive: true });
+  writeFileSync(path.join(home, '.ssh', 'id_ed25519'), 'PRIVATE-KEY-MATERIAL\n');
+  writeFileSync(path.join(records, '000001.json'), '{"status":"discard"}\n');
+  return { root, worktree, records, home };
+}
+
+async function train(p: Place, command: string, timeoutSeconds = 30) {
+  const logPath = path.join(p.root, 'train.log');
+  const result = await runSupervised({
+    command,
+    cwd: p.worktree,
+    env: { PATH: process.env.PATH, HOME: p.home },
+    logPath,
+    timeoutSeconds,
+    pidFile: path.join(p.root, 'training.pid'),
+    sandbox: sandboxArgs({ worktree: p.worktree, home: p.home }),
+  });
+  return { ...result, log: readFileSync(logPath, 'utf8') };
+}
+
+describe('the training sandbox', () => {
+  it('lets the training write its worktree and a scratch /tmp, and run python', async () => {
+    const p = place();
+    const scratch = `/tmp/ar-scratch-${process.pid}-${Date.now()}`;
+    const run = await train(
+      p,
+      `echo ok > out.txt && echo scratch > ${scratch} && cat ${scratch} && python3 -c "print(6*7)"`,
+    );
+    assert.equal(run.exitCode, 0, run.log);
+    assert.match(run.log, /scratch/);
+    assert.match(run.log, /42/);
+    assert.equal(readFileSync(path.join(p.worktree, 'out.txt'), 'utf8'), 'ok\n');
+    assert.ok(!existsSync(scratch), "the sandbox's /tmp is its own, gone with it");
+  });
+
+  it("cannot read the worker's environment through /proc", async () => {
+    const p = place();
+    const run = await train(
+      p,
+      `cat /proc/${process.pid}/environ | tr '\\0' '\\n' | head -c 100000; echo; ls /proc`,
+    );
+    assert.doesNotMatch(run.log, /PATH=/, 'the worker process is not visible');
+    // Only the sandbox's own processes: a handful of pids, not the machine's.
+    const pids = run.log
+      .split(/\s+/)
+      .filter((w) => /^\d+$/.test(w))
+      .map(Number);
+    assert.ok(!pids.includes(process.pid), `the worker's pid ${process.pid} is not in the sandbox's /proc`);
+  });
+
+  it('cannot read a secret file in the home directory', async () => {
+    const p = place();
+    const run = await train(p, `cat ${p.home}/.ssh/id_ed25519; ls -a ${p.home}`);
+    assert.doesNotMatch(run.log, /PRIVATE-KEY-MATERIAL/);
+    assert.doesNotMatch(run.log, /^\.ssh$/m);
+  });
+
+  it("cannot write into the run's records, nor redirect the worktree's .git", async () => {
+    const p = place();
+    writeFileSync(path.join(p.worktree, '.git'), `gitdir: ${p.records}\n`);
+    const run = await train(
+      p,
+      `echo '{"status":"keep","metric":0.1}' > ${p.records}/000001.json; ` +
+        `echo forged > ${p.records}/000002.json; echo 'gitdir: /' > .git; true`,
+    );
+    assert.equal(run.exitCode, 0);
+    assert.equal(readFileSync(path.join(p.records, '000001.json'), 'utf8'), '{"status":"discard"}\n');
+    assert.deepEqual(readdirSync(p.records), ['000001.json']);
+    assert.equal(readFileSync(path.join(p.worktree, '.git'), 'utf8'), `gitdir: ${p.records}\n`);
+  });
+
+  it('cannot open a socket to a server on the machine (no network)', async () => {
+    const p = place();
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const run = await train(
+        p,
+        `python3 -c "import socket; s=socket.create_connection(('127.0.0.1', ${port}), timeout=3); print('CONNECTED')"`,
+      );
+      assert.notEqual(run.exitCode, 0);
+      assert.doesNotMatch(run.log, /CONNECTED/);
+      assert.equal(connections, 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('cannot kill the worker', async () => {
+    const p = place();
+    const run = await train(p, `kill -9 ${process.pid}; echo tried`);
+    assert.match(run.log, /tried/);
+    assert.ok(isRunning(process.pid));
+  });
+
+  it('leaves no process behind, not even a setsid child', async () => {
+    const p = place();
+    const marker = `ar-sandbox-orphan-${process.pid}-${Date.now()}`;
+    const run = await train(
+      p,
+      `setsid sh -c 'exec -a ${marker} sleep 300' </dev/null >/dev/null 2>&1 & sleep 0.5; echo started`,
+    );
+    assert.match(run.log, /started/);
+    let left = '';
+    try {
+      left = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim();
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+    assert.equal(left, '', `a process of the training outlived it: ${left}`);
+  });
+
+  it("says how to get bubblewrap when it is missing, and keeps bwrap's own words when it cannot build a sandbox", async () => {
+    await withPath(pathWithout(/^bwrap$/), async () => {
+      assert.throws(() => bubblewrap(), /apt-get install bubblewrap.*without --sandbox/);
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-bwrap-'));
+    const fake = path.join(dir, 'bwrap');
+    writeFileSync(fake, '#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', {
+      mode: 0o755,
+    });
+    assert.throws(() => checkSandbox(fake), /No permissions to create new namespace.*without --sandbox/s);
+  });
+});
