@@ -110,14 +110,18 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       };
       // Candidate code sees only its worktree (frozen files and set-up outputs read-only) and no network;
       // the set-up (the target's own commands, downloads) may reach the network and write its outputs.
-      const sandbox = (network: boolean) =>
+      // The target's [sandbox] may open the network to candidate code too, and show data kept elsewhere.
+      const declared = input.config.sandbox;
+      const sandbox = (setup: boolean) =>
         worker.sandbox
           ? sandboxArgs({
               worktree: slot.worktree,
-              network,
-              writableCache: network,
+              network: setup || declared?.network === true,
+              writableCache: setup,
+              readPaths: declared?.readPaths,
+              writePaths: declared?.writePaths,
               pathVariable: env.PATH,
-              readOnlyInWorktree: network
+              readOnlyInWorktree: setup
                 ? input.config.files.frozen
                 : [...input.config.files.frozen, ...(input.config.train.setupOutputs ?? [])],
             })

@@ -61,6 +61,30 @@ export interface TargetConfig {
     command: string;
     timeoutSeconds: number;
   };
+  /**
+   * What the target's candidate code may reach inside the training sandbox (`[sandbox]` in
+   * autoresearch.toml). Absent: the defaults (no network, 1024 processes, no memory or file-size limit
+   * beyond the machine's, nothing outside the worktree writable).
+   */
+  sandbox?: SandboxConfig;
+}
+
+/** `[sandbox]` of a target's config: what its trainings and evaluations may reach. */
+export interface SandboxConfig {
+  /** Let trainings and evaluations reach the network (the set-up always may). */
+  network: boolean;
+  /** Memory limit of the training's whole process tree in MiB, where the kernel enforces it. */
+  memoryMb?: number;
+  /** Most processes and threads the training's tree may hold at once (a fork bomb stops there). */
+  maxProcesses: number;
+  /** Largest file a training may write, in MiB (RLIMIT_FSIZE). */
+  maxFileMb?: number;
+  /** Absolute host paths visible read-only (data kept outside the repository). */
+  readPaths: string[];
+  /** Absolute host paths the training may write besides its worktree and scratch /tmp. */
+  writePaths: string[];
+  /** Names of further environment variables passed to the training (beyond the built-in allowlist). */
+  env: string[];
 }
 
 /** How the claude proposer calls the model. */

@@ -395,6 +395,32 @@ describe('target config', () => {
     assert.throws(() => parseConfigText('[eval]\ncommand = ""\n'), /eval\.command.*uv run evaluate\.py/);
     assert.throws(() => parseConfigText('[eval]\ncmd = "x"\n'), /cmd.*\[eval\] command, timeout_seconds/);
   });
+  it('reads [sandbox]: network, limits, extra paths and environment names, each checked', () => {
+    assert.equal(parseConfigText('').sandbox, undefined, 'no [sandbox]: the defaults');
+    const c = parseConfigText(
+      '[sandbox]\nnetwork = true\nmemory_mb = 4096\nmax_file_mb = 512\nread_paths = ["/data"]\n' +
+        'write_paths = ["/scratch/out"]\nenv = ["WANDB_MODE"]\n',
+    );
+    assert.deepEqual(c.sandbox, {
+      network: true,
+      memoryMb: 4096,
+      maxProcesses: 1024,
+      maxFileMb: 512,
+      readPaths: ['/data'],
+      writePaths: ['/scratch/out'],
+      env: ['WANDB_MODE'],
+    });
+    assert.throws(
+      () => parseConfigText('[sandbox]\nread_paths = ["data"]\n'),
+      /sandbox\.read_paths\.0: .*absolute/,
+    );
+    assert.throws(
+      () => parseConfigText('[sandbox]\nmax_processes = 2\n'),
+      /sandbox\.max_processes: .*at least 16/,
+    );
+    assert.throws(() => parseConfigText('[sandbox]\nenv = ["A B"]\n'), /sandbox\.env\.0: .*variable name/);
+    assert.throws(() => parseConfigText('[sandbox]\nnet = true\n'), /net.*\[sandbox\] network, memory_mb/);
+  });
   it("keeps the set-up's outputs between trainings: declared, or uv's .venv and lock for a uv target", () => {
     assert.deepEqual(AUTORESEARCH_DEFAULTS.train.setupOutputs, ['.venv', 'uv.lock']);
     assert.deepEqual(parseConfigText('').train.setupOutputs, ['.venv', 'uv.lock'], 'uv run train.py');

@@ -3,7 +3,7 @@
 // field and the fix.
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import type { TargetConfig } from '../types';
+import type { SandboxConfig, TargetConfig } from '../types';
 import { targetError } from './errors';
 
 export const CONFIG_FILE = 'autoresearch.toml';
@@ -27,6 +27,22 @@ const relativePath = z
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
     message: 'must be a path relative to the repository root, without ".."',
   });
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith('/') && !p.split('/').includes('..'), {
+    message: 'must be an absolute path without ".."',
+  });
+
+/** `[sandbox]` when the config has none. */
+export const SANDBOX_DEFAULTS: SandboxConfig = {
+  network: false,
+  maxProcesses: 1024,
+  readPaths: [],
+  writePaths: [],
+  env: [],
+};
 
 const schema = z
   .object({
@@ -73,6 +89,28 @@ const schema = z
       .object({
         command: z.string().min(1, 'must be the command that prints the metric, e.g. "uv run evaluate.py"'),
         timeout_seconds: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    sandbox: z
+      .object({
+        network: z.boolean().optional(),
+        memory_mb: z.number().int().positive().optional(),
+        max_processes: z
+          .number()
+          .int()
+          .min(16, 'must be at least 16 (Python and its threads need some)')
+          .optional(),
+        max_file_mb: z.number().int().positive().optional(),
+        read_paths: z.array(absolutePath).optional(),
+        write_paths: z.array(absolutePath).optional(),
+        env: z
+          .array(
+            z
+              .string()
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as WANDB_MODE'),
+          )
+          .optional(),
       })
       .strict()
       .optional(),
@@ -136,7 +174,8 @@ export function parseConfigText(tomlText: string): TargetConfig {
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
         'Known fields: [train] command, setup, setup_outputs, budget_seconds, timeout_seconds, setup_timeout_seconds, seed_env, seed_arg; ' +
         '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
-        '[eval] command, timeout_seconds.',
+        '[eval] command, timeout_seconds; ' +
+        '[sandbox] network, memory_mb, max_processes, max_file_mb, read_paths, write_paths, env.',
     );
   }
   const c = parsed.data;
@@ -171,6 +210,19 @@ export function parseConfigText(tomlText: string): TargetConfig {
     ...(c.eval
       ? {
           eval: { command: c.eval.command, timeoutSeconds: c.eval.timeout_seconds ?? d.train.timeoutSeconds },
+        }
+      : {}),
+    ...(c.sandbox
+      ? {
+          sandbox: {
+            network: c.sandbox.network ?? SANDBOX_DEFAULTS.network,
+            ...(c.sandbox.memory_mb !== undefined ? { memoryMb: c.sandbox.memory_mb } : {}),
+            maxProcesses: c.sandbox.max_processes ?? SANDBOX_DEFAULTS.maxProcesses,
+            ...(c.sandbox.max_file_mb !== undefined ? { maxFileMb: c.sandbox.max_file_mb } : {}),
+            readPaths: c.sandbox.read_paths ?? [],
+            writePaths: c.sandbox.write_paths ?? [],
+            env: c.sandbox.env ?? [],
+          },
         }
       : {}),
   };
