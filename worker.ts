@@ -36,7 +36,7 @@ export interface WorkerSetup {
   extraPath?: string[];
   /** Where training keeps its clones of runs' git remotes (default: ~/.autoresearch/work). */
   workdir?: string;
-  /** Run training, set-up and evaluation in the bubblewrap sandbox (lib/node/sandbox.ts). */
+  /** Run training, set-up and evaluation in the bubblewrap sandbox (lib/node/sandbox.ts); on unless false. */
   sandbox?: boolean;
   identity?: string;
 }
@@ -72,7 +72,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   if (setup.train ?? true) {
     const slots = trainingSlots(setup);
     // A sandbox that cannot be built is said now, with bwrap's own message, not at the first training.
-    if (setup.sandbox) checkSandbox();
+    const sandbox = setup.sandbox ?? true;
+    if (sandbox) checkSandbox();
     workers.push(
       await Worker.create({
         ...common,
@@ -81,7 +82,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           slots,
           extraPath: setup.extraPath,
           workdir: setup.workdir,
-          sandbox: setup.sandbox,
+          sandbox,
         }),
         // As many trainings at once as slots, each in a slot of its own: never two on one GPU.
         maxConcurrentActivityTaskExecutions: slots.length,

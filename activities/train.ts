@@ -58,7 +58,10 @@ export interface TrainWorkerOptions {
   extraPath?: string[];
   /** Where this worker keeps its clones of runs' remotes (default: ~/.autoresearch/work). */
   workdir?: string;
-  /** Run training, set-up and evaluation in the bubblewrap sandbox (a worker's choice, never a run's). */
+  /**
+   * Run training, set-up and evaluation in the bubblewrap sandbox (a worker's choice, never a run's).
+   * On unless set to false.
+   */
   sandbox?: boolean;
 }
 
@@ -67,6 +70,7 @@ const SUMMARY_TAIL_BYTES = 64 * 1024;
 
 export function createTrainActivities(worker: TrainWorkerOptions) {
   const slots = new SlotPool(worker.slots ?? [{ name: worker.slot ?? 'gpu0', gpus: worker.gpus }]);
+  const sandboxed = worker.sandbox ?? true;
 
   async function trainCandidate(input: TrainInput): Promise<TrainingOutcome> {
     const ctx = Context.current();
@@ -101,11 +105,15 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     try {
       const slot = claimSlot(repo, own.name);
       const env = {
-        ...trainingEnv(process.env, {
-          budgetSeconds: input.config.train.budgetSeconds,
-          gpus: own.gpus,
-          extraPath: worker.extraPath,
-        }),
+        ...trainingEnv(
+          process.env,
+          {
+            budgetSeconds: input.config.train.budgetSeconds,
+            gpus: own.gpus,
+            extraPath: worker.extraPath,
+          },
+          input.config.sandbox?.env,
+        ),
         ...seeded.env,
       };
       // Candidate code sees only its worktree (frozen files and set-up outputs read-only) and no network;
@@ -113,7 +121,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       // The target's [sandbox] may open the network to candidate code too, and show data kept elsewhere.
       const declared = input.config.sandbox;
       const sandbox = (setup: boolean) =>
-        worker.sandbox
+        sandboxed
           ? sandboxArgs({
               worktree: slot.worktree,
               network: setup || declared?.network === true,

@@ -6,6 +6,7 @@ import { connectClient, connectWorkerConnection } from '../lib/node/connection';
 import { materializeExample } from '../lib/node/exampleTarget';
 import { homePath } from '../lib/node/home';
 import { ensureUv } from '../lib/node/pythonTools';
+import { NO_BUBBLEWRAP_HELP, checkSandbox, ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
 import type { RunSummary } from '../lib/types';
 import { createWorkers, runWorkers } from '../worker';
 import { allRecords, queryStatus } from './findRun';
@@ -26,13 +27,32 @@ function timestampTag(): string {
   return `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
 
+/**
+ * The demo sandboxes its trainings like any worker, but where bubblewrap cannot run here it says so and
+ * goes on without: the first `npm start` on any machine must show the loop, and the bundled example's
+ * edits come from the offline proposer unless the user gave a key. A worker never falls back like this.
+ */
+async function demoSandbox(log: (line: string) => void): Promise<boolean> {
+  if (!sandboxWanted(undefined)) return false;
+  try {
+    const bwrap = await ensureBubblewrap(log);
+    if (!bwrap) throw new Error(NO_BUBBLEWRAP_HELP);
+    checkSandbox(bwrap);
+    return true;
+  } catch (err) {
+    log(`the demo trains WITHOUT the sandbox: ${(err as Error).message}`);
+    return false;
+  }
+}
+
 export async function runDemo(options: DemoOptions): Promise<void> {
   const extraPath = await ensureUv(options.log);
+  const sandbox = await demoSandbox(options.log);
   const server = await options.ensureServer();
   // The server this process started is stopped on every path: a failed demo leaves nothing running.
   let completed = false;
   try {
-    await demoRun(server, extraPath, options);
+    await demoRun(server, extraPath, sandbox, options);
     completed = true;
   } finally {
     if (server.started) {
@@ -48,7 +68,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
-async function demoRun(server: ServerHandle, extraPath: string[], options: DemoOptions): Promise<void> {
+async function demoRun(
+  server: ServerHandle,
+  extraPath: string[],
+  sandbox: boolean,
+  options: DemoOptions,
+): Promise<void> {
   // Retried for a while: a server this process has just started may still be settling on a busy machine.
   const retry = { retryForMs: 60_000, log: options.log };
   const connection = await connectWorkerConnection(server.settings, retry);
@@ -58,6 +83,7 @@ async function demoRun(server: ServerHandle, extraPath: string[], options: DemoO
     namespace: server.settings.namespace,
     extraPath,
     slots: 2,
+    sandbox,
   });
   const workersDone = runWorkers(workers);
   let client: Client | undefined;

@@ -26,7 +26,7 @@ import {
 } from '../workflows/messages';
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
-import { ensureBubblewrap } from '../lib/node/sandbox';
+import { ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
@@ -136,13 +136,17 @@ program
   .option(
     '--sandbox',
     'run candidate code (training, set-up, evaluation) in a bubblewrap sandbox: own PID and network namespace, ' +
-      'read-only file system but the slot, home directory hidden (also AUTORESEARCH_SANDBOX=on)',
+      'read-only file system but the slot, home directory hidden (the default; AUTORESEARCH_SANDBOX=on)',
+  )
+  .option(
+    '--no-sandbox',
+    'run candidate code unsandboxed, as this user (also AUTORESEARCH_SANDBOX=off): only where bubblewrap cannot run',
   )
   .action(async (opts: WorkerFlags) => {
     if (opts.controlOnly && opts.trainOnly)
       throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
-    const sandbox = opts.sandbox ?? process.env.AUTORESEARCH_SANDBOX === 'on';
+    const sandbox = sandboxWanted(opts.sandbox);
     if (sandbox && !opts.controlOnly) await ensureBubblewrap(log);
     const settings = temporalSettings();
     // A worker may come up before its server (a Compose stack, a reboot): it waits for it, within bounds.

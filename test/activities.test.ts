@@ -17,7 +17,7 @@ import { runSupervised } from '../lib/node/runSupervised';
 import { trainingEnv } from '../lib/node/trainingEnv';
 import { InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../lib/types';
-import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { isRunning, pathWithout, withPath } from './support/processes';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
@@ -261,7 +261,7 @@ describe('record of a cancelled experiment', () => {
 describe('training, retried', () => {
   it('never runs a finished training again: a retry after the worker died past its end resumes from there', async () => {
     // train.py counts its own completed runs in a file outside the repo.
-    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'runs');
+    const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'ledger-')), 'runs');
     const repo = await makeFakeTarget({ extra: `open(${JSON.stringify(ledger)}, "a").write("done\\n")` });
     const run = await prepared(repo, 'resume');
     const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
@@ -316,7 +316,7 @@ describe('a slot set-up that is slow', () => {
 
 describe('training, for another run of the tag', () => {
   it("never takes an earlier run's saved outcome for its own (a training clone keeps the run directory of a reused tag)", async () => {
-    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'runs');
+    const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'ledger-')), 'runs');
     const repo = await makeFakeTarget({ extra: `open(${JSON.stringify(ledger)}, "a").write("done\\n")` });
     const run = await prepared(repo, 'reused');
     const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
@@ -343,7 +343,7 @@ describe('training, one after another in a slot', () => {
     // train.py saves its "model" to an ignored file the frozen evaluation scores; with SAVE = 0 it exits 0
     // without saving. The set-up's environment (.venv, declared in setup_outputs) is kept; the set-up
     // counts its runs in a file outside the repo.
-    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'setups');
+    const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'ledger-')), 'setups');
     const train = (save: number) =>
       `import os\nSAVE = ${save}  # whether to save the model\n` +
       'assert os.path.exists(".venv/ready"), "the set-up\'s environment is gone"\n' +
@@ -360,7 +360,8 @@ describe('training, one after another in a slot', () => {
         '[train]\ncommand = "python3 train.py"\n' +
         `setup = ["mkdir -p .venv && touch .venv/ready && echo setup >> ${JSON.stringify(ledger).replace(/"/g, "'")}"]\n` +
         'setup_outputs = [".venv"]\ntimeout_seconds = 60\n' +
-        '[eval]\ncommand = "python3 evaluate.py"\n[files]\neditable = ["train.py"]\nfrozen = ["evaluate.py"]\n',
+        '[eval]\ncommand = "python3 evaluate.py"\n[files]\neditable = ["train.py"]\nfrozen = ["evaluate.py"]\n' +
+        signalsSandboxToml(),
     });
     const run = await prepared(repo, 'clean');
     const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });

@@ -10,7 +10,7 @@ import { rebaseCandidate } from '../activities/rebase';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { trainingSlots } from '../worker';
-import { git, makeFakeTarget, makeTarget } from './support/fakeTarget';
+import { git, makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 
@@ -21,18 +21,20 @@ import { useHarness } from './support/temporal';
  * for what the test must see overlap with it, so no verdict depends on how fast the machine is.
  */
 async function ledgerTarget(sleepSeconds: number, wait = ''): Promise<{ repo: string; ledger: string }> {
-  const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'ar-ledger-')), 'trainings.tsv');
+  const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'ledger-')), 'trainings.tsv');
   const train = `import os, time
 LEARNING_RATE = 0.01  # learning rate
 WIDTH = 16  # model width
 start = time.time()
+# Not the pid: each sandboxed training has a PID namespace of its own, where pids repeat.
+token = os.urandom(8).hex()
 ledger = ${JSON.stringify(ledger)}
 def lines(kind):
     with open(ledger) as f:
         return [l.split("\\t") for l in f.read().splitlines() if l.startswith(kind + "\\t")]
 with open(ledger, "a") as f:
-    f.write(f"started\\t{os.getpid()}\\t{start}\\n")
-me = [int(l[1]) for l in lines("started")].index(os.getpid())
+    f.write(f"started\\t{token}\\t{start}\\n")
+me = [l[1] for l in lines("started")].index(token)
 ${wait}
 time.sleep(${sleepSeconds})
 loss = abs(LEARNING_RATE - 0.02) * 10 + abs(WIDTH - 24) / 100
@@ -46,7 +48,8 @@ print(f"val_bpb:          {loss:.6f}")
     'prepare.py': '# frozen\n',
     'program.md': '# program\n',
     // A hard timeout far above any wait below: only a scheduler that never overlaps them reaches it.
-    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n',
+    'autoresearch.toml':
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n' + signalsSandboxToml(),
   });
   return { repo, ledger };
 }

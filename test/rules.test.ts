@@ -419,6 +419,10 @@ describe('target config', () => {
       /sandbox\.max_processes: .*at least 16/,
     );
     assert.throws(() => parseConfigText('[sandbox]\nenv = ["A B"]\n'), /sandbox\.env\.0: .*variable name/);
+    assert.throws(
+      () => parseConfigText('[sandbox]\nenv = ["WANDB_API_KEY"]\n'),
+      /sandbox\.env\.0: looks like a secret/,
+    );
     assert.throws(() => parseConfigText('[sandbox]\nnet = true\n'), /net.*\[sandbox\] network, memory_mb/);
   });
   it("keeps the set-up's outputs between trainings: declared, or uv's .venv and lock for a uv target", () => {
@@ -480,6 +484,55 @@ describe('training environment', () => {
     assert.equal(env.PATH, '/opt/uv:/usr/bin');
     assert.equal(env.AUTORESEARCH_TIME_BUDGET, '5');
     assert.ok(isSecretName('GITHUB_TOKEN') && !isSecretName('CUDA_VISIBLE_DEVICES'));
+  });
+});
+
+describe('training environment from an allowlist', () => {
+  it('passes only what a training needs by name, never a secret whatever its name', () => {
+    const env = trainingEnv(
+      {
+        PATH: '/usr/bin',
+        HOME: '/root',
+        LANG: 'C.UTF-8',
+        LC_ALL: 'C.UTF-8',
+        CUDA_HOME: '/usr/local/cuda',
+        NVIDIA_VISIBLE_DEVICES: 'all',
+        OMP_NUM_THREADS: '4',
+        UV_PYTHON: '3.11',
+        SSL_CERT_FILE: '/etc/ssl/cert.pem',
+        HTTPS_PROXY: 'http://proxy:3128',
+        WANDB_MODE: 'offline',
+        // Not secret-looking by name, yet not for a training: an allowlist drops them, a denylist did not.
+        SSH_AUTH_SOCK: '/tmp/ssh-agent.sock',
+        DATABASE_URL: 'postgres://u:p@db/x',
+        GH_ENTERPRISE_TOKEN_FILE: '/x',
+        OPENAI_ORG: 'org-1',
+        AWS_PROFILE: 'prod',
+        KUBECONFIG: '/root/.kube/config',
+        AUTORESEARCH_HOME: '/root/.autoresearch',
+        // Secret-looking names stay out even under an allowed prefix or when the target asks.
+        UV_INDEX_PASSWORD: 'p',
+        CUDA_API_KEY: 'k',
+        WANDB_API_KEY: 'w',
+      },
+      { budgetSeconds: 5 },
+      ['WANDB_MODE', 'WANDB_API_KEY'],
+    );
+    assert.deepEqual(Object.keys(env).sort(), [
+      'AUTORESEARCH_TIME_BUDGET',
+      'CUDA_HOME',
+      'HOME',
+      'HTTPS_PROXY',
+      'LANG',
+      'LC_ALL',
+      'NVIDIA_VISIBLE_DEVICES',
+      'OMP_NUM_THREADS',
+      'PATH',
+      'PYTHONUNBUFFERED',
+      'SSL_CERT_FILE',
+      'UV_PYTHON',
+      'WANDB_MODE',
+    ]);
   });
 });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runSupervised } from '../lib/node/runSupervised';
-import { bubblewrap, checkSandbox, sandboxArgs } from '../lib/node/sandbox';
+import { bubblewrap, checkSandbox, sandboxArgs, sandboxWanted } from '../lib/node/sandbox';
 import { isRunning, pathWithout, withPath } from './support/processes';
 
 interface Place {
@@ -145,13 +145,58 @@ describe('the training sandbox', () => {
 
   it("says how to get bubblewrap when it is missing, and keeps bwrap's own words when it cannot build a sandbox", async () => {
     await withPath(pathWithout(/^bwrap$/), async () => {
-      assert.throws(() => bubblewrap(), /apt-get install bubblewrap.*without --sandbox/);
+      assert.throws(() => bubblewrap(), /apt-get install bubblewrap.*--no-sandbox.*AUTORESEARCH_SANDBOX=off/);
     });
     const dir = mkdtempSync(path.join(tmpdir(), 'ar-bwrap-'));
     const fake = path.join(dir, 'bwrap');
     writeFileSync(fake, '#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', {
       mode: 0o755,
     });
-    assert.throws(() => checkSandbox(fake), /No permissions to create new namespace.*without --sandbox/s);
+    assert.throws(() => checkSandbox(fake), /No permissions to create new namespace.*--no-sandbox/s);
+  });
+
+  it("hides the tool's own folder wherever it lives (keys, clones, other runs), but for its tools on PATH", async () => {
+    // AUTORESEARCH_HOME inside the home under another name (Docker: HOME=/data, /data/autoresearch), and
+    // outside the home altogether: both hidden, only their tools/ visible. Outside /tmp, which is hidden anyway.
+    for (const layout of ['inside home', 'outside home'] as const) {
+      const p = place();
+      const arHome =
+        layout === 'inside home'
+          ? path.join(p.home, 'autoresearch')
+          : mkdtempSync(path.join('/var/tmp', 'ar-home-'));
+      mkdirSync(path.join(arHome, 'tools', 'bin'), { recursive: true });
+      mkdirSync(path.join(arHome, 'work'), { recursive: true });
+      writeFileSync(path.join(arHome, 'worker.key'), 'WORKER-KEY-MATERIAL\n');
+      writeFileSync(path.join(arHome, 'work', 'record.json'), 'OTHER-RUN-RECORD\n');
+      writeFileSync(path.join(arHome, 'tools', 'bin', 'artool'), '#!/bin/sh\necho TOOL-RAN\n', {
+        mode: 0o755,
+      });
+      const pathVariable = `${path.join(arHome, 'tools', 'bin')}:${process.env.PATH}`;
+      const logPath = path.join(p.root, 'train.log');
+      await runSupervised({
+        command: `artool; cat ${arHome}/worker.key ${arHome}/work/record.json; ls ${arHome}`,
+        cwd: p.worktree,
+        env: { PATH: pathVariable, HOME: p.home },
+        logPath,
+        timeoutSeconds: 30,
+        pidFile: path.join(p.root, 'training.pid'),
+        sandbox: sandboxArgs({ worktree: p.worktree, home: p.home, autoresearchHome: arHome, pathVariable }),
+      });
+      const log = readFileSync(logPath, 'utf8');
+      assert.match(log, /TOOL-RAN/, `${layout}: the tools on PATH run`);
+      assert.doesNotMatch(log, /WORKER-KEY-MATERIAL|OTHER-RUN-RECORD/, `${layout}: ${log}`);
+      assert.doesNotMatch(log, /^work$/m, `${layout}: nothing but tools/ is listed`);
+    }
+  });
+});
+
+describe('choosing the sandbox', () => {
+  it('is on by default; --no-sandbox or AUTORESEARCH_SANDBOX=off turn it off; a bad value is named', () => {
+    assert.equal(sandboxWanted(undefined, undefined), true);
+    assert.equal(sandboxWanted(false, undefined), false);
+    assert.equal(sandboxWanted(undefined, 'off'), false);
+    assert.equal(sandboxWanted(undefined, 'on'), true);
+    assert.equal(sandboxWanted(true, 'off'), true, 'the flag wins over the environment');
+    assert.throws(() => sandboxWanted(undefined, 'maybe'), /AUTORESEARCH_SANDBOX="maybe".*"on" or "off"/);
   });
 });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { findOnPath } from './executables';
+import { autoresearchHome } from './home';
 
 export interface SandboxSpec {
   /** The slot's worktree: the only place the training may write besides its scratch /tmp. */
@@ -28,6 +29,8 @@ export interface SandboxSpec {
   readOnlyInWorktree?: string[];
   /** The home directory to hide (default: this process's). */
   home?: string;
+  /** The tool's own folder to hide but for its tools/ (default: AUTORESEARCH_HOME or ~/.autoresearch). */
+  autoresearchHome?: string;
   /** The PATH the training gets: tool installations on it under the home directory stay visible. */
   pathVariable?: string;
 }
@@ -44,9 +47,28 @@ const SECRET_HOME_DIRS = new Set([
   '.git-credentials',
 ]);
 
+/** How to run without the sandbox, for every message that says it cannot be built. */
+export const WITHOUT_SANDBOX =
+  'or start the worker with --no-sandbox (or AUTORESEARCH_SANDBOX=off) to run candidate code unsandboxed, ' +
+  'as its own user with access to what that user can reach';
+
 export const NO_BUBBLEWRAP_HELP =
   'the training sandbox needs bubblewrap (bwrap): install it (Debian/Ubuntu: apt-get install bubblewrap), ' +
-  'or start the worker without --sandbox to run candidate code unsandboxed';
+  WITHOUT_SANDBOX;
+
+/**
+ * Whether a worker sandboxes candidate code: on unless its operator turns it off, with the flag
+ * (--sandbox / --no-sandbox) over AUTORESEARCH_SANDBOX. Never a run's choice: workflow input does not
+ * reach it.
+ */
+export function sandboxWanted(flag: boolean | undefined, env = process.env.AUTORESEARCH_SANDBOX): boolean {
+  if (flag !== undefined) return flag;
+  if (env === undefined || env === '') return true;
+  if (env === 'on' || env === 'off') return env === 'on';
+  throw new Error(
+    `AUTORESEARCH_SANDBOX="${env}" is not a choice: set it to "on" or "off" (or unset it: on).`,
+  );
+}
 
 /**
  * Installs bubblewrap where it is missing and the machine lets us (root with apt-get, as on a fresh
@@ -87,18 +109,33 @@ export function checkSandbox(bwrap = bubblewrap()): void {
     throw new Error(
       `bubblewrap cannot build a sandbox on this machine: ${stderr || (err as Error).message} ` +
         '(it needs PID and network namespaces: run the worker as root or with unprivileged user namespaces ' +
-        'enabled, or without --sandbox)',
+        `enabled (in Docker: security_opt seccomp and apparmor unconfined), ${WITHOUT_SANDBOX})`,
       { cause: err },
     );
   }
 }
 
-/** The directories under `home` that a training needs to start: where its tools on PATH are installed. */
-export function toolDirsInHome(home: string, pathVariable: string): string[] {
+/** `child` lies inside `parent` (or is it). */
+function within(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The directories under `home` that a training needs to start: where its tools on PATH are installed.
+ * The tool's own folder (`autoresearchHome`: its key, clones, other runs' slots) stays hidden but for
+ * its tools/ (the uv it installed), wherever it lives.
+ */
+export function toolDirsInHome(home: string, pathVariable: string, autoresearchHome = ''): string[] {
   const dirs = new Set<string>();
+  const tools = autoresearchHome && path.join(autoresearchHome, 'tools');
   const entries = pathVariable.split(path.delimiter).filter(Boolean);
   for (const entry of entries) {
     for (const candidate of [entry, safeRealpath(entry)]) {
+      if (autoresearchHome && within(autoresearchHome, candidate)) {
+        if (within(tools, candidate)) dirs.add(tools);
+        continue;
+      }
       const rel = path.relative(home, candidate);
       if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) continue;
       const top = rel.split(path.sep)[0]!;
@@ -123,6 +160,8 @@ function safeRealpath(p: string): string {
 /** The argv prefix that runs a command in the sandbox (the command follows it). */
 export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
   const home = spec.home ?? homedir();
+  const ownHome = spec.autoresearchHome ?? autoresearchHome();
+  const pathVariable = spec.pathVariable ?? process.env.PATH ?? '';
   const args = [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   // GPUs: the device nodes CUDA opens (CUDA_VISIBLE_DEVICES still picks among them).
   for (const dev of nvidiaDevices()) args.push('--dev-bind', dev, dev);
@@ -132,8 +171,16 @@ export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
     args.push('--tmpfs', home);
     const cache = path.join(home, '.cache');
     if (spec.writableCache) mkdirSync(cache, { recursive: true });
-    for (const dir of toolDirsInHome(home, spec.pathVariable ?? process.env.PATH ?? ''))
+    for (const dir of toolDirsInHome(home, pathVariable, ownHome))
       args.push(spec.writableCache && dir === cache ? '--bind' : '--ro-bind', dir, dir);
+  }
+  // The tool's folder outside the home (AUTORESEARCH_HOME=/data/...): hidden too, but for its tools.
+  // Under /tmp it is hidden with the rest of the machine's /tmp; its tools are bound back all the same.
+  if (!within(home, ownHome) && existsSync(ownHome)) {
+    if (!within('/tmp', ownHome)) args.push('--tmpfs', ownHome);
+    const tools = path.join(ownHome, 'tools');
+    const onPath = pathVariable.split(path.delimiter).some((e) => e && within(tools, safeRealpath(e)));
+    if (onPath && existsSync(tools)) args.push('--ro-bind', tools, tools);
   }
   if (!spec.writableCache) args.push('--setenv', 'UV_CACHE_DIR', '/tmp/uv-cache');
   for (const p of spec.readPaths ?? []) if (existsSync(p)) args.push('--ro-bind', p, p);

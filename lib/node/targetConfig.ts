@@ -5,6 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import type { SandboxConfig, TargetConfig } from '../types';
 import { targetError } from './errors';
+import { isSecretName } from './trainingEnv';
 
 export const CONFIG_FILE = 'autoresearch.toml';
 
@@ -108,7 +109,12 @@ const schema = z
           .array(
             z
               .string()
-              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as WANDB_MODE'),
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as WANDB_MODE')
+              .refine((name) => !isSecretName(name), {
+                message:
+                  'looks like a secret: candidate code is written by an agent and never gets keys; ' +
+                  'remove it (a training that needs a service can run it offline, e.g. WANDB_MODE=offline)',
+              }),
           )
           .optional(),
       })

@@ -41,8 +41,23 @@ export interface Gate {
   readonly isOpen: boolean;
 }
 
+/**
+ * Where gates and holds live: one folder per test process, which the fake target's `[sandbox]
+ * write_paths` opens to its trainings (the sandbox hides the machine's /tmp from candidate code).
+ */
+let signals: string | undefined;
+export function signalsDir(): string {
+  signals ??= mkdtempSync(path.join(tmpdir(), 'ar-signals-'));
+  return signals;
+}
+
+/** `[sandbox]` of a test target whose trainings talk to the test through files in `signalsDir()`. */
+export function signalsSandboxToml(): string {
+  return `[sandbox]\nwrite_paths = [${JSON.stringify(signalsDir())}]\n`;
+}
+
 export function makeGate(): Gate {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ar-gate-'));
+  const dir = mkdtempSync(path.join(signalsDir(), 'gate-'));
   let tokens = 0;
   return {
     dir,
@@ -71,7 +86,7 @@ export interface Hold {
 }
 
 export function holdTraining(condition: string): Hold {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ar-hold-'));
+  const dir = mkdtempSync(path.join(signalsDir(), 'hold-'));
   const started = path.join(dir, 'started');
   const released = path.join(dir, 'release');
   return {
@@ -134,7 +149,8 @@ print("peak_vram_mb:     1536.0")
     'program.md': '# program\nLower val_bpb.\n',
     'autoresearch.toml':
       `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n` +
-      (options.noise ? 'seed_env = "SEED"\n' : ''),
+      (options.noise ? 'seed_env = "SEED"\n' : '') +
+      signalsSandboxToml(),
   });
 }
 
