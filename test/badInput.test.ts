@@ -3,7 +3,7 @@
 // (the experiment recorded once, with its reason) or ends cleanly. Cases are numbered as in the report.
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -29,7 +29,7 @@ import { isTargetError } from '../lib/node/errors';
 import { parseConfigText } from '../lib/node/targetConfig';
 import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
-import { git, makeFakeTarget, makeGate } from './support/fakeTarget';
+import { git, makeFakeTarget, makeGate, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { isRunning, pathWithout, trainingProcesses, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
@@ -391,7 +391,9 @@ describe('bad input', () => {
     const MAX_LOG = 1_000_000;
     const outside = tmp('run-outside');
     const linked = tmp('run-linked');
-    const pidFile = path.join(tmp('run-pid'), 'hang.pid');
+    // The process the hung training spawns, found by its name: in the sandbox's PID namespace its pid
+    // means nothing outside.
+    const hungChild = `ar-bad-run-hung-${process.pid}-${Date.now()}`;
     // A stand-in coding agent that makes experiment n's mistake (the command proposer reads back what it
     // changed in its worktree, as it would from Claude Code).
     const agent = `set -e
@@ -427,9 +429,8 @@ if MODE == "exit":
     sys.exit(3)
 if MODE == "hang":
     import subprocess
-    child = subprocess.Popen(["sleep", "300"])
-    with open("${pidFile}", "w") as f:
-        f.write(str(child.pid))
+    child = subprocess.Popen(["sh", "-c", "exec -a ${hungChild} sleep 300"])
+    print("spawned the child", flush=True)
     time.sleep(300)
 if MODE == "flood":
     chunk = ("x" * 1023 + "\\n") * 1024
@@ -547,9 +548,17 @@ if MODE == "flood":
     });
 
     it('the hung training was killed with its whole process group', () => {
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      assert.ok(pid > 0);
-      assert.equal(isRunning(pid), false, 'the process the training spawned is gone too');
+      assert.match(
+        readFileSync(experimentLogPath(path.join(repo, '.git/autoresearch/runs', TAG), 5), 'utf8'),
+        /step 4/,
+      );
+      let left = '';
+      try {
+        left = execFileSync('pgrep', ['-f', hungChild], { encoding: 'utf8' }).trim();
+      } catch {
+        // pgrep exits 1 when nothing matches
+      }
+      assert.equal(left, '', 'the process the training spawned is gone too');
       assert.match(records[5]!.logTail ?? '', /step 4/, 'the log tail is kept for the next proposal');
     });
 
@@ -633,12 +642,14 @@ if MODE == "flood":
 
     it('56 on a fresh slot later: that experiment is a crash, and the run goes on', async () => {
       const gate = makeGate();
-      const flag = path.join(tmp('setup-flag'), 'fail-once');
+      // In the folder the sandbox opens to the target: the set-up must see the flag the test leaves.
+      const flag = path.join(mkdtempSync(path.join(signalsDir(), 'setup-flag-')), 'fail-once');
       const repo = await targetWith(
         {
           'autoresearch.toml':
             '[train]\ncommand = "python3 train.py"\n' +
-            `setup = ["test ! -e ${flag} || { rm -f ${flag}; echo setup: No space left on device; exit 7; }"]\n`,
+            `setup = ["test ! -e ${flag} || { rm -f ${flag}; echo setup: No space left on device; exit 7; }"]\n` +
+            signalsSandboxToml(),
         },
         { gate },
       );
