@@ -19,7 +19,15 @@ import { homePath } from '../lib/node/home';
 import { fetchCommit, trainingClone } from '../lib/node/remote';
 import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
 import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
-import { checkoutSlot, claimSlot, cleanSlot, modifiedInSlot, type Slot } from '../lib/node/slot';
+import {
+  checkoutSlot,
+  claimSlot,
+  cleanForEvaluation,
+  cleanSlot,
+  freshPycachePrefix,
+  modifiedInSlot,
+  type Slot,
+} from '../lib/node/slot';
 import { sandboxArgs } from '../lib/node/sandbox';
 import { trainingEnv } from '../lib/node/trainingEnv';
 
@@ -104,7 +112,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     const own = slots.take(trained?.slot);
     try {
       const slot = claimSlot(repo, own.name);
-      const env = {
+      const env: NodeJS.ProcessEnv = {
         ...trainingEnv(
           process.env,
           {
@@ -115,6 +123,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           input.config.sandbox?.env,
         ),
         ...seeded.env,
+        // Byte code outside the worktree (see freshPycachePrefix): none the candidate wrote is ever loaded.
+        PYTHONPYCACHEPREFIX: freshPycachePrefix(slot),
       };
       // Candidate code sees only its worktree (frozen files and set-up outputs read-only) and no network;
       // the set-up (the target's own commands, downloads) may reach the network and write its outputs.
@@ -186,6 +196,15 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         outcome.frozenModified.length === 0
       ) {
         ctx.heartbeat({ phase: 'evaluating', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+        // The evaluation reads the commit, the set-up's outputs and the declared artifacts, nothing else the
+        // training left (a shadow module, a forged byte-code file); a config that declares no artifacts
+        // (an earlier version's) keeps what the training wrote, its checkpoint being somewhere in it.
+        freshPycachePrefix(slot);
+        if (evaluation.artifacts)
+          await cleanForEvaluation(repo, slot, input.commit, [
+            ...(input.config.train.setupOutputs ?? []),
+            ...evaluation.artifacts,
+          ]);
         const evalLog = logPath.replace(/\.log$/, '.eval.log');
         const evaluated = await runSupervised({
           command: evaluation.command,

@@ -60,6 +60,13 @@ export interface TargetConfig {
   eval?: {
     command: string;
     timeoutSeconds: number;
+    /**
+     * What the training leaves for the evaluation (`[eval] artifacts`, e.g. checkpoint.npz), as paths from
+     * the worktree's root. When set, everything else the training wrote (a shadow `json.py`, a forged
+     * `__pycache__`) is removed before the evaluation runs, but the set-up's outputs. Absent (a config
+     * that does not say, or a run prepared by an earlier version): the worktree is left as training left it.
+     */
+    artifacts?: string[];
   };
   /**
    * What the target's candidate code may reach inside the training sandbox (`[sandbox]` in

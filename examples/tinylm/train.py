@@ -2,8 +2,10 @@
 tinylm: a byte-level language model in pure numpy, trained on a CPU.
 This is the ONLY file the agent edits. Goal: lowest val_bpb after
 prepare.TIME_BUDGET seconds of training. Run: python train.py (trains, then
-writes checkpoint.npz); the frozen evaluate.py scores that checkpoint through
-this file's load_checkpoint() and predict().
+writes checkpoint.npz); the frozen evaluate.py, a process of its own that never
+imports this file, loads that checkpoint into its own copy of the forward pass
+below and scores it. So the checkpoint must keep its layout (see evaluate.py):
+the sizes ctx_len, n_embd, n_hidden, n_layer and the arrays of `params`.
 
 Model: a Bengio-style MLP. The embeddings of the last CONTEXT_LEN bytes are
 concatenated and projected to N_HIDDEN, then N_LAYER residual blocks
@@ -41,7 +43,7 @@ import numpy as np
 
 from prepare import SEQ_LEN, TIME_BUDGET, VOCAB_SIZE, load_data
 
-CHECKPOINT = "checkpoint.npz"  # what training leaves for evaluate.py
+CHECKPOINT = "checkpoint.npz"  # what training leaves for evaluate.py (autoresearch.toml: [eval] artifacts)
 t_start = time.time()
 rng = np.random.default_rng(SEED)
 dtype = np.float32
@@ -160,18 +162,13 @@ def lr_schedule(step, progress):
 
 
 # ---------------------------------------------------------------------------
-# The contract with the frozen evaluate.py: it imports this file (which does
-# not train then), calls load_checkpoint(CHECKPOINT), and scores predict(ctx).
+# The contract with the frozen evaluate.py: it loads CHECKPOINT (plain arrays,
+# no pickle) and runs its own copy of forward() above on the saved weights.
 
 
-def predict(ctx):
-    """ctx: (B, SEQ_LEN) bytes, most recent last. Returns logits (B, 256)."""
-    return forward(ctx[:, -ctx_len:])
-
-
-def load_checkpoint(path):
-    with np.load(path) as saved:
-        params.update({k: saved[k] for k in saved.files})
+def save_checkpoint(path):
+    sizes = {"ctx_len": ctx_len, "n_embd": n_embd, "n_hidden": n_hidden, "n_layer": n_layer}
+    np.savez(path, **{k: np.int64(v) for k, v in sizes.items()}, **params)
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +213,7 @@ def main():
     print()
 
     # The score is not computed here: evaluate.py (frozen) reads the checkpoint.
-    np.savez(CHECKPOINT, **params)
+    save_checkpoint(CHECKPOINT)
 
     t_end = time.time()
     rss_unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KB on Linux

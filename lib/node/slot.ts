@@ -167,3 +167,26 @@ export async function worktreeChanges(
 export async function changedInWorktree(repo: Repo, dir: string, files: string[] = []): Promise<string[]> {
   return (await worktreeChanges(repo, dir, files)).map((c) => c.path);
 }
+
+/**
+ * Before the evaluation: the worktree as the candidate's commit has it, plus only what may be read by the
+ * evaluation (`keep`: the set-up's outputs and the declared artifacts). Everything else the training wrote,
+ * ignored or not (a shadow `json.py` or `numpy.py` that the frozen evaluation would import first, a
+ * forged `__pycache__`, a `sitecustomize.py`), is removed, and tracked files it changed are reset.
+ */
+export function cleanForEvaluation(repo: Repo, slot: Slot, commit: string, keep: string[]): Promise<void> {
+  return cleanWorktree(repo, slot.worktree, commit, keep);
+}
+
+/**
+ * Where Python keeps byte code for the slot's set-up, training and evaluation (PYTHONPYCACHEPREFIX),
+ * emptied on every call: outside the worktree, so a forged `__pycache__/*.pyc` there is never loaded
+ * (an unchecked hash-based pyc is loaded without looking at its source), and emptied before each phase,
+ * so that nothing one candidate wrote there, where it could (no sandbox), is read by the next phase.
+ */
+export function freshPycachePrefix(slot: Slot): string {
+  const dir = path.resolve(slot.dir, 'pycache');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}

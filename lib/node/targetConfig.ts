@@ -36,6 +36,28 @@ const absolutePath = z
     message: 'must be an absolute path without ".."',
   });
 
+/**
+ * A file the training leaves for the evaluation: a plain path (git's clean keeps it by this exact name, so
+ * no wildcards) inside the worktree, never in git's own directory.
+ */
+const artifactPath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) =>
+      !p.startsWith('/') &&
+      !/[*?[\]\\!]/.test(p) &&
+      !p
+        .replace(/\/$/, '')
+        .split('/')
+        .some((s) => s === '' || s === '.' || s === '..') &&
+      p.split('/')[0] !== '.git',
+    {
+      message:
+        'must be a plain path relative to the repository root (no "..", wildcards or .git), e.g. "checkpoint.npz"',
+    },
+  );
+
 /** `[sandbox]` when the config has none. */
 export const SANDBOX_DEFAULTS: SandboxConfig = {
   network: false,
@@ -90,6 +112,7 @@ const schema = z
       .object({
         command: z.string().min(1, 'must be the command that prints the metric, e.g. "uv run evaluate.py"'),
         timeout_seconds: z.number().positive().optional(),
+        artifacts: z.array(artifactPath).optional(),
       })
       .strict()
       .optional(),
@@ -180,7 +203,7 @@ export function parseConfigText(tomlText: string): TargetConfig {
       `${CONFIG_FILE} is invalid: ${problems.join('; ')}. ` +
         'Known fields: [train] command, setup, setup_outputs, budget_seconds, timeout_seconds, setup_timeout_seconds, seed_env, seed_arg; ' +
         '[metric] name, pattern, direction ("minimize"|"maximize"), memory_key; [files] editable, frozen, program; ' +
-        '[eval] command, timeout_seconds; ' +
+        '[eval] command, timeout_seconds, artifacts; ' +
         '[sandbox] network, memory_mb, max_processes, max_file_mb, read_paths, write_paths, env.',
     );
   }
@@ -215,7 +238,11 @@ export function parseConfigText(tomlText: string): TargetConfig {
     },
     ...(c.eval
       ? {
-          eval: { command: c.eval.command, timeoutSeconds: c.eval.timeout_seconds ?? d.train.timeoutSeconds },
+          eval: {
+            command: c.eval.command,
+            timeoutSeconds: c.eval.timeout_seconds ?? d.train.timeoutSeconds,
+            ...(c.eval.artifacts !== undefined ? { artifacts: c.eval.artifacts } : {}),
+          },
         }
       : {}),
     ...(c.sandbox
@@ -246,6 +273,15 @@ export function parseConfigText(tomlText: string): TargetConfig {
         `${CONFIG_FILE}: metric.pattern needs one capture group around the number, e.g. "^loss: ([0-9.]+)".`,
       );
   }
+  // An artifact is what training writes; a file of the repository would be reset to its commit instead.
+  const tracked = (config.eval?.artifacts ?? []).filter(
+    (a) => config.files.editable.includes(a) || config.files.frozen.includes(a),
+  );
+  if (tracked.length > 0)
+    throw targetError(
+      `${CONFIG_FILE}: eval.artifacts names ${tracked.join(', ')}, a file of [files]: artifacts are what the ` +
+        'training writes for the evaluation (e.g. "checkpoint.npz"); remove it from eval.artifacts.',
+    );
   if (config.train.seedEnv !== undefined && config.train.seedArg !== undefined)
     throw targetError(
       `${CONFIG_FILE}: train.seed_env and train.seed_arg both say how to set the seed; keep one of them.`,
