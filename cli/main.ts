@@ -26,7 +26,7 @@ import {
 } from '../workflows/messages';
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
-import { ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
+import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
@@ -147,7 +147,11 @@ program
       throw new Error('--control-only and --train-only exclude each other; pass one.');
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
     const sandbox = sandboxWanted(opts.sandbox);
-    if (sandbox && !opts.controlOnly) await ensureBubblewrap(log);
+    if (sandbox && !opts.controlOnly) {
+      await ensureBubblewrap(log);
+      // Said at once, before waiting for a server: a worker that cannot sandbox never takes a training.
+      checkSandbox(bubblewrap());
+    }
     const settings = temporalSettings();
     // A worker may come up before its server (a Compose stack, a reboot): it waits for it, within bounds.
     const connection = await connectWorkerConnection(settings, { retryForMs: 120_000, log });

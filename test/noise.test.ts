@@ -1,7 +1,6 @@
 // The metric's run-to-run noise: the baseline trained with several seeds (issue 7, first part).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
@@ -10,7 +9,7 @@ import type { ExperimentRecord, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { seedRuns } from '../workflows/keepRule';
 import { autoresearch } from './support/commandLines';
-import { makeFakeTarget, makeTarget } from './support/fakeTarget';
+import { makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
 
 /** A target running `train` (which prints val_bpb), with the seed in the SEED variable. */
@@ -63,7 +62,7 @@ const knownNoiseTarget = () =>
  * order; GAIN, which the proposer sets, lowers the metric by that much.
  */
 function unseededNoisyTarget(): Promise<string> {
-  const counter = mkdtempSync(path.join(tmpdir(), 'ar-counter-'));
+  const counter = mkdtempSync(path.join(signalsDir(), 'counter-'));
   return makeTarget({
     'train.py':
       `import os\nGAIN = 0.0\nk = 0\nwhile True:\n    try:\n` +
@@ -72,7 +71,8 @@ function unseededNoisyTarget(): Promise<string> {
       'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][k % 3]:.6f}")\n',
     'prepare.py': '# frozen\n',
     'program.md': '# program\n',
-    'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n',
+    'autoresearch.toml':
+      '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 30\n' + signalsSandboxToml(),
   });
 }
 

@@ -1,7 +1,7 @@
 // The first cases of the attack catalogue: hostile training commands run through the supervisor in the
 // sandbox (real bubblewrap, real processes), each checked to be contained. The command plays train.py.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runSupervised } from '../lib/node/runSupervised';
 import { bubblewrap, checkSandbox, sandboxArgs, sandboxWanted } from '../lib/node/sandbox';
+import { AUTORESEARCH_CLI } from './support/commandLines';
 import { isRunning, pathWithout, withPath } from './support/processes';
 
 interface Place {
@@ -191,6 +192,26 @@ describe('the training sandbox', () => {
 });
 
 describe('choosing the sandbox', () => {
+  it("a worker that cannot build the sandbox refuses to start, with bwrap's words and the way out", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-bwrap-'));
+    writeFileSync(
+      path.join(dir, 'bwrap'),
+      '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    // No server at that address: the refusal comes first, not after the two minutes of waiting for one.
+    const worker = spawnSync(process.execPath, [AUTORESEARCH_CLI, 'worker', '--train-only'], {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(worker.status, 1, worker.stderr);
+    assert.match(
+      worker.stderr,
+      /setting up uid map: Permission denied.*--no-sandbox.*AUTORESEARCH_SANDBOX=off/s,
+    );
+  });
+
   it('is on by default; --no-sandbox or AUTORESEARCH_SANDBOX=off turn it off; a bad value is named', () => {
     assert.equal(sandboxWanted(undefined, undefined), true);
     assert.equal(sandboxWanted(false, undefined), false);
