@@ -27,6 +27,7 @@ import {
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
 import { ensureBubblewrap } from '../lib/node/sandbox';
+import { agentAllowlist } from '../lib/node/agentAllowlist';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
@@ -115,7 +116,12 @@ interface WorkerFlags {
   slots?: number;
   workdir?: string;
   sandbox?: boolean;
+  agentCommand: string[];
+  passEnv: string[];
 }
+
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 program
   .command('worker')
@@ -138,9 +144,23 @@ program
     'run candidate code (training, set-up, evaluation) in a bubblewrap sandbox: own PID and network namespace, ' +
       'read-only file system but the slot, home directory hidden (also AUTORESEARCH_SANDBOX=on)',
   )
+  .option(
+    '--agent-command <cli>',
+    'a command the command proposer may run, exactly as runs name it (--proposer-command); repeatable; also AUTORESEARCH_AGENT_COMMANDS, one a line. A run naming any other is paused, its command not run',
+    collect,
+    [],
+  )
+  .option(
+    '--pass-env <names>',
+    'secrets such an agent may see when its run asks for them (--proposer-env), comma-separated; also AUTORESEARCH_PASS_ENV',
+    collect,
+    [],
+  )
   .action(async (opts: WorkerFlags) => {
     if (opts.controlOnly && opts.trainOnly)
       throw new Error('--control-only and --train-only exclude each other; pass one.');
+    // Checked before anything is installed or connected: a name that is not one is said at once.
+    const agents = agentAllowlist({ agentCommands: opts.agentCommand, passEnv: opts.passEnv });
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
     const sandbox = opts.sandbox ?? process.env.AUTORESEARCH_SANDBOX === 'on';
     if (sandbox && !opts.controlOnly) await ensureBubblewrap(log);
@@ -158,6 +178,8 @@ program
       extraPath,
       workdir: opts.workdir,
       sandbox,
+      agentCommands: agents.commands,
+      passEnv: agents.passEnv,
     });
     console.log(`worker polling ${settings.address} (${settings.namespace}); Ctrl-C to stop`);
     await runWorkers(workers);
