@@ -210,12 +210,12 @@ program
   .option('--thinking <tokens>', 'claude proposer: extended thinking budget (>= 1024)', positiveInt)
   .option(
     '--proposer-command <cli>',
-    'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE',
+    'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE (the control worker must allow it: worker --agent-command)',
   )
   .option('--proposer-timeout <seconds>', 'command proposer: time limit', positiveSeconds, 600)
   .option(
     '--proposer-env <names>',
-    'command proposer: secrets it may see, comma-separated (e.g. ANTHROPIC_API_KEY); all others are removed',
+    'command proposer: secrets it may see, comma-separated (e.g. ANTHROPIC_API_KEY), if the worker allows them (worker --pass-env); all others are removed',
     (v) =>
       v
         .split(',')
