@@ -70,7 +70,7 @@ describe('integrity of the metric', () => {
       repo,
       tag: 'integrity',
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 30 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
       maxExperiments: 4,
       ...h.queues,
     });
