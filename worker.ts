@@ -38,6 +38,14 @@ export interface WorkerSetup {
   workdir?: string;
   /** Run training, set-up and evaluation in the bubblewrap sandbox (lib/node/sandbox.ts); on unless false. */
   sandbox?: boolean;
+  /**
+   * Commands the control worker runs for the command proposer (`--agent-command`); a run naming any
+   * other is paused, its command not run (lib/node/agentAllowlist.ts). Read at each proposal, so a
+   * process embedding a worker may add to the array later (the test harness does).
+   */
+  agentCommands?: readonly string[];
+  /** Secrets the control worker hands such an agent when its run asks for them (`--pass-env`). */
+  passEnv?: readonly string[];
   identity?: string;
 }
 
@@ -65,7 +73,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...common,
         taskQueue: setup.taskQueue ?? CONTROL_TASK_QUEUE,
         workflowBundle: await workflowBundle(),
-        activities: createControlActivities(),
+        activities: createControlActivities({
+          commands: setup.agentCommands ?? [],
+          passEnv: setup.passEnv ?? [],
+        }),
       }),
     );
   }

@@ -1,9 +1,10 @@
 // The activities, grouped by the task queue that runs them: control work (git, files) on the main
 // queue, training on the GPU queue.
 import { Context } from '@temporalio/activity';
+import { NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
 import { evaluateCandidate } from './evaluate';
 import { prepareRun } from './prepare';
-import { proposeCandidate } from './propose';
+import { proposeCandidate, type ProposeInput } from './propose';
 import { rebaseCandidate } from './rebase';
 import { recordExperiment } from './record';
 import { createTrainActivities } from './train';
@@ -32,10 +33,11 @@ function heartbeating<A extends unknown[], R>(step: (...args: A) => Promise<R>):
   };
 }
 
-export function createControlActivities() {
+/** `agents`: the commands (and secrets) this worker lets the command proposer run (and hand out). */
+export function createControlActivities(agents: AgentAllowlist = NO_AGENTS) {
   return {
     prepareRun: heartbeating(prepareRun),
-    proposeCandidate: heartbeating(proposeCandidate),
+    proposeCandidate: heartbeating((input: ProposeInput) => proposeCandidate(input, agents)),
     rebaseCandidate: heartbeating(rebaseCandidate),
     evaluateCandidate: heartbeating(evaluateCandidate),
     recordExperiment: heartbeating(recordExperiment),

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PromptContext } from '../lib/proposers/claudePrompt';
 import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
+import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
 import { proposeWithCommand } from '../lib/node/commandProposer';
 import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/node/claudeProposer';
 import { readRecords } from './record';
@@ -45,7 +46,14 @@ export interface ProposeInput {
 /** Draws before the mutate proposer gives up finding an edit not tried before. */
 const MAX_DRAWS = 200;
 
-export async function proposeCandidate(input: ProposeInput): Promise<Candidate> {
+/**
+ * `agents`: what this worker lets the command proposer run (its own configuration, see
+ * lib/node/agentAllowlist.ts); the run's `command` is only a request. Nothing allowed by default.
+ */
+export async function proposeCandidate(
+  input: ProposeInput,
+  agents: AgentAllowlist = NO_AGENTS,
+): Promise<Candidate> {
   const repo = await Repo.open(input.repo);
   const ref = candidateRef(input.tag, input.n);
   const existing = await repo.readRef(ref);
@@ -57,7 +65,7 @@ export async function proposeCandidate(input: ProposeInput): Promise<Candidate> 
 
   // An edit that cannot be checked would be paid for and then lost: the gate must run here first.
   await checkGateRuns(input.config);
-  const edit = await proposeEdit(repo, input);
+  const edit = await proposeEdit(repo, input, agents);
   if (edit.invalid)
     return {
       n: input.n,
@@ -118,14 +126,14 @@ interface Edit {
   invalid?: string;
 }
 
-async function proposeEdit(repo: Repo, input: ProposeInput): Promise<Edit> {
+async function proposeEdit(repo: Repo, input: ProposeInput, agents: AgentAllowlist): Promise<Edit> {
   switch (input.proposer) {
     case 'mutate':
       return proposeMutation(repo, input);
     case 'claude':
       return proposeByClaude(repo, input);
     case 'command':
-      return proposeByCommand(repo, input);
+      return proposeByCommand(repo, input, agents);
   }
 }
 
@@ -263,9 +271,12 @@ async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
 }
 
 /** A coding-agent CLI's edit, read back from its worktree and checked like any other. */
-async function proposeByCommand(repo: Repo, input: ProposeInput): Promise<Edit> {
+async function proposeByCommand(repo: Repo, input: ProposeInput, agents: AgentAllowlist): Promise<Edit> {
   if (!input.command)
     throw targetError('The command proposer needs a command: pass --proposer-command "<cli ...>".');
+  // Checked here, in the activity, against the worker's own list: the workflow passes the run's request
+  // on unchanged, so no workflow decision changed and recorded histories replay as before.
+  const settings = allowedCommand(input.command, agents);
   const proposal = await proposeWithCommand({
     repo,
     tag: input.tag,
@@ -273,7 +284,7 @@ async function proposeByCommand(repo: Repo, input: ProposeInput): Promise<Edit> 
     ...(input.round ? { round: input.round } : {}),
     parent: input.parent,
     ctx: await promptContext(repo, input),
-    settings: input.command,
+    settings,
     editableFiles: input.config.files.editable,
     proposalsDir: path.join(input.runDir, 'proposals'),
     attempt: activityContext()?.info.attempt ?? 1,

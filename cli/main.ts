@@ -27,6 +27,7 @@ import {
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
 import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
+import { agentAllowlist } from '../lib/node/agentAllowlist';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
@@ -115,7 +116,12 @@ interface WorkerFlags {
   slots?: number;
   workdir?: string;
   sandbox?: boolean;
+  agentCommand: string[];
+  passEnv: string[];
 }
+
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 program
   .command('worker')
@@ -142,9 +148,23 @@ program
     '--no-sandbox',
     'run candidate code unsandboxed, as this user (also AUTORESEARCH_SANDBOX=off): only where bubblewrap cannot run',
   )
+  .option(
+    '--agent-command <cli>',
+    'a command the command proposer may run, exactly as runs name it (--proposer-command); repeatable; also AUTORESEARCH_AGENT_COMMANDS, one a line. A run naming any other is paused, its command not run',
+    collect,
+    [],
+  )
+  .option(
+    '--pass-env <names>',
+    'secrets such an agent may see when its run asks for them (--proposer-env), comma-separated; also AUTORESEARCH_PASS_ENV',
+    collect,
+    [],
+  )
   .action(async (opts: WorkerFlags) => {
     if (opts.controlOnly && opts.trainOnly)
       throw new Error('--control-only and --train-only exclude each other; pass one.');
+    // Checked before anything is installed or connected: a name that is not one is said at once.
+    const agents = agentAllowlist({ agentCommands: opts.agentCommand, passEnv: opts.passEnv });
     const extraPath = opts.controlOnly ? [] : await ensureUv(log);
     const sandbox = sandboxWanted(opts.sandbox);
     if (sandbox && !opts.controlOnly) {
@@ -166,6 +186,8 @@ program
       extraPath,
       workdir: opts.workdir,
       sandbox,
+      agentCommands: agents.commands,
+      passEnv: agents.passEnv,
     });
     console.log(`worker polling ${settings.address} (${settings.namespace}); Ctrl-C to stop`);
     await runWorkers(workers);
@@ -196,12 +218,12 @@ program
   .option('--thinking <tokens>', 'claude proposer: extended thinking budget (>= 1024)', positiveInt)
   .option(
     '--proposer-command <cli>',
-    'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE',
+    'command proposer: run in a worktree; the prompt is in $AUTORESEARCH_PROMPT_FILE (the control worker must allow it: worker --agent-command)',
   )
   .option('--proposer-timeout <seconds>', 'command proposer: time limit', positiveSeconds, 600)
   .option(
     '--proposer-env <names>',
-    'command proposer: secrets it may see, comma-separated (e.g. ANTHROPIC_API_KEY); all others are removed',
+    'command proposer: secrets it may see, comma-separated (e.g. ANTHROPIC_API_KEY), if the worker allows them (worker --pass-env); all others are removed',
     (v) =>
       v
         .split(',')

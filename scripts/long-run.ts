@@ -52,7 +52,8 @@ function rssMb(pid: number): number {
 const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('long');
-const worker = spawnWorker(address, queues);
+// The worker runs the one proposer command of this script, as `--agent-command` allows it.
+const worker = spawnWorker(address, queues, undefined, ['--agent-command', SET_STEP]);
 try {
   const repo = await instantTarget();
   const checkout = await checkoutState(repo);

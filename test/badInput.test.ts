@@ -516,7 +516,7 @@ if MODE == "flood":
         repo,
         tag: TAG,
         proposer: 'command',
-        command: { command: `bash ${agentFile}`, timeoutSeconds: 60 },
+        command: { command: h.allowAgent(`bash ${agentFile}`), timeoutSeconds: 60 },
         maxExperiments: expected.length,
         ...h.queues,
       });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { startRun } from '../client';
-import { proposeCandidate } from '../activities/propose';
+import { proposeCandidate, type ProposeInput } from '../activities/propose';
 import { killGroup } from '../lib/node/runSupervised';
 import type { Candidate, RunSummary } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
@@ -65,7 +65,7 @@ describe('command proposer', () => {
       // One proposal after the other: the second is made on the first's keep.
       pipeline: false,
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 30 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
       maxExperiments: 2,
       ...h.queues,
     });
@@ -90,7 +90,7 @@ describe('command proposer', () => {
       repo,
       tag: 'cmd-frozen',
       proposer: 'command',
-      command: { command: 'echo "EVAL_TOKENS = 1" >> prepare.py', timeoutSeconds: 30 },
+      command: { command: h.allowAgent('echo "EVAL_TOKENS = 1" >> prepare.py'), timeoutSeconds: 30 },
       maxExperiments: 1,
       ...h.queues,
     });
@@ -114,7 +114,7 @@ describe('command proposer', () => {
       repo,
       tag: 'hostile',
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 30 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
       maxExperiments: 1,
       ...h.queues,
     });
@@ -149,7 +149,11 @@ describe('command proposer', () => {
           repo,
           tag,
           proposer: 'command',
-          command: { command: agent, timeoutSeconds: 30, passEnv: passEnv ? [...passEnv] : undefined },
+          command: {
+            command: h.allowAgent(agent, ['ANTHROPIC_API_KEY']),
+            timeoutSeconds: 30,
+            passEnv: passEnv ? [...passEnv] : undefined,
+          },
           maxExperiments: 1,
           ...h.queues,
         });
@@ -186,7 +190,7 @@ describe('command proposer', () => {
       noiseRuns: 1,
       proposer: 'command',
       // Longer than the 5 minutes every other control step has.
-      command: { command: slowAgent(dir), timeoutSeconds: 700 },
+      command: { command: h.allowAgent(slowAgent(dir)), timeoutSeconds: 700 },
       // Experiment 1 is recorded as cancelled; experiment 2 is proposed after resume.
       maxExperiments: 2,
       // Cancellation reaches an activity with its heartbeats: keep them frequent.
@@ -229,13 +233,16 @@ describe('command proposer', () => {
     const repo = await makeFakeTarget();
     const dir = mkdtempSync(path.join(tmpdir(), 'ar-retry-agent-'));
     const run = await preparedRun(repo, 'retry');
+    const agent = slowAgent(dir);
     const input = proposalInput(repo, 'retry', run, {
       proposer: 'command',
-      command: { command: slowAgent(dir), timeoutSeconds: 700 },
+      command: { command: agent, timeoutSeconds: 700 },
     });
+    // The activity as a worker started with --agent-command <agent> runs it.
+    const propose = (i: ProposeInput) => proposeCandidate(i, { commands: [agent], passEnv: [] });
     // Attempt 1's agent works on while Temporal has given up on it (a start-to-close or heartbeat
     // timeout seen by the server, a network partition): Temporal starts attempt 2.
-    const first = new MockActivityEnvironment({ attempt: 1 }).run(proposeCandidate, input);
+    const first = new MockActivityEnvironment({ attempt: 1 }).run(propose, input);
     const settled = first.then(
       () => true,
       () => true,
@@ -245,7 +252,7 @@ describe('command proposer', () => {
       const one = await waitFor('attempt 1 to start its agent', () => agentStarts(dir)[0]);
       group = groupOf(one.pid);
       assert.ok(group, 'attempt 1 runs its agent');
-      const second = new MockActivityEnvironment({ attempt: 2 }).run(proposeCandidate, input);
+      const second = new MockActivityEnvironment({ attempt: 2 }).run(propose, input);
       const [, two] = await waitFor(
         'attempt 2 to start its agent',
         () => agentStarts(dir)[1] && agentStarts(dir),

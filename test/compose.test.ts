@@ -17,9 +17,12 @@ const DOCKERFILE = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 
 type Service = {
   image?: string;
+  security_opt?: string[];
+  networks?: string[] | Record<string, unknown>;
   build?: unknown;
   restart?: string;
   command?: string | string[];
+  user?: string;
   environment?: Record<string, string | number | boolean | null> | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: unknown; disable?: boolean };
@@ -37,7 +40,11 @@ type Service = {
     };
   };
 };
-type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> };
+type Compose = {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+  networks?: Record<string, { internal?: boolean } | null>;
+};
 
 const require = createRequire(import.meta.url);
 
@@ -94,6 +101,12 @@ function dependencies(service: Service): Record<string, string> {
   return Array.isArray(deps)
     ? Object.fromEntries(deps.map((name) => [name, 'service_started']))
     : Object.fromEntries(Object.entries(deps).map(([name, d]) => [name, d.condition ?? 'service_started']));
+}
+
+/** The networks a service joins (Compose puts one without `networks` on `default`). */
+function networksOf(service: Service): string[] {
+  const joined = service.networks ?? ['default'];
+  return Array.isArray(joined) ? joined : Object.keys(joined);
 }
 
 function script(service: Service): string {
@@ -326,6 +339,66 @@ describe('docker-compose.yml', () => {
         Object.keys(env(worker)).filter((k) => SECRET_NAME.test(k) || k.startsWith('ANTHROPIC_')),
         [],
         `${name} trains code an agent wrote: it gets no secret`,
+      );
+  });
+
+  it('trains in the bubblewrap sandbox: bubblewrap in the image, and what it needs as user 1000 in Docker', () => {
+    assert.match(DOCKERFILE, /apt-get install[^\n]*\bbubblewrap\b/, 'the Dockerfile installs bubblewrap');
+    const trainers = workers.filter(([, s]) => script(s).includes('--train-only'));
+    assert.ok(trainers.length >= 2, 'the GPU and the CPU worker');
+    for (const [name, worker] of trainers) {
+      assert.notEqual(env(worker).AUTORESEARCH_SANDBOX, 'off', `${name} trains sandboxed`);
+      assert.doesNotMatch(script(worker), /--no-sandbox/, `${name} trains sandboxed`);
+      // Docker's default seccomp profile refuses the user namespace bwrap makes as a non-root user, its
+      // AppArmor profile refuses the mounts, and its masked /proc paths refuse a fresh /proc.
+      for (const opt of ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'])
+        assert.ok(worker.security_opt?.includes(opt), `${name}: security_opt ${opt}`);
+      assert.equal(worker.user, '${AUTORESEARCH_UID:-1000}:${AUTORESEARCH_GID:-1000}', `${name} is not root`);
+    }
+    const control = workers.find(([, s]) => script(s).includes('--control-only'))!;
+    assert.equal(control[1].security_opt, undefined, "the control worker keeps Docker's confinement");
+  });
+
+  it('lets no training worker reach the database: Postgres is on a network of its own, with the server only', () => {
+    const postgres = imageOf('postgres')[0]![0];
+    const dbNetworks = networksOf(services[postgres]!);
+    assert.ok(
+      dbNetworks.every((n) => compose.networks?.[n]?.internal === true),
+      `${postgres}'s networks (${dbNetworks}) are internal: no route out`,
+    );
+    for (const [name, service] of Object.entries(services)) {
+      const shared = networksOf(service).filter((n) => dbNetworks.includes(n));
+      const needsDb = name === postgres || name === serverName || env(service).SQL_HOST === postgres;
+      assert.equal(
+        shared.length > 0,
+        needsDb,
+        `${name} ${needsDb ? 'reaches' : 'does not reach'} ${postgres}`,
+      );
+    }
+    for (const [name, worker] of workers)
+      assert.ok(
+        networksOf(worker).some((n) => networksOf(services[serverName]!).includes(n)),
+        `${name} reaches ${serverName}:7233 to poll`,
+      );
+  });
+
+  it("reads the control worker's agent allowlist from the environment (.env), and gives it to no other worker", () => {
+    const control = workers.find(([, s]) => script(s).includes('--control-only'))!;
+    assert.equal(env(control[1]).AUTORESEARCH_AGENT_COMMANDS, '${AUTORESEARCH_AGENT_COMMANDS:-}');
+    assert.equal(env(control[1]).AUTORESEARCH_PASS_ENV, '${AUTORESEARCH_PASS_ENV:-}');
+    for (const [name, worker] of workers.filter(([n]) => n !== control[0]))
+      assert.deepEqual(
+        Object.keys(env(worker)).filter(
+          (k) => k === 'AUTORESEARCH_AGENT_COMMANDS' || k === 'AUTORESEARCH_PASS_ENV',
+        ),
+        [],
+        `${name} runs no proposer`,
+      );
+    for (const name of ['AUTORESEARCH_AGENT_COMMANDS', 'AUTORESEARCH_PASS_ENV'])
+      assert.match(
+        COMPOSE_TEXT.split('\nservices:')[0]!,
+        new RegExp(`^#\\s+${name}\\s`, 'm'),
+        `${name} documented`,
       );
   });
 

@@ -74,7 +74,7 @@ for (const sandbox of [true, false])
         repo,
         tag: tag,
         proposer: 'command',
-        command: { command: agent, timeoutSeconds: 30 },
+        command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
         maxExperiments: 4,
         ...h.queues,
       });

@@ -175,7 +175,7 @@ describe('parallel slots', () => {
       tag: 'pipe',
       maxExperiments: 5,
       proposer: 'command',
-      command: { command: propose, timeoutSeconds: 60 },
+      command: { command: h.allowAgent(propose), timeoutSeconds: 60 },
       noiseRuns: 1, // the handshake counts trainings: the baseline trains once
       ...h.queues,
     });

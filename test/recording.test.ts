@@ -40,7 +40,7 @@ describe('a record that fails', () => {
       noiseRuns: 1,
       keepRule: 'strict',
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 600 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 600 },
       ...h.queues,
     });
     await waitFor('experiment 1 to train', () => (existsSync(hold.started) ? true : undefined), 4 * 60_000);

@@ -254,11 +254,13 @@ describe('a run across machines: training workers with clones of their own', () 
   const trainers: ChildProcess[] = [];
   let client: Client;
   let control: RunningWorkers | undefined;
+  // What the control worker lets the command proposer run: a test adds its agent before its run starts.
+  const agentCommands: string[] = [];
   before(async () => {
     const address = await testServer();
     client = await testClient(address);
     // The machine with the target: workflows and control steps only, no training slot.
-    control = await startWorkers(address, { ...queues, train: false });
+    control = await startWorkers(address, { ...queues, train: false, agentCommands });
   });
   after(async () => {
     for (const c of trainers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
@@ -373,6 +375,7 @@ describe('a run across machines: training workers with clones of their own', () 
       'lr=$([ "$AUTORESEARCH_EXPERIMENT" = 1 ] && echo 0.012 || echo 0.014) && ' +
       'sed -i "s/^LEARNING_RATE = 0.01 /LEARNING_RATE = $lr /" train.py && ' +
       'echo "LR $lr" > "$AUTORESEARCH_DESCRIPTION_FILE"';
+    agentCommands.push(agent);
     const checkout = await checkoutState(repo);
     const handle = await startRun(client, {
       repo,

@@ -55,7 +55,7 @@ describe('steering a live run', () => {
       // propose the next experiment before the current one is scored).
       pipeline: false,
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 30 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
       ...h.queues,
     });
     const id = workflowIdFor('stock');

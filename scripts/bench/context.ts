@@ -34,10 +34,16 @@ export interface BenchWorkers extends RunningWorkers {
   queues: { taskQueue: string; trainTaskQueue: string };
 }
 
+/**
+ * The commands the bench's control workers let the command proposer run (`--agent-command`): a run adds
+ * its simulated proposer here before it starts; the workers read the list at each proposal.
+ */
+export const benchAgentCommands: string[] = [];
+
 /** In-process control and training workers offering `slots` training slots, on task queues of their own. */
 export async function workersWithSlots(bench: Bench, name: string, slots: number): Promise<BenchWorkers> {
   const queues = uniqueQueues(`bench-${name}`);
-  const workers = await startWorkers(bench.address, { ...queues, slots });
+  const workers = await startWorkers(bench.address, { ...queues, slots, agentCommands: benchAgentCommands });
   return { ...workers, queues };
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { readRecords } from '../../activities/record';
 import { startRun, type StartRunRequest } from '../../client';
 import type { ExperimentRecord, RunSummary } from '../../lib/types';
-import type { Bench } from './context';
+import { benchAgentCommands, type Bench } from './context';
 import { fetchChain, steps, type Step } from './history';
 import { readSpans, simulatedProposer, simulatedTarget, type Span } from './simulated';
 
@@ -61,11 +61,13 @@ export async function simulatedRun(
 ): Promise<SimulatedRun> {
   const { budget, proposerShare } = bench.settings;
   const target = await simulatedTarget();
+  const proposer = simulatedProposer(proposerShare * budget);
+  benchAgentCommands.push(proposer);
   const finished = await runToEnd(bench.client, {
     repo: target.repo,
     tag: benchTag(name),
     proposer: 'command',
-    command: { command: simulatedProposer(proposerShare * budget), timeoutSeconds: 60 + budget },
+    command: { command: proposer, timeoutSeconds: 60 + budget },
     budgetSeconds: budget,
     maxExperiments: run.experiments,
     parallel: run.parallel,

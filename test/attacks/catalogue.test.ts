@@ -194,7 +194,7 @@ time.sleep(0.5)`,
       // One attack after the other: "leave a file" is two experiments in a row in one slot.
       pipeline: false,
       proposer: 'command',
-      command: { command: agent, timeoutSeconds: 30 },
+      command: { command: h.allowAgent(agent), timeoutSeconds: 30 },
       maxExperiments: attacks.length,
       ...h.queues,
     });

@@ -31,10 +31,12 @@ export function spawnWorker(
   queues: { taskQueue: string; trainTaskQueue: string },
   stdio: StdioOptions = ['ignore', 'ignore', 'inherit'],
   args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): ChildProcess {
   return spawn(process.execPath, [AUTORESEARCH_CLI, 'worker', ...args], {
     env: {
       ...process.env,
+      ...env,
       TEMPORAL_ADDRESS: address,
       AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
       AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,

@@ -74,6 +74,13 @@ export interface Harness {
   address: string;
   client: Client;
   queues: { taskQueue: string; trainTaskQueue: string };
+  /**
+   * Lets the harness's workers run `command` as the command proposer's (and hand it the secrets named),
+   * as `autoresearch worker --agent-command <command> --pass-env <names>` would; returns the command.
+   * A worker checks each proposal against what is allowed at that moment, so a test may allow a command
+   * after its workers started.
+   */
+  allowAgent(command: string, passEnv?: string[]): string;
 }
 
 /**
@@ -84,12 +91,27 @@ export function useHarness(
   name: string,
   extra: () => Promise<Partial<WorkerSetup>> = async () => ({}),
 ): Harness {
-  const harness = { address: '', client: undefined as unknown as Client, queues: uniqueQueues(name) };
+  // Handed to the workers as they are, so that what allowAgent adds later is seen by them.
+  const agentCommands: string[] = [];
+  const passEnv: string[] = [];
+  const harness: Harness = {
+    address: '',
+    client: undefined as unknown as Client,
+    queues: uniqueQueues(name),
+    allowAgent(command, names = []) {
+      agentCommands.push(command);
+      passEnv.push(...names);
+      return command;
+    },
+  };
   let workers: RunningWorkers | undefined;
   before(async () => {
     harness.address = await testServer();
     harness.client = await testClient(harness.address);
-    workers = await startWorkers(harness.address, { ...harness.queues, ...(await extra()) });
+    const setup = await extra();
+    agentCommands.push(...(setup.agentCommands ?? []));
+    passEnv.push(...(setup.passEnv ?? []));
+    workers = await startWorkers(harness.address, { ...harness.queues, ...setup, agentCommands, passEnv });
   });
   after(async () => {
     await workers?.stop();
