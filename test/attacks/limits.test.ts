@@ -19,10 +19,11 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { scoreOutcome } from '../../activities/evaluate';
 import { createTrainActivities } from '../../activities/train';
 import { runSupervised } from '../../lib/node/runSupervised';
 import { SANDBOX_DEFAULTS } from '../../lib/node/targetConfig';
-import type { SandboxConfig, TrainingOutcome } from '../../lib/types';
+import type { SandboxConfig, TargetConfig, TrainingOutcome } from '../../lib/types';
 import { git, makeFakeTarget } from '../support/fakeTarget';
 import { preparedRun } from '../support/prepared';
 import { isRunning } from '../support/processes';
@@ -56,7 +57,9 @@ interface Attack {
 }
 
 /** Trains an attack as experiment 0 of a fresh run in slot "lim", sandboxed, and returns its outcome. */
-async function train(attack: Attack): Promise<{ outcome: TrainingOutcome; log: string; repo: string }> {
+async function train(
+  attack: Attack,
+): Promise<{ outcome: TrainingOutcome; log: string; repo: string; config: TargetConfig }> {
   const repo = await makeFakeTarget({ extra: attack.code });
   const run = await preparedRun(repo, 'limits');
   const config = structuredClone(run.config);
@@ -74,7 +77,7 @@ async function train(attack: Attack): Promise<{ outcome: TrainingOutcome; log: s
       commit: run.baseCommit,
       config,
     });
-    return { outcome, log: readFileSync(outcome.logPath, 'utf8'), repo };
+    return { outcome, log: readFileSync(outcome.logPath, 'utf8'), repo, config };
   } finally {
     clearInterval(sampler);
   }
@@ -265,6 +268,32 @@ time.sleep(60)
       if (old === undefined) delete process.env.AUTORESEARCH_CGROUP_ROOT;
       else process.env.AUTORESEARCH_CGROUP_ROOT = old;
     }
+  });
+
+  it('a training stopped by a limit and then by the timeout says both', { skip: noCgroups }, async () => {
+    // A bomb that keeps trying to fork never exits by itself: the timeout ends it, and the reason the
+    // agent and the records get must still name the limit it hit.
+    const { outcome, log, config } = await train({
+      code: `
+while True:
+    try:
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+    except OSError:
+        time.sleep(0.01)
+`,
+      sandbox: { maxProcesses: 16 },
+      timeoutSeconds: 3,
+    });
+    assert.equal(outcome.timedOut, true, log);
+    assert.equal(outcome.limitReached, 'processes', log);
+    const verdict = scoreOutcome(outcome, config);
+    assert.equal(verdict.status, 'timeout');
+    assert.match(
+      verdict.reason!,
+      /killed after the 3s hard timeout; .*stopped: 16 processes, the sandbox's limit/,
+    );
   });
 
   it(
