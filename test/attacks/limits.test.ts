@@ -22,6 +22,7 @@ import { describe, it } from 'node:test';
 import { scoreOutcome } from '../../activities/evaluate';
 import { createTrainActivities } from '../../activities/train';
 import { runSupervised } from '../../lib/node/runSupervised';
+import { sandboxArgs } from '../../lib/node/sandbox';
 import { SANDBOX_DEFAULTS } from '../../lib/node/targetConfig';
 import type { SandboxConfig, TargetConfig, TrainingOutcome } from '../../lib/types';
 import { git, makeFakeTarget } from '../support/fakeTarget';
@@ -268,6 +269,25 @@ time.sleep(60)
       if (old === undefined) delete process.env.AUTORESEARCH_CGROUP_ROOT;
       else process.env.AUTORESEARCH_CGROUP_ROOT = old;
     }
+  });
+
+  it("the sandbox's scratch /tmp is bounded: writing past its size fails, the machine's memory is safe", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'ar-scratch-'));
+    const logPath = path.join(root, 'train.log');
+    const result = await runSupervised({
+      command: 'head -c 20000000 /dev/zero > /tmp/fill.bin; echo "exit $?"; ls -l /tmp/fill.bin',
+      cwd: root,
+      env: { PATH: process.env.PATH },
+      logPath,
+      timeoutSeconds: 30,
+      pidFile: path.join(root, 'training.pid'),
+      sandbox: sandboxArgs({ worktree: root, home: path.join(root, 'home'), scratchMb: 8 }),
+    });
+    const log = readFileSync(logPath, 'utf8');
+    assert.equal(result.exitCode, 0, log);
+    assert.match(log, /No space left on device/);
+    assert.match(log, /exit 1/);
+    assert.match(log, / 8388608 /, 'the file stopped at the 8 MiB the scratch holds');
   });
 
   it('a training stopped by a limit and then by the timeout says both', { skip: noCgroups }, async () => {
