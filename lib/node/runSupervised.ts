@@ -130,7 +130,17 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
   const pgid = child.pid!;
   writeFileSync(run.pidFile, String(pgid));
   let reported = '';
-  (child.stdio[3] as Readable | null)?.on('data', (chunk: Buffer) => (reported += chunk.toString()));
+  const report = child.stdio[3] as Readable | null;
+  report?.on('data', (chunk: Buffer) => (reported += chunk.toString()));
+  // 'exit' may come before the pipe's last data: the report is read to its end (the supervisor's exit
+  // closes it; a second is a net for a pipe something else still holds).
+  const reportEnded = new Promise<void>((resolve) => {
+    if (!report) return resolve();
+    report
+      .on('end', resolve)
+      .on('close', resolve)
+      .on('error', () => resolve());
+  });
 
   let timedOut = false;
   let cancelled = false;
@@ -160,6 +170,8 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
       child.on('exit', (c, s) => resolve([c, s]));
     });
     const seconds = (Date.now() - started) / 1000;
+    if (limits)
+      await Promise.race([reportEnded, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     const failed = !cancelled && (timedOut || code !== 0);
     const limit =
       failed && limits
