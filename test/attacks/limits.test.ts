@@ -28,6 +28,7 @@ import type { SandboxConfig, TargetConfig, TrainingOutcome } from '../../lib/typ
 import { git, makeFakeTarget } from '../support/fakeTarget';
 import { preparedRun } from '../support/prepared';
 import { isRunning } from '../support/processes';
+import { waitFor } from '../support/waitFor';
 
 const V1_PIDS = '/sys/fs/cgroup/pids';
 const V1_MEMORY = '/sys/fs/cgroup/memory';
@@ -232,6 +233,39 @@ time.sleep(60)
       else process.env.AUTORESEARCH_MIN_FREE_DISK_MB = old;
     }
   });
+
+  it(
+    'when the supervisor itself dies, a setsid child of an unsandboxed training dies with its cgroup',
+    { skip: noCgroups },
+    async () => {
+      // Without the sandbox's PID namespace, a setsid child leaves the process group the worker kills; the
+      // cgroup still holds it.
+      const root = mkdtempSync(path.join(tmpdir(), 'ar-setsid-'));
+      const pidFile = path.join(root, 'training.pid');
+      const childPid = path.join(root, 'child.pid');
+      const training = runSupervised({
+        command: `setsid sleep 300 & echo $! > ${childPid}; sleep 300`,
+        cwd: root,
+        env: { PATH: process.env.PATH },
+        logPath: path.join(root, 'train.log'),
+        timeoutSeconds: 60,
+        pidFile,
+        limits: { maxProcesses: 64 },
+        slot: 'lim',
+      });
+      const escaped = await waitFor('the setsid child', () =>
+        existsSync(childPid) && readFileSync(childPid, 'utf8').trim()
+          ? Number(readFileSync(childPid, 'utf8'))
+          : undefined,
+      );
+      assert.ok(isRunning(escaped));
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      const result = await training;
+      assert.equal(result.signal, 'SIGKILL');
+      assert.ok(!isRunning(escaped), 'the setsid child is killed with its cgroup');
+      assert.deepEqual(ownCgroups(), []);
+    },
+  );
 
   it('where no cgroup can be had, trainings still run, the line says so once, file sizes stay limited', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'ar-nocgroup-'));
