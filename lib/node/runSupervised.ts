@@ -105,14 +105,20 @@ function lastLine(text: string): string {
 
 export async function runSupervised(run: SupervisedRun): Promise<SupervisedResult> {
   mkdirSync(path.dirname(run.logPath), { recursive: true });
-  const log = openSync(run.logPath, 'w');
-  const started = Date.now();
-  const cap = String(run.maxLogBytes ?? maxLogBytes());
   const limits = run.limits && {
     ...run.limits,
     minFreeDiskMb: run.limits.minFreeDiskMb ?? diskReserveMb(run.cwd),
   };
   const enforced = limits ? await enforceLimits(limits, run.slot ?? 'run') : undefined;
+  let log: number;
+  try {
+    log = openSync(run.logPath, 'w');
+  } catch (err) {
+    if (enforced) await releaseLimits(enforced);
+    throw err;
+  }
+  const started = Date.now();
+  const cap = String(run.maxLogBytes ?? maxLogBytes());
   const wrapper = [...(enforced?.prefix ?? []), ...(run.sandbox ?? [])];
   const watch = limits ? { path: run.cwd, minFreeMb: limits.minFreeDiskMb } : null;
   const child = spawn(
