@@ -43,7 +43,16 @@ export function scoreOutcome(outcome: TrainingOutcome, config: TargetConfig): Ev
   if (outcome.setupFailed)
     return { status: 'crash', reason: `set-up failed (exit ${outcome.exitCode}): ${lastLine}` };
   if (outcome.timedOut)
-    return { status: 'timeout', reason: `killed after the ${config.train.timeoutSeconds}s hard timeout` };
+    return {
+      status: 'timeout',
+      // A limit it hit first (a fork bomb stopped at max_processes) is what the agent must hear about: the
+      // log's last line, written by the worker after the training's output, names it.
+      reason:
+        `killed after the ${config.train.timeoutSeconds}s hard timeout` +
+        (outcome.limitReached
+          ? `; the sandbox's ${outcome.limitReached} limit was reached first: ${lastLine}`
+          : ''),
+    };
   if (outcome.exitCode !== 0)
     return {
       status: 'crash',

@@ -29,6 +29,8 @@ import {
   type Slot,
 } from '../lib/node/slot';
 import { sandboxArgs } from '../lib/node/sandbox';
+import { limitsFor, scratchSizeMb, type SandboxLimits } from '../lib/node/sandboxLimits';
+import { SANDBOX_DEFAULTS } from '../lib/node/targetConfig';
 import { trainingEnv } from '../lib/node/trainingEnv';
 
 export interface TrainInput {
@@ -130,6 +132,10 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       // the set-up (the target's own commands, downloads) may reach the network and write its outputs.
       // The target's [sandbox] may open the network to candidate code too, and show data kept elsewhere.
       const declared = input.config.sandbox;
+      // Limits hold with the sandbox off too: a runaway training (a leak, a bomb) takes the machine either
+      // way, and a training that fits them sandboxed fits them unsandboxed, so turning it off changes nothing else.
+      const limits = (setup: boolean) =>
+        limitsFor(declared ?? SANDBOX_DEFAULTS, setup ? 'setup' : 'training');
       const sandbox = (setup: boolean) =>
         sandboxed
           ? sandboxArgs({
@@ -139,6 +145,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
               readPaths: declared?.readPaths,
               writePaths: declared?.writePaths,
               pathVariable: env.PATH,
+              scratchMb: scratchSizeMb(limits(setup)),
               readOnlyInWorktree: setup
                 ? input.config.files.frozen
                 : [...input.config.files.frozen, ...(input.config.train.setupOutputs ?? [])],
@@ -161,6 +168,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           beat('setup'),
           ctx.cancellationSignal,
           sandbox(true),
+          limits(true),
         );
         if (setup && setup.exitCode !== 0) {
           if (setup.cancelled) throw new CancelledFailure('training cancelled during set-up');
@@ -178,6 +186,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
             cancel: ctx.cancellationSignal,
             onProgress: beat('training'),
             sandbox: sandbox(false),
+            limits: limits(false),
+            slot: slot.name,
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
           outcome = toOutcome(result, logPath, input.config, slot.name, []);
@@ -216,6 +226,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           cancel: ctx.cancellationSignal,
           onProgress: beat('evaluating'),
           sandbox: sandbox(false),
+          limits: limits(false),
+          slot: slot.name,
         });
         if (evaluated.cancelled) throw new CancelledFailure('evaluation cancelled');
         outcome = withEvaluation(outcome, evaluated, evalLog, input.config);
@@ -243,6 +255,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     onProgress: (line: string, seconds: number) => void,
     cancel: AbortSignal,
     sandbox: string[] | undefined,
+    limits: SandboxLimits,
   ): Promise<SupervisedResult | null> {
     const commands = input.config.train.setup;
     if (commands.length === 0) return null;
@@ -259,6 +272,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       cancel,
       onProgress,
       sandbox,
+      limits,
+      slot: slot.name,
     });
     if (result.exitCode === 0) writeFileSync(slot.setupMarker, key);
     return result;
@@ -385,6 +400,7 @@ function withEvaluation(
     metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
     evalLogPath: evalLog,
     ...(evalFailed ? { evalFailed, logTail: logTail(tail) } : {}),
+    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
   };
 }
 
@@ -407,5 +423,6 @@ function toOutcome(
     trainSeconds: Math.round(result.seconds * 10) / 10,
     slot,
     frozenModified,
+    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
   };
 }

@@ -245,6 +245,8 @@ export interface TrainingOutcome {
   evalFailed?: string;
   /** With a separate evaluation command: its log (the metric was read from it). */
   evalLogPath?: string;
+  /** The sandbox's limit that stopped a failed training, set-up or evaluation (lib/node/sandboxLimits.ts). */
+  limitReached?: 'memory' | 'processes' | 'disk' | 'file-size';
 }
 
 /**

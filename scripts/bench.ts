@@ -7,12 +7,13 @@
 //  chart     drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments;
 //  keeps     false keeps on tinylm with the mutate proposer under the strict and the noise-aware keep
 //            rule: every keep re-run with new seeds, and the GPU time each rule spent;
-//  tinylm    the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory.
+//  tinylm    the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory;
+//  sandbox   the training sandbox's cost per experiment: a trivial training with and without it.
 // Each figure is printed next to its target; the bench measures and never fails on a figure.
 // Options: --only PART[,PART] | --skip PART[,PART] (--skip-tinylm), --budget SECONDS (20),
 // --proposer-share SHARE (0.2), --experiments N (6), --rounds N (3), --slots LIST (1,2,4,8),
 // --overhead-experiments N (20), --keeps-experiments N (12), --keeps-budget SECONDS (8),
-// --reruns N (3). Uses TEMPORAL_ADDRESS or starts its own server.
+// --reruns N (3), --sandbox-runs N (30). Uses TEMPORAL_ADDRESS or starts its own server.
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchChart } from './bench/chart';
@@ -20,12 +21,13 @@ import type { Bench, BenchSettings } from './bench/context';
 import { benchDutyCycle } from './bench/dutyCycle';
 import { benchFalseKeeps } from './bench/falseKeeps';
 import { benchOverhead } from './bench/overhead';
+import { benchSandboxCost } from './bench/sandboxCost';
 import { benchScaling } from './bench/scaling';
 import { benchTinylm } from './bench/tinylm';
 import type { SimulatedRun } from './bench/runs';
 import { stopOwnServer, testClient, testServer } from '../test/support/temporal';
 
-const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'keeps', 'tinylm'] as const;
+const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'keeps', 'tinylm', 'sandbox'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     'keeps-experiments': { type: 'string', default: '12' },
     'keeps-budget': { type: 'string', default: '8' },
     reruns: { type: 'string', default: '3' },
+    'sandbox-runs': { type: 'string', default: '30' },
   },
 });
 
@@ -108,6 +111,7 @@ try {
     if (part === 'chart') await benchChart();
     if (part === 'keeps') await benchFalseKeeps(bench);
     if (part === 'tinylm') await benchTinylm(bench);
+    if (part === 'sandbox') await benchSandboxCost(number('sandbox-runs', values['sandbox-runs'], true));
   }
   console.log(`\nbench done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${load()}`);
 } finally {

@@ -2,9 +2,28 @@
 // progress reported while it runs, a hard timeout, cancellation, and the whole group killed at the
 // end, so nothing it spawned outlives it (DESIGN invariant 4).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, fstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  openSync,
+  readSync,
+  fstatSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import {
+  diskReserveMb,
+  enforceLimits,
+  fileSizeReached,
+  limitMessage,
+  releaseLimits,
+  type LimitReached,
+  type SandboxLimits,
+} from './sandboxLimits';
 
 const SUPERVISOR = fileURLToPath(new URL('./trainingSupervisor.js', import.meta.url));
 /** How long a stopped command may take to exit on SIGTERM before the group gets SIGKILL. */
@@ -35,6 +54,10 @@ export interface SupervisedRun {
   maxLogBytes?: number;
   /** Run the command in this sandbox (lib/node/sandbox.ts sandboxArgs: bwrap and its arguments). */
   sandbox?: string[];
+  /** Bound its processes, memory, file sizes and the disk it may fill (lib/node/sandboxLimits.ts). */
+  limits?: SandboxLimits;
+  /** Names its cgroup, so the next run of this slot finds and removes what a dead worker left. */
+  slot?: string;
 }
 
 export interface SupervisedResult {
@@ -43,6 +66,8 @@ export interface SupervisedResult {
   timedOut: boolean;
   cancelled: boolean;
   seconds: number;
+  /** The limit that stopped a run that failed (its log ends with a line saying so). */
+  limitReached?: LimitReached;
 }
 
 export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -80,28 +105,48 @@ function lastLine(text: string): string {
 
 export async function runSupervised(run: SupervisedRun): Promise<SupervisedResult> {
   mkdirSync(path.dirname(run.logPath), { recursive: true });
-  const log = openSync(run.logPath, 'w');
+  const limits = run.limits && {
+    ...run.limits,
+    minFreeDiskMb: run.limits.minFreeDiskMb ?? diskReserveMb(run.cwd),
+  };
+  const enforced = limits ? await enforceLimits(limits, run.slot ?? 'run') : undefined;
+  let log: number;
+  try {
+    log = openSync(run.logPath, 'w');
+  } catch (err) {
+    if (enforced) await releaseLimits(enforced);
+    throw err;
+  }
   const started = Date.now();
   const cap = String(run.maxLogBytes ?? maxLogBytes());
+  const wrapper = [...(enforced?.prefix ?? []), ...(run.sandbox ?? [])];
+  const watch = limits ? { path: run.cwd, minFreeMb: limits.minFreeDiskMb } : null;
   const child = spawn(
     process.execPath,
-    [
-      SUPERVISOR,
-      run.command,
-      cap,
-      String(LOG_TAIL_BYTES),
-      ...(run.sandbox ? [JSON.stringify(run.sandbox)] : []),
-    ],
+    [SUPERVISOR, run.command, cap, String(LOG_TAIL_BYTES), JSON.stringify(wrapper), JSON.stringify(watch)],
     {
       cwd: run.cwd,
       env: run.env,
       detached: true,
-      stdio: ['pipe', log, log],
+      // fd 3: the supervisor says there which limit it enforced itself (the disk); the training never has it.
+      stdio: ['pipe', log, log, 'pipe'],
     },
   );
   closeSync(log);
   const pgid = child.pid!;
   writeFileSync(run.pidFile, String(pgid));
+  let reported = '';
+  const report = child.stdio[3] as Readable | null;
+  report?.on('data', (chunk: Buffer) => (reported += chunk.toString()));
+  // 'exit' may come before the pipe's last data: the report is read to its end (the supervisor's exit
+  // closes it; a second is a net for a pipe something else still holds).
+  const reportEnded = new Promise<void>((resolve) => {
+    if (!report) return resolve();
+    report
+      .on('end', resolve)
+      .on('close', resolve)
+      .on('error', () => resolve());
+  });
 
   let timedOut = false;
   let cancelled = false;
@@ -130,7 +175,23 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
       child.on('error', reject);
       child.on('exit', (c, s) => resolve([c, s]));
     });
-    return { exitCode: code, signal, timedOut, cancelled, seconds: (Date.now() - started) / 1000 };
+    const seconds = (Date.now() - started) / 1000;
+    if (limits)
+      await Promise.race([reportEnded, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    const failed = !cancelled && (timedOut || code !== 0);
+    const limit =
+      failed && limits
+        ? limitReached(reported, enforced?.cgroup?.limitHit(), limits, code, signal, run.logPath)
+        : undefined;
+    if (limit && limits) appendFileSync(run.logPath, `\n${limitMessage(limit, limits)}\n`);
+    return {
+      exitCode: code,
+      signal,
+      timedOut,
+      cancelled,
+      seconds,
+      ...(limit ? { limitReached: limit } : {}),
+    };
   } finally {
     clearTimeout(timeout);
     clearTimeout(killTimer);
@@ -139,6 +200,24 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
     // Whatever the command left behind in its group (data loaders, servers) goes with it.
     killGroup(pgid, 'SIGKILL');
     child.stdin?.destroy();
+    // And whatever left the group (setsid) but not its cgroup.
+    if (enforced) await releaseLimits(enforced);
     rmSync(run.pidFile, { force: true });
   }
+}
+
+/** Which limit stopped a failed run: the one that acted first, as the supervisor and the kernel tell. */
+function limitReached(
+  reported: string,
+  kernel: 'memory' | 'processes' | undefined,
+  limits: SandboxLimits,
+  code: number | null,
+  signal: string | null,
+  logPath: string,
+): LimitReached | undefined {
+  if (/^disk$/m.test(reported)) return 'disk';
+  if (kernel === 'memory') return 'memory';
+  if (limits.maxFileMb !== undefined && fileSizeReached(code, signal, readTail(logPath, 64 * 1024)))
+    return 'file-size';
+  return kernel;
 }

@@ -33,6 +33,8 @@ export interface SandboxSpec {
   autoresearchHome?: string;
   /** The PATH the training gets: tool installations on it under the home directory stay visible. */
   pathVariable?: string;
+  /** Size of each scratch tmpfs (/tmp, /run, the hidden home), MiB (lib/node/sandboxLimits.ts scratchSizeMb). */
+  scratchMb?: number;
 }
 
 /** Directories of the home that hold secrets: never shown to a training, even if on PATH. */
@@ -163,12 +165,14 @@ export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
   const ownHome = spec.autoresearchHome ?? autoresearchHome();
   const pathVariable = spec.pathVariable ?? process.env.PATH ?? '';
   const args = [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+  // A scratch tmpfs is memory: bounded, so writing it cannot take the machine's (bwrap 0.8 and later).
+  const size = spec.scratchMb && sizesTmpfs(bwrap) ? ['--size', String(spec.scratchMb * 2 ** 20)] : [];
   // GPUs: the device nodes CUDA opens (CUDA_VISIBLE_DEVICES still picks among them).
   for (const dev of nvidiaDevices()) args.push('--dev-bind', dev, dev);
   // A fresh /tmp and /run: no agent sockets (ssh, docker, dbus) can be reached from inside.
-  args.push('--tmpfs', '/tmp', '--tmpfs', '/run');
+  args.push(...size, '--tmpfs', '/tmp', ...size, '--tmpfs', '/run');
   if (home && home !== '/' && existsSync(home)) {
-    args.push('--tmpfs', home);
+    args.push(...size, '--tmpfs', home);
     const cache = path.join(home, '.cache');
     if (spec.writableCache) mkdirSync(cache, { recursive: true });
     for (const dir of toolDirsInHome(home, pathVariable, ownHome))
@@ -205,6 +209,22 @@ export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
     '--',
   );
   return args;
+}
+
+const sizing = new Map<string, boolean>();
+
+/** Whether this bwrap takes `--size` (0.8+; older ones, Ubuntu 22.04's 0.6, refuse to start with it). */
+function sizesTmpfs(bwrap: string): boolean {
+  let known = sizing.get(bwrap);
+  if (known === undefined) {
+    try {
+      known = execFileSync(bwrap, ['--help'], { encoding: 'utf8', timeout: 10_000 }).includes('--size');
+    } catch {
+      known = false;
+    }
+    sizing.set(bwrap, known);
+  }
+  return known;
 }
 
 function nvidiaDevices(): string[] {

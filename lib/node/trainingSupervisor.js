@@ -4,15 +4,21 @@
 // It also writes the command's output to the log (its own stdout), capped: a script that floods its
 // output must not fill the disk, and the end of the output (the metric summary) must survive, so past
 // the cap only a rolling tail is kept and written after a line saying how much was dropped.
+// With a disk reserve given, it also watches the worktree's free space and stops the training that eats
+// into it, so the worker keeps room for its logs and records (and says so on fd 3).
 // Plain JavaScript on purpose: it starts in milliseconds and needs nothing but Node itself.
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { writeSync } from 'node:fs';
+import { readFileSync, readdirSync, statfsSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
+import { clearInterval, setInterval } from 'node:timers';
 
-const [command, capArg, tailArg, wrapperArg] = process.argv.slice(2);
+const [command, capArg, tailArg, wrapperArg, watchArg] = process.argv.slice(2);
 if (!command) {
-  console.error('usage: trainingSupervisor.js "<shell command>" [max log bytes] [tail bytes]');
+  console.error(
+    'usage: trainingSupervisor.js "<shell command>" [max log bytes] [tail bytes] [wrapper argv JSON] ' +
+      '[{"path": dir, "minFreeMb": n} JSON]',
+  );
   process.exit(2);
 }
 const maxLogBytes = Number(capArg) > 0 ? Number(capArg) : Infinity;
@@ -20,6 +26,9 @@ const tailBytes = Number(tailArg) > 0 ? Number(tailArg) : 256 * 1024;
 // The sandbox (bwrap and its arguments, JSON) the command runs in, if any: it ends with `--`.
 /** @type {string[]} */
 const wrapper = wrapperArg ? JSON.parse(wrapperArg) : [];
+// The disk to watch and the free space (MiB) it must keep, if any.
+/** @type {{ path: string, minFreeMb: number } | null} */
+const watch = watchArg ? JSON.parse(watchArg) : null;
 
 const killGroup = () => {
   try {
@@ -111,3 +120,41 @@ const finish = (/** @type {number | null} */ code, /** @type {NodeJS.Signals | n
 // the group).
 child.on('close', finish);
 child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 1000));
+
+// Every process of the group but this one (the group-wide kill would take the reporter with it).
+const killOthers = () => {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === process.pid)
+        process.kill(Number(name), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+};
+
+// Checked four times a second: statfs costs microseconds, and the reserve must outlast what a training
+// can write between two looks (a second at disk speed is well under the 1 GiB default).
+if (watch) {
+  const timer = setInterval(() => {
+    let freeMb;
+    try {
+      const fs = statfsSync(watch.path);
+      freeMb = (fs.bavail * fs.bsize) / 2 ** 20;
+    } catch {
+      return;
+    }
+    if (freeMb >= watch.minFreeMb) return;
+    clearInterval(timer);
+    try {
+      writeSync(3, 'disk\n');
+    } catch {
+      // started without the report pipe: the log line is all there is
+    }
+    child.kill('SIGKILL');
+    killOthers();
+  }, 250);
+  timer.unref();
+}

@@ -30,7 +30,7 @@ import { seededRandom } from '../../lib/proposers/seededRandom';
 import type { ExperimentRecord, RunStatus, RunSummary } from '../../lib/types';
 import { statusQuery } from '../../workflows/messages';
 import { spawnWorker } from './commandLines';
-import { makeFakeTarget } from './fakeTarget';
+import { makeFakeTarget, signalsDir } from './fakeTarget';
 import { assertRunInvariants, checkoutState } from './invariants';
 import { runningInGroup, trainingProcesses } from './processes';
 
@@ -199,7 +199,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
 
   const scratch = mkdtempSync(path.join(tmpdir(), 'ar-chaos-'));
-  const ledger = path.join(scratch, 'completions.log');
+  // Where the sandbox lets the fake target's trainings write (its [sandbox] write_paths).
+  const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'chaos-')), 'completions.log');
   const workerLog = path.join(scratch, 'workers.log');
   const dbFile = path.join(scratch, 'temporal.sqlite');
   const port = await freePort();
