@@ -140,6 +140,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         sandboxed
           ? sandboxArgs({
               worktree: slot.worktree,
+              gitCommonDir: repo.commonDir,
               network: setup || declared?.network === true,
               writableCache: setup,
               readPaths: declared?.readPaths,

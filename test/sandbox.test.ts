@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { runSupervised } from '../lib/node/runSupervised';
 import { bubblewrap, checkSandbox, sandboxArgs, sandboxWanted } from '../lib/node/sandbox';
 import { AUTORESEARCH_CLI } from './support/commandLines';
+import { git, makeTarget } from './support/fakeTarget';
 import { isRunning, pathWithout, withPath } from './support/processes';
 
 interface Place {
@@ -188,6 +189,36 @@ describe('the training sandbox', () => {
       assert.doesNotMatch(log, /WORKER-KEY-MATERIAL|OTHER-RUN-RECORD/, `${layout}: ${log}`);
       assert.doesNotMatch(log, /^work$/m, `${layout}: nothing but tools/ is listed`);
     }
+  });
+});
+
+describe('git in the sandbox', () => {
+  it("lets the training read its commit with git, while the run's records stay hidden and git read-only", async () => {
+    // The target in /tmp (hidden by the sandbox's own /tmp, as a home directory is): git still works.
+    const repo = await makeTarget({ 'train.py': 'print(1)\n' });
+    const common = path.join(repo, '.git');
+    mkdirSync(path.join(common, 'autoresearch', 'runs', 'r', 'logs'), { recursive: true });
+    writeFileSync(path.join(common, 'autoresearch', 'runs', 'r', 'results.tsv'), 'OTHER-EXPERIMENTS\n');
+    const worktree = path.join(common, 'autoresearch', 'slots', 'gpu0', 'worktree');
+    await git(repo, ['worktree', 'add', '-q', '--detach', worktree]);
+    const head = await git(repo, ['rev-parse', 'HEAD']);
+    const logPath = path.join(mkdtempSync(path.join(tmpdir(), 'ar-sandbox-git-')), 'log');
+    await runSupervised({
+      command:
+        'git rev-parse HEAD; cat ' +
+        `${common}/autoresearch/runs/r/results.tsv; ` +
+        `git update-ref refs/autoresearch/r/exp/9 HEAD && echo REF-WRITTEN; true`,
+      cwd: worktree,
+      env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+      logPath,
+      timeoutSeconds: 30,
+      pidFile: `${logPath}.pid`,
+      sandbox: sandboxArgs({ worktree, gitCommonDir: common }),
+    });
+    const log = readFileSync(logPath, 'utf8');
+    assert.match(log, new RegExp(`^${head}$`, 'm'), log);
+    assert.doesNotMatch(log, /OTHER-EXPERIMENTS|REF-WRITTEN/, log);
+    assert.ok(!existsSync(path.join(common, 'refs', 'autoresearch', 'r', 'exp', '9')));
   });
 });
 

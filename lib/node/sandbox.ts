@@ -27,6 +27,11 @@ export interface SandboxSpec {
   writePaths?: string[];
   /** Paths inside the worktree the training may read but not change (frozen files, the set-up's outputs). */
   readOnlyInWorktree?: string[];
+  /**
+   * The target's git directory (the worktree's common dir): shown read-only wherever it lives, so git
+   * works in the training (`git rev-parse HEAD`), with the run's records under it hidden.
+   */
+  gitCommonDir?: string;
   /** The home directory to hide (default: this process's). */
   home?: string;
   /** The tool's own folder to hide but for its tools/ (default: AUTORESEARCH_HOME or ~/.autoresearch). */
@@ -188,6 +193,12 @@ export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
   }
   if (!spec.writableCache) args.push('--setenv', 'UV_CACHE_DIR', '/tmp/uv-cache');
   for (const p of spec.readPaths ?? []) if (existsSync(p)) args.push('--ro-bind', p, p);
+  if (spec.gitCommonDir && existsSync(spec.gitCommonDir)) {
+    args.push('--ro-bind', spec.gitCommonDir, spec.gitCommonDir);
+    // The records, results and other slots: not the training's to read, let alone write.
+    const records = path.join(spec.gitCommonDir, 'autoresearch');
+    if (existsSync(records)) args.push('--tmpfs', records);
+  }
   args.push('--bind', spec.worktree, spec.worktree);
   for (const p of spec.writePaths ?? []) if (existsSync(p)) args.push('--bind', p, p);
   // The worktree's .git file points git at the records: the training may not redirect it.
