@@ -70,7 +70,7 @@ export interface TargetConfig {
   };
   /**
    * What the target's candidate code may reach inside the training sandbox (`[sandbox]` in
-   * autoresearch.toml). Absent: the defaults (no network, 1024 processes, no memory or file-size limit
+   * autoresearch.toml). Absent: the defaults (no network, 4096 processes and threads, no memory or file-size limit
    * beyond the machine's, nothing outside the worktree writable).
    */
   sandbox?: SandboxConfig;

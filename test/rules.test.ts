@@ -404,7 +404,7 @@ describe('target config', () => {
     assert.deepEqual(c.sandbox, {
       network: true,
       memoryMb: 4096,
-      maxProcesses: 1024,
+      maxProcesses: 4096,
       maxFileMb: 512,
       readPaths: ['/data'],
       writePaths: ['/scratch/out'],

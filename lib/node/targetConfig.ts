@@ -61,7 +61,7 @@ const artifactPath = z
 /** `[sandbox]` when the config has none. */
 export const SANDBOX_DEFAULTS: SandboxConfig = {
   network: false,
-  maxProcesses: 1024,
+  maxProcesses: 4096,
   readPaths: [],
   writePaths: [],
   env: [],
