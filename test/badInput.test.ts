@@ -31,7 +31,7 @@ import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget, makeGate, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { isRunning, pathWithout, trainingProcesses, withPath } from './support/processes';
+import { pathWithout, trainingProcesses, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 

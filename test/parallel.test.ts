@@ -3,7 +3,6 @@
 // onto the new one, and every decision compares against the best when it is made.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { rebaseCandidate } from '../activities/rebase';
