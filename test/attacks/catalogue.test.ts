@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startRun } from '../../client';
 import type { RunSummary } from '../../lib/types';
 import { readRecords } from '../../activities/record';
+import { cgroupSupport } from '../../lib/node/cgroups';
 import { makeFakeTarget } from '../support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../support/invariants';
 import { isRunning } from '../support/processes';
@@ -166,6 +167,45 @@ except OSError as e:
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 time.sleep(0.3)`,
       },
+      // The machine's own resources, where the kernel lets the worker bound them (cgroups here).
+      ...(cgroupSupport().ok
+        ? [
+            {
+              name: 'a fork bomb',
+              // Capped at 400 children, so that it cannot take the machine down where it gets through.
+              code: `made = refused = 0
+while made < 400 and refused < 50:
+    try:
+        pid = os.fork()
+    except OSError:
+        refused += 1
+        continue
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    made += 1
+print(f"forked {made}, refused {refused}")
+got_through = made >= 400`,
+            },
+            {
+              name: 'an unbounded memory grab',
+              code: `grab = []
+for _ in range(64):
+    grab.append(bytearray(16 << 20))
+got_through = True`,
+            },
+          ]
+        : []),
+      {
+        name: 'a file grown past max_file_mb',
+        code: `try:
+    with open("huge.bin", "wb") as f:
+        for _ in range(16):
+            f.write(b"x" * (1 << 20))
+    got_through = True
+except OSError as e:
+    print("refused:", e)`,
+      },
       {
         name: 'kill the worker',
         code: `for sig in (signal.SIGKILL,):
@@ -177,7 +217,7 @@ time.sleep(0.5)`,
       },
     ];
 
-    const repo = await makeFakeTarget();
+    const repo = await makeFakeTarget({ sandbox: 'max_processes = 64\nmemory_mb = 256\nmax_file_mb = 8\n' });
     const checkout = await checkoutState(repo);
     const dir = mkdtempSync(path.join(tmpdir(), 'ar-catalogue-'));
     mkdirSync(path.join(dir, 'attacks'));

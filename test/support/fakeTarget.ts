@@ -24,6 +24,8 @@ export interface FakeTargetOptions {
    * speed, decides when trainings end (see makeGate).
    */
   gate?: Gate;
+  /** More lines of the target's `[sandbox]` table (limits, network). */
+  sandbox?: string;
 }
 
 /**
@@ -150,7 +152,8 @@ print("peak_vram_mb:     1536.0")
     'autoresearch.toml':
       `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n` +
       (options.noise ? 'seed_env = "SEED"\n' : '') +
-      signalsSandboxToml(),
+      signalsSandboxToml() +
+      (options.sandbox ?? ''),
   });
 }
 
