@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: set up what the tests need (Temporal CLI, uv, one dev server), then run every
-// test/*.test.ts with Node's test runner, one file at a time (they train real models on 2 cores).
+// test/**/*.test.ts with Node's test runner, one file at a time (they train real models on 2 cores).
 // Pass file names to run only those: npm test -- test/rules.test.ts
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -12,7 +12,7 @@ const { prepareTestEnvironment } = await import('../test/support/environment.ts'
 const chosen = process.argv.slice(2);
 const files = chosen.length
   ? chosen
-  : readdirSync(new URL('../test', import.meta.url))
+  : readdirSync(new URL('../test', import.meta.url), { recursive: true })
       .filter((f) => f.endsWith('.test.ts'))
       .sort()
       .map((f) => `test/${f}`);
