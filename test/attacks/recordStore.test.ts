@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { proposeCandidate } from '../../activities/propose';
+import { rebaseCandidate } from '../../activities/rebase';
+import { Repo } from '../../lib/node/git';
 import { createTrainActivities, type TrainInput } from '../../activities/train';
 import type { TrainingOutcome } from '../../lib/types';
 import { git, makeFakeTarget } from '../support/fakeTarget';
@@ -254,5 +256,34 @@ describe('the retries the worker signed still work', () => {
     const again = await proposeCandidate(input);
     assert.equal(await git(target, ['rev-parse', `refs/autoresearch/${tag}/exp/1`]), again.commit);
     assert.equal(again.parent, run.baseCommit);
+  });
+
+  it('a rebase retried finds its own move; a ref on the new best that it did not make is not taken for one', async () => {
+    const tag = 'rs-rebase';
+    const target = await makeFakeTarget();
+    const repo = await Repo.open(target);
+    const base = await git(target, ['rev-parse', 'HEAD']);
+    const train = await git(target, ['show', 'HEAD:train.py']);
+    const commitOn = async (parent: string, from: string, to: string) =>
+      repo.commitTree(
+        await repo.writeTree(parent, { 'train.py': train.replace(from, to) + '\n' }),
+        parent,
+        `set ${to}`,
+      );
+    const best = await commitOn(base, 'WIDTH = 16', 'WIDTH = 20');
+    const candidate = await commitOn(base, 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.03');
+    // A hostile training planted exp/2 on the new best, as a finished rebase would have left it.
+    const forged = await commitOn(best, 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.99');
+    await git(target, ['update-ref', `refs/autoresearch/${tag}/exp/2`, forged]);
+    const input = { repo: target, tag, n: 2, commit: candidate, parent: base, onto: best };
+
+    const rebased = await rebaseCandidate(input);
+    assert.ok('commit' in rebased, JSON.stringify(rebased));
+    assert.notEqual(rebased.commit, forged, 'the planted ref was not taken for a rebase already made');
+    const text = await git(target, ['show', `${rebased.commit}:train.py`]);
+    assert.match(text, /LEARNING_RATE = 0\.03/);
+    assert.match(text, /WIDTH = 20/);
+    assert.equal(await git(target, ['rev-parse', `refs/autoresearch/${tag}/exp/2`]), rebased.commit);
+    assert.deepEqual(await rebaseCandidate(input), rebased, 'a retry finds its own move');
   });
 });
