@@ -444,14 +444,16 @@ describe('a run across machines: training workers with clones of their own', () 
   });
 });
 
-/** Whether a `python3 train.py` runs with its working directory under `dir` (a worker's clones). */
+/** Whether a `python3 train.py` runs in a slot of one of the clones in `dir` (a worker's work directory). */
 function trainingIn(dir: string): boolean {
+  // The worker's slots are those of its clones (under the tool's home, see slotDir).
+  const slots = clonesIn(dir).map((clone) => slotsRoot(clone) + path.sep);
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .some((pid) => {
       try {
         return (
-          readlinkSync(`/proc/${pid}/cwd`).startsWith(dir + path.sep) &&
+          slots.some((root) => readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) &&
           readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('python3\0train.py')
         );
       } catch {
