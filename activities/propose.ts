@@ -2,12 +2,11 @@
 // The candidate lives under refs/autoresearch/<tag>/exp/<n>, so a discarded idea is never lost, and a
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
 // Only a ref this worker signed for (see ownCandidate): one a candidate's training planted is replaced.
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PromptContext } from '../lib/proposers/claudePrompt';
 import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
 import { proposeWithCommand } from '../lib/node/commandProposer';
-import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/node/claudeProposer';
+import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../lib/node/claudeProposer';
 import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
@@ -138,9 +137,9 @@ function ownCandidate(input: ProposeInput, commit: string): boolean {
 
 /** The hypothesis and cost of a claude proposal that was committed before a crash. */
 function savedExtra(input: ProposeInput): Edit['extra'] {
-  const file = answerFile(input);
-  if (input.proposer !== 'claude' || !existsSync(file)) return {};
-  const { hypothesis, cost } = JSON.parse(readFileSync(file, 'utf8')) as ClaudeProposal;
+  const saved = input.proposer === 'claude' ? readSavedAnswer(answerFile(input)) : null;
+  if (!saved) return {};
+  const { hypothesis, cost } = saved;
   return { hypothesis, cost };
 }
 

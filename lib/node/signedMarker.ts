@@ -9,7 +9,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import path from 'node:path';
 import { homePath } from './home';
 
-export type MarkerPurpose = 'trained' | 'result' | 'setup' | 'candidate' | 'rebased';
+export type MarkerPurpose = 'trained' | 'result' | 'setup' | 'candidate' | 'rebased' | 'answer';
 
 /**
  * What a marker is for: its purpose and the fields that name the step (commit, run id, tag, experiment
