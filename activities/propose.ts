@@ -1,17 +1,18 @@
 // Step 1 of an experiment: turn the best code so far into a candidate commit.
 // The candidate lives under refs/autoresearch/<tag>/exp/<n>, so a discarded idea is never lost, and a
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
-import { existsSync, readFileSync } from 'node:fs';
+// Only a ref this worker signed for (see ownCandidate): one a candidate's training planted is replaced.
 import path from 'node:path';
 import type { PromptContext } from '../lib/proposers/claudePrompt';
 import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
 import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
 import { proposeWithCommand } from '../lib/node/commandProposer';
-import { DEFAULT_CLAUDE, proposeWithClaude, type ClaudeProposal } from '../lib/node/claudeProposer';
+import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../lib/node/claudeProposer';
 import { readRecords } from './record';
 import { targetError } from '../lib/node/errors';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
 import { checkGateRuns, InvalidEdit, validateEdit } from '../lib/node/validateEdit';
 import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
 import { seededRandom } from '../lib/proposers/seededRandom';
@@ -57,7 +58,7 @@ export async function proposeCandidate(
   const repo = await Repo.open(input.repo);
   const ref = candidateRef(input.tag, input.n);
   const existing = await repo.readRef(ref);
-  if (existing) {
+  if (existing && ownCandidate(input, existing)) {
     // A retry: the first attempt may have died between making the ref and publishing it.
     await publishRef(repo, ref, input.remote);
     return { ...(await candidateFromCommit(repo, input.n, existing)), ...savedExtra(input) };
@@ -91,17 +92,62 @@ export async function proposeCandidate(
     input.parent,
     message,
   );
-  // Another attempt may have won the race to the ref; the ref's commit is the candidate either way.
-  const winner = await repo.createRef(ref, commit);
+  // Signed before the ref is made: were the worker to die in between, the retry finds no ref and proposes
+  // again (this marker then names a commit no ref points at, harmlessly); past the ref, the retry finds
+  // both and returns this candidate. So a ref without its marker was never made here.
+  writeSignedMarker(candidateMarker(input, commit), candidateFields(input, commit), true);
+  const winner = await takeCandidateRef(repo, ref, commit, (sha) => ownCandidate(input, sha));
   await publishRef(repo, ref, input.remote);
   return { ...(await candidateFromCommit(repo, input.n, winner)), ...edit.extra };
 }
 
+/**
+ * Points `ref` at `commit`, unless another attempt of this proposal won the race to it (its commit, signed
+ * like ours, is then the candidate). A ref nobody here signed (a hostile training planted it, or a worker
+ * from before refs were signed left it) is replaced: never trusted, never a reason to stop. Each move is a
+ * compare-and-swap, so a concurrent attempt is never overwritten.
+ */
+async function takeCandidateRef(
+  repo: Repo,
+  ref: string,
+  commit: string,
+  ours: (sha: string) => boolean,
+): Promise<string> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await repo.readRef(ref);
+    if (current === commit || (current && ours(current))) return current;
+    try {
+      await repo.raw(['update-ref', ref, commit, current ?? '']);
+      return commit;
+    } catch {
+      // Lost a race for the ref: look at what won.
+    }
+  }
+  throw new Error(`could not point ${ref} at ${commit}: it keeps changing under this proposal`);
+}
+
+/** What a candidate's marker says: this worker made `commit` for this tag, experiment and round. */
+function candidateFields(input: ProposeInput, commit: string): MarkerFields {
+  return { purpose: 'candidate', tag: input.tag, n: input.n, round: input.round ?? 0, commit };
+}
+
+/** One marker per commit: two attempts racing for the ref each sign their own. */
+function candidateMarker(input: ProposeInput, commit: string): string {
+  const round = input.round ? `-round${input.round}` : '';
+  const name = `exp-${String(input.n).padStart(4, '0')}${round}.candidate-${commit}.json`;
+  return path.join(input.runDir, 'proposals', name);
+}
+
+/** Whether this worker signed `commit` as the candidate of this experiment and round. */
+function ownCandidate(input: ProposeInput, commit: string): boolean {
+  return readSignedMarker(candidateMarker(input, commit), candidateFields(input, commit)) !== null;
+}
+
 /** The hypothesis and cost of a claude proposal that was committed before a crash. */
 function savedExtra(input: ProposeInput): Edit['extra'] {
-  const file = answerFile(input);
-  if (input.proposer !== 'claude' || !existsSync(file)) return {};
-  const { hypothesis, cost } = JSON.parse(readFileSync(file, 'utf8')) as ClaudeProposal;
+  const saved = input.proposer === 'claude' ? readSavedAnswer(answerFile(input)) : null;
+  if (!saved) return {};
+  const { hypothesis, cost } = saved;
   return { hypothesis, cost };
 }
 

@@ -2,13 +2,16 @@
 // waited, so it is replayed onto the new best (a three-way merge of its own edit, file by file) before it
 // trains. When the edit no longer applies (it conflicts, the new best already has it, it was tried, it no
 // longer parses), the workflow asks the proposer again on the new best.
-// Idempotent: the candidate's ref is moved by compare-and-swap, and a retry finds the move already made.
+// Idempotent: the candidate's ref is moved by compare-and-swap, and a retry finds the move already made,
+// signed by this worker (a ref on the new best that a hostile training planted is not taken for it).
 import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
 import { publishRef } from '../lib/node/remote';
+import { runDir } from '../lib/node/runPaths';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
 
 export interface RebaseInput {
   repo: string;
@@ -34,7 +37,7 @@ export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult>
   const ref = candidateRef(input.tag, input.n);
   const current = await repo.readRef(ref);
   // A retry: the move was made already (or the edit was found stale).
-  if (current && current !== input.commit) {
+  if (current && current !== input.commit && ownRebase(repo, input, current)) {
     const parent = await repo.resolve(`${current}^`);
     if (parent === input.onto) return { commit: current };
   }
@@ -45,14 +48,32 @@ export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult>
   if (typeof why === 'string') {
     // Kept reachable (a discarded idea is never lost) but out of the way of the next proposal for n.
     await repo.raw(['update-ref', staleRef(input.tag, input.n), input.commit]);
-    await repo.raw(['update-ref', '-d', ref, input.commit]);
+    // From whatever is there: the candidate, or a ref nobody here made (never kept in its place).
+    if (current) await repo.raw(['update-ref', '-d', ref, current]);
     return { stale: why };
   }
   const message = await repo.commitMessage(input.commit);
   const commit = await repo.commitTree(why.tree, input.onto, message.trimEnd());
-  await repo.raw(['update-ref', ref, commit, input.commit]);
+  // Signed before the ref moves: a worker that dies in between leaves the ref at the candidate, and the
+  // retry rebases again.
+  writeSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit), true);
+  await repo.raw(['update-ref', ref, commit, current ?? '']);
   await publishRef(repo, ref, input.remote);
   return { commit };
+}
+
+/** What a rebase's marker says: this worker replayed `input.commit` onto `input.onto` as `commit`. */
+function rebaseFields(input: RebaseInput, commit: string): MarkerFields {
+  return { purpose: 'rebased', tag: input.tag, n: input.n, from: input.commit, onto: input.onto, commit };
+}
+
+function rebaseMarker(repo: Repo, input: RebaseInput, commit: string): string {
+  const name = `exp-${String(input.n).padStart(4, '0')}.rebased-${commit}.json`;
+  return path.join(runDir(repo.commonDir, input.tag), 'proposals', name);
+}
+
+function ownRebase(repo: Repo, input: RebaseInput, commit: string): boolean {
+  return readSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit)) !== null;
 }
 
 /** The rebased tree, or the reason the edit does not carry over to the new best. */

@@ -2,14 +2,14 @@
 // worktree. Heartbeats carry progress; a hard timeout and cancellation kill the whole process group; the
 // log is kept per experiment; secrets never reach the script (invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
-// end of training and the report returns that result instead of training again (invariant 1).
+// end of training and the report returns that result instead of training again (invariant 1). Those
+// files are signed by the worker (lib/node/signedMarker.ts): one a candidate wrote is never taken.
 // With a git remote (several machines), the worker trains from a clone of its own and never opens the
 // target's repository: slots, logs and results then live in that clone.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
 import type { TargetConfig, TrainingOutcome } from '../lib/types';
 import { setupTimeoutSeconds } from '../lib/trainBound';
@@ -31,6 +31,7 @@ import {
 import { sandboxArgs } from '../lib/node/sandbox';
 import { limitsFor, scratchSizeMb, type SandboxLimits } from '../lib/node/sandboxLimits';
 import { SANDBOX_DEFAULTS } from '../lib/node/targetConfig';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
 import { trainingEnv } from '../lib/node/trainingEnv';
 
 export interface TrainInput {
@@ -103,14 +104,24 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     // Saved outcomes are this run's only: a reused tag's old run directory (a training clone's, say)
     // holds outcomes of the same baseline commit, which would otherwise come back as "trained".
     const runId = ctx.info.workflowExecution?.runId ?? 'none';
-    const done = readFinished(resultPath, input.commit, runId);
+    // What a saved outcome must say it is for: this very training (experiment, seed or repeat, commit, run).
+    const about = (purpose: 'trained' | 'result'): MarkerFields => ({
+      purpose,
+      commit: input.commit,
+      runId,
+      tag: input.tag,
+      n: input.n,
+      seed: input.seed,
+      repeat: input.repeat,
+    });
+    const done = readFinished(resultPath, about('result'));
     if (done) return done;
     if (input.remote) await fetchCandidate(repo, input, ctx);
 
     // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
     // what the training wrote.
     const trainedPath = logPath.replace(/\.log$/, '.trained.json');
-    const trained = readFinished(trainedPath, input.commit, runId);
+    const trained = readFinished(trainedPath, about('trained'));
     const own = slots.take(trained?.slot);
     try {
       const slot = claimSlot(repo, own.name);
@@ -192,7 +203,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
           outcome = toOutcome(result, logPath, input.config, slot.name, []);
-          writeFileSync(trainedPath, JSON.stringify({ commit: input.commit, runId, outcome }));
+          writeSignedMarker(trainedPath, about('trained'), outcome);
         }
       }
       if (!outcome.setupFailed)
@@ -236,8 +247,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         outcome.frozenModified = await modifiedInSlot(repo, slot, input.config.files.frozen);
       }
       // The result first: a retry after this point returns it and never touches the slot again.
-      mkdirSync(path.dirname(resultPath), { recursive: true });
-      writeFileSync(resultPath, JSON.stringify({ commit: input.commit, runId, outcome }));
+      writeSignedMarker(resultPath, about('result'), outcome);
       // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker
       // to die right here, the next checkout of this slot cleans it instead.
       await cleanSlot(repo, slot, input.commit, input.config.train.setupOutputs);
@@ -262,7 +272,9 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     if (commands.length === 0) return null;
     const frozen = await Promise.all(input.config.files.frozen.map((f) => repo.blobSha(input.commit, f)));
     const key = createHash('sha256').update(JSON.stringify({ commands, frozen })).digest('hex');
-    if (existsSync(slot.setupMarker) && readFileSync(slot.setupMarker, 'utf8') === key) return null;
+    // Signed too: a set-up marker a candidate forged would otherwise skip the set-up of the next version.
+    const done: MarkerFields = { purpose: 'setup', slot: slot.dir, setup: key };
+    if (readSignedMarker(slot.setupMarker, done) !== null) return null;
     const result = await runSupervised({
       command: commands.map((c) => `(${c})`).join(' && '),
       cwd: slot.worktree,
@@ -276,7 +288,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       limits,
       slot: slot.name,
     });
-    if (result.exitCode === 0) writeFileSync(slot.setupMarker, key);
+    if (result.exitCode === 0) writeSignedMarker(slot.setupMarker, done, true);
     return result;
   }
 
@@ -363,22 +375,15 @@ async function resumable(
 }
 
 /**
- * The outcome saved by this run's training of `commit`, if any. A training never outlives the workflow
- * execution that started it (continuing as new waits for the experiments in flight), so its retries
- * share its run id; a marker without one was written by a worker from before markers carried it.
+ * The outcome this worker saved for exactly this training (`about`: commit, run id, experiment, seed or
+ * repeat), if any. A training never outlives the workflow execution that started it (continuing as new
+ * waits for the experiments in flight), so its retries share its run id. Anything else reads as absent
+ * and the candidate trains again: a file a candidate forged, another experiment's, a tampered one, and
+ * one written before markers were signed (an upgrade mid-training costs that training once more, which
+ * is the safe side: a retraining costs time, a forged outcome would cost the record).
  */
-function readFinished(resultPath: string, commit: string, runId: string): TrainingOutcome | null {
-  if (!existsSync(resultPath)) return null;
-  try {
-    const saved = JSON.parse(readFileSync(resultPath, 'utf8')) as {
-      commit: string;
-      runId?: string;
-      outcome: TrainingOutcome;
-    };
-    return saved.commit === commit && (saved.runId ?? runId) === runId ? saved.outcome : null;
-  } catch {
-    return null;
-  }
+function readFinished(resultPath: string, about: MarkerFields): TrainingOutcome | null {
+  return readSignedMarker<TrainingOutcome>(resultPath, about);
 }
 
 /** The metric comes from the evaluation's log only; the training's summary keeps the rest (memory ...). */

@@ -21,6 +21,7 @@ import { git, makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from 
 import { isRunning, pathWithout, withPath } from './support/processes';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
+import { slotDir } from '../lib/node/runPaths';
 
 const prepared = (repo: string, tag: string) => preparedRun(repo, tag);
 const firstProposal = proposalInput;
@@ -277,7 +278,7 @@ describe('training, retried', () => {
     // Another commit in the slot since then: what the training wrote is gone, so it trains again.
     rmSync(first.logPath.replace(/\.log$/, '.result.json'));
     const other = await git(repo, ['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-m', 'other']);
-    await git(path.join(repo, '.git/autoresearch/slots/gpu0/worktree'), [
+    await git(path.join(slotDir(path.join(repo, '.git'), 'gpu0'), 'worktree'), [
       'checkout',
       '-q',
       '--detach',
@@ -390,7 +391,7 @@ describe('training, one after another in a slot', () => {
     assert.equal(next.status, 'crash', `experiment 1 saved nothing, yet: ${JSON.stringify(next)}`);
     assert.match(next.reason ?? '', /no checkpoint\.txt/);
     assert.equal(readFileSync(ledger, 'utf8'), 'setup\n', 'the set-up ran once: its environment was kept');
-    const worktree = path.join(repo, '.git/autoresearch/slots/gpu0/worktree');
+    const worktree = path.join(slotDir(path.join(repo, '.git'), 'gpu0'), 'worktree');
     assert.equal(existsSync(path.join(worktree, 'out')), false, "the training's ignored output is gone");
     assert.equal(existsSync(path.join(worktree, '.venv/ready')), true);
   });

@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { readRecords } from '../activities/record';
 import { startRun, workflowIdFor, type StartRunRequest } from '../client';
 import { Repo } from '../lib/node/git';
-import { experimentLogPath } from '../lib/node/runPaths';
+import { experimentLogPath, slotsRoot } from '../lib/node/runPaths';
 import { temporal as runTemporal } from './support/commandLines';
 import { validateEdit } from '../lib/node/validateEdit';
 import { isTargetError } from '../lib/node/errors';
@@ -674,7 +674,7 @@ if MODE == "flood":
       );
       // As if the next experiment landed on a new machine, whose set-up fails once (a full disk).
       writeFileSync(flag, '');
-      const slots = path.join(repo, '.git/autoresearch/slots');
+      const slots = slotsRoot(path.join(repo, '.git'));
       for (const slot of readdirSync(slots)) rmSync(path.join(slots, slot, 'setup.json'), { force: true });
       gate.open();
       const summary = (await handle.result()) as RunSummary;

@@ -7,7 +7,7 @@ import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
 import { redirectUpdate, statusQuery } from '../workflows/messages';
 import { proposeCandidate } from '../activities/propose';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { proposeWithClaude } from '../lib/node/claudeProposer';
@@ -227,6 +227,26 @@ describe('claude proposer', () => {
       (await git(repo, ['for-each-ref', '--count=9', 'refs/autoresearch/once/exp/1'])) !== '',
       true,
     );
+  });
+
+  it('a saved answer the worker did not sign (a training planted it) is not taken: the API is asked', async () => {
+    const repo = await makeFakeTarget();
+    const run = await preparedRun(repo, 'planted');
+    const input = proposalInput(repo, 'planted', run, { proposer: 'claude' });
+    const planted = {
+      files: { 'train.py': 'print("planted")\n' },
+      description: 'planted by a training',
+      hypothesis: 'none',
+      cost: { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, dollars: 0 },
+    };
+    mkdirSync(path.join(run.runDir, 'proposals'), { recursive: true });
+    writeFileSync(path.join(run.runDir, 'proposals', 'exp-0001.json'), JSON.stringify(planted));
+    fake.push(edit('raise LR to 0.015', 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.015'));
+    const before = fake.requests.length;
+    const candidate = await proposeCandidate(input);
+    assert.equal(fake.requests.length, before + 1, 'the API was asked');
+    assert.equal(candidate.description, 'raise LR to 0.015');
+    assert.match(await git(repo, ['show', `${candidate.commit}:train.py`]), /LEARNING_RATE = 0\.015/);
   });
 
   it('an attempt that was paid and then failed counts in the spend of the attempt that succeeds', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startRun } from '../client';
 import type { RunSummary } from '../lib/types';
+import { slotDir } from '../lib/node/runPaths';
 import { statusQuery } from '../workflows/messages';
 import { spawnWorker } from './support/commandLines';
 import { makeFakeTarget, makeGate } from './support/fakeTarget';
@@ -49,7 +50,7 @@ describe('durability', () => {
       ...queues,
     });
 
-    const pidFile = path.join(repo, '.git', 'autoresearch', 'slots', 'gpu0', 'training.pid');
+    const pidFile = path.join(slotDir(path.join(repo, '.git'), 'gpu0'), 'training.pid');
     await waitFor('experiment 1 to be training', async () => {
       const s = await handle.query(statusQuery);
       return s.currentExperiment === 1 && s.phase === 'training' && existsSync(pidFile) ? s : undefined;

@@ -40,6 +40,7 @@ import { assertRunInvariants, checkoutState } from './support/invariants';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import { slotDir, slotsRoot } from '../lib/node/runPaths';
 
 /** A bare clone of the target: the remote every machine reaches. */
 async function bareRemote(repo: string): Promise<string> {
@@ -77,6 +78,7 @@ function logIn(clone: string, tag: string, n: number): string {
 /** Where the target would hold training's files, had anything trained there. */
 function trainedInTarget(repo: string, tag: string): boolean {
   return (
+    existsSync(slotsRoot(path.join(repo, '.git'))) ||
     existsSync(path.join(repo, '.git', 'autoresearch', 'slots')) ||
     existsSync(path.join(repo, '.git', 'autoresearch', 'runs', tag, 'logs'))
   );
@@ -118,7 +120,7 @@ describe('training from a git remote (the activities alone)', () => {
     assert.equal(baseline.logPath, logIn(clone, tag, 0));
     assert.equal(await git(clone, ['rev-parse', '--is-bare-repository']), 'true');
     assert.equal(await git(clone, ['rev-parse', candidateRef(tag, 1)]), candidate.commit);
-    const worktree = path.join(clone, 'autoresearch', 'slots', 'gpu0', 'worktree');
+    const worktree = path.join(slotDir(clone, 'gpu0'), 'worktree');
     assert.equal(await git(worktree, ['rev-parse', 'HEAD']), candidate.commit);
     assert.equal(await git(worktree, ['status', '--porcelain']), '', 'the slot is left clean');
     assert.equal(trainedInTarget(repo, tag), false, "nothing trained in the target's git dir");
@@ -445,14 +447,16 @@ describe('a run across machines: training workers with clones of their own', () 
   });
 });
 
-/** Whether a `python3 train.py` runs with its working directory under `dir` (a worker's clones). */
+/** Whether a `python3 train.py` runs in a slot of one of the clones in `dir` (a worker's work directory). */
 function trainingIn(dir: string): boolean {
+  // The worker's slots are those of its clones (under the tool's home, see slotDir).
+  const slots = clonesIn(dir).map((clone) => slotsRoot(clone) + path.sep);
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .some((pid) => {
       try {
         return (
-          readlinkSync(`/proc/${pid}/cwd`).startsWith(dir + path.sep) &&
+          slots.some((root) => readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) &&
           readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('python3\0train.py')
         );
       } catch {

@@ -4,12 +4,13 @@
 // retryable failures that honour retry-after; a bad key or a bad request fails fast with the fix named.
 import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyEdits, EditError, type FileEdit } from '../proposers/applyEdits';
 import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
 import { addCost, noSpend, priceOf, type ProposalCost } from '../proposers/pricing';
 import type { ClaudeSettings } from '../types';
+import { readSignedMarker, writeSignedMarker } from './signedMarker';
 
 export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
 /** How long one API call may take, and the most calls a proposal makes (the answer and one repair). */
@@ -46,8 +47,8 @@ interface ToolInput {
 }
 
 export async function proposeWithClaude(request: ClaudeRequest): Promise<ClaudeProposal> {
-  if (existsSync(request.answerFile))
-    return JSON.parse(readFileSync(request.answerFile, 'utf8')) as ClaudeProposal;
+  const saved = readSavedAnswer(request.answerFile);
+  if (saved) return saved;
   if (!process.env.ANTHROPIC_API_KEY)
     throw refused(
       'ANTHROPIC_API_KEY is not set on the worker that runs proposals: set it there and resume the run.',
@@ -216,8 +217,16 @@ export function asTemporalFailure(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Saved signed, and read back only when this worker signed it for this file: an answer a training
+ * planted in the run directory would otherwise become the next candidate unasked (an unsigned one, e.g.
+ * saved by an earlier version, means one more API call).
+ */
 function saveAnswer(file: string, proposal: ClaudeProposal): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(proposal));
-  renameSync(`${file}.tmp`, file);
+  writeSignedMarker(file, { purpose: 'answer', file: path.resolve(file) }, proposal);
+}
+
+/** The answer this worker saved in `file`, or null (none, or not its own). */
+export function readSavedAnswer(file: string): ClaudeProposal | null {
+  return readSignedMarker<ClaudeProposal>(file, { purpose: 'answer', file: path.resolve(file) });
 }

@@ -1,6 +1,9 @@
 // Where a run keeps its files: inside the repository's git directory, so the user's working tree is
 // never touched (DESIGN invariant 4), and next to the objects the records point at.
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import { homePath } from './home';
 
 export function runDir(gitCommonDir: string, tag: string): string {
   return path.join(gitCommonDir, 'autoresearch', 'runs', tag);
@@ -18,7 +21,31 @@ export function resultsPath(runDirectory: string): string {
   return path.join(runDirectory, 'results.tsv');
 }
 
-/** A slot's home: its worktree, its setup marker and the pid file of the training it runs. */
+/**
+ * A slot's home: its worktree (`worktree/`, the one place a sandboxed training may write) and, beside it,
+ * its lock, set-up marker and the pid file of the training it runs. Outside the target's .git, under the
+ * tool's home: a candidate working in the slot is then nowhere near the run's records and refs. One
+ * folder per repository (its name, and a hash of its real git directory: two clones never share slots).
+ */
 export function slotDir(gitCommonDir: string, slot: string): string {
+  return path.join(slotsRoot(gitCommonDir), slot);
+}
+
+/** Where every slot of a repository lives (see slotDir). */
+export function slotsRoot(gitCommonDir: string): string {
+  let real = path.resolve(gitCommonDir);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // Not there (yet): the path as given names it.
+  }
+  const name = path.basename(real) === '.git' ? path.basename(path.dirname(real)) : path.basename(real);
+  const hash = createHash('sha256').update(real).digest('hex').slice(0, 12);
+  const safe = name.replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
+  return homePath('slots', `${safe}-${hash}`);
+}
+
+/** Where slots lived before they moved out of the target's .git: abandoned (see claimSlot). */
+export function legacySlotDir(gitCommonDir: string, slot: string): string {
   return path.join(gitCommonDir, 'autoresearch', 'slots', slot);
 }

@@ -1,12 +1,13 @@
 // A slot is one place a training runs (one GPU on one worker). It owns a git worktree of the target,
 // reused across experiments so set-up (uv sync, data) happens once; a lock so two workers on one
-// machine never share it; and a pid file so a group left by a dead worker is reaped.
+// machine never share it; and a pid file so a group left by a dead worker is reaped. Slots live under the
+// tool's home, outside the target's .git (see slotDir): candidate code works in a slot's worktree.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from './git';
 import { groupWorksIn } from './processGroups';
 import { killGroup } from './runSupervised';
-import { slotDir } from './runPaths';
+import { legacySlotDir, slotDir, slotsRoot } from './runPaths';
 
 export interface Slot {
   name: string;
@@ -37,6 +38,8 @@ export function claimSlot(repo: Repo, preferred: string): Slot {
     const dir = slotDir(repo.commonDir, name);
     mkdirSync(dir, { recursive: true });
     const lock = path.join(dir, 'lock');
+    const legacy = legacySlotDir(repo.commonDir, name);
+    if (existsSync(legacy) && heldByOther(path.join(legacy, 'lock'), owner)) continue;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         closeSync(openSync(lock, 'wx'));
@@ -59,10 +62,42 @@ export function claimSlot(repo: Repo, preferred: string): Slot {
         setupLog: path.join(dir, 'setup.log'),
       };
       reapLeftoverTraining(slot);
+      abandonLegacySlot(legacy);
       return slot;
     }
   }
-  throw new Error(`no free training slot in ${repo.commonDir}: 64 slots are held by live processes`);
+  throw new Error(
+    `no free training slot for ${repo.commonDir} in ${slotsRoot(repo.commonDir)}: 64 slots are held by live processes`,
+  );
+}
+
+/** True when the lock file names a live process other than `owner`. */
+function heldByOther(lock: string, owner: string): boolean {
+  let held: string;
+  try {
+    held = readFileSync(lock, 'utf8');
+  } catch {
+    return false;
+  }
+  const holder = Number(held.split(' ')[0]) || 0;
+  return held !== owner && holder !== 0 && alive(holder);
+}
+
+/**
+ * Removes a slot of the same name from where earlier versions kept it, inside the target's .git (where a
+ * candidate could reach the records). Only once no live process holds its lock (a worker of an earlier
+ * version still training there keeps it: that name is then skipped, see claimSlot), after killing a
+ * training a dead worker left in it. Its worktree registration goes with the next `git worktree prune`
+ * (checkoutWorktree runs one before it adds a worktree).
+ */
+function abandonLegacySlot(dir: string): void {
+  if (!existsSync(dir)) return;
+  const pidFile = path.join(dir, 'training.pid');
+  if (existsSync(pidFile)) {
+    const pgid = Number(readFileSync(pidFile, 'utf8'));
+    if (pgid > 0 && groupWorksIn(pgid, dir) !== false) killGroup(pgid, 'SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /**

@@ -33,6 +33,7 @@ import { spawnWorker } from './commandLines';
 import { makeFakeTarget, signalsDir } from './fakeTarget';
 import { assertRunInvariants, checkoutState } from './invariants';
 import { runningInGroup, trainingProcesses } from './processes';
+import { slotsRoot } from '../../lib/node/runPaths';
 
 export const CHAOS_PHASES = ['proposing', 'training', 'evaluating', 'recording'] as const;
 export type ChaosPhase = (typeof CHAOS_PHASES)[number];
@@ -124,7 +125,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a training's process group is alive in any slot (its pid file names the group). */
 function trainingRunning(repo: string): boolean {
-  const slots = path.join(repo, '.git', 'autoresearch', 'slots');
+  const slots = slotsRoot(path.join(repo, '.git'));
   for (const slot of existsSync(slots) ? readdirSync(slots) : []) {
     try {
       const pgid = Number(readFileSync(path.join(slots, slot, 'training.pid'), 'utf8'));

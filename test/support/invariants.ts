@@ -6,6 +6,7 @@ import { readRecords } from '../../activities/record';
 import { RESULTS_HEADER } from '../../lib/resultsTsv';
 import type { ExperimentRecord, RunSummary } from '../../lib/types';
 import { git } from './fakeTarget';
+import { slotsRoot } from '../../lib/node/runPaths';
 
 const ROW = /^[0-9a-f]{7}\t\d+\.\d{6}\t\d+\.\d\t(keep|discard|crash)\t[^\t\n]+$/;
 
@@ -62,7 +63,7 @@ export async function assertRunInvariants(
   );
   assert.equal(await git(repo, ['rev-parse', 'HEAD']), before.head);
   assert.equal(await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']), before.branch);
-  const slots = path.join(repo, '.git', 'autoresearch', 'slots');
+  const slots = slotsRoot(path.join(repo, '.git'));
   for (const slot of existsSync(slots) ? readdirSync(slots) : []) {
     const worktree = path.join(slots, slot, 'worktree');
     if (existsSync(worktree))

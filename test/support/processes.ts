@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { slotsRoot } from '../../lib/node/runPaths';
 
 function stat(pid: number | string): { state: string; pgrp: number } | null {
   try {
@@ -29,15 +30,17 @@ export function runningInGroup(pgid: number): number[] {
     .map(Number);
 }
 
-/** Processes whose working directory is inside the repo's git dir: trainings in slot worktrees. */
+/** Processes whose working directory is inside the repo's slots (or its git dir): trainings in slot worktrees. */
 export function trainingProcesses(repo: string): number[] {
   const gitDir = path.join(repo, '.git') + path.sep;
+  const slots = slotsRoot(path.join(repo, '.git')) + path.sep;
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .filter((pid) => {
       try {
-        return readlinkSync(`/proc/${pid}/cwd`).startsWith(gitDir) && isRunning(pid);
+        const cwd = readlinkSync(`/proc/${pid}/cwd`);
+        return (cwd.startsWith(gitDir) || cwd.startsWith(slots)) && isRunning(pid);
       } catch {
         return false;
       }
