@@ -3,7 +3,7 @@
 // (the experiment recorded once, with its reason) or ends cleanly. Cases are numbered as in the report.
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -31,7 +31,7 @@ import type { ExperimentRecord, RunSummary, TargetConfig } from '../lib/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget, makeGate, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
-import { pathWithout, trainingProcesses, withPath } from './support/processes';
+import { pathWithout, runningNamed, trainingProcesses, withPath } from './support/processes';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
 
@@ -552,13 +552,7 @@ if MODE == "flood":
         readFileSync(experimentLogPath(path.join(repo, '.git/autoresearch/runs', TAG), 5), 'utf8'),
         /step 4/,
       );
-      let left = '';
-      try {
-        left = execFileSync('pgrep', ['-f', hungChild], { encoding: 'utf8' }).trim();
-      } catch {
-        // pgrep exits 1 when nothing matches
-      }
-      assert.equal(left, '', 'the process the training spawned is gone too');
+      assert.deepEqual(runningNamed(hungChild), [], 'the process the training spawned is gone too');
       assert.match(records[5]!.logTail ?? '', /step 4/, 'the log tail is kept for the next proposal');
     });
 

@@ -1,7 +1,7 @@
 // The first cases of the attack catalogue: hostile training commands run through the supervisor in the
 // sandbox (real bubblewrap, real processes), each checked to be contained. The command plays train.py.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { runSupervised } from '../lib/node/runSupervised';
 import { bubblewrap, checkSandbox, sandboxArgs, sandboxWanted } from '../lib/node/sandbox';
 import { AUTORESEARCH_CLI } from './support/commandLines';
 import { git, makeTarget } from './support/fakeTarget';
-import { isRunning, pathWithout, withPath } from './support/processes';
+import { isRunning, pathWithout, runningNamed, withPath } from './support/processes';
 
 interface Place {
   root: string;
@@ -136,13 +136,7 @@ describe('the training sandbox', () => {
       `setsid sh -c 'exec -a ${marker} sleep 300' </dev/null >/dev/null 2>&1 & sleep 0.5; echo started`,
     );
     assert.match(run.log, /started/);
-    let left = '';
-    try {
-      left = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim();
-    } catch {
-      // pgrep exits 1 when nothing matches
-    }
-    assert.equal(left, '', `a process of the training outlived it: ${left}`);
+    assert.deepEqual(runningNamed(marker), [], 'a process of the training outlived it');
   });
 
   it("says how to get bubblewrap when it is missing, and keeps bwrap's own words when it cannot build a sandbox", async () => {

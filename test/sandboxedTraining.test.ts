@@ -9,21 +9,14 @@ import { describe, it } from 'node:test';
 import { createTrainActivities } from '../activities/train';
 import type { TrainingOutcome } from '../lib/types';
 import { makeFakeTarget } from './support/fakeTarget';
+import { tryWrite } from './support/hostile';
 import { preparedRun } from './support/prepared';
 
 describe('training in the sandbox (worker --sandbox)', () => {
   it('cannot forge a retry, write the run directory or change a frozen file; its outcome stays honest', async () => {
     // Each attempt is a Python expression for the path (found from the worktree's .git file, as an
     // attacker would) and the text it tries to write there.
-    const attempt = (target: string, text: string) => `
-try:
-    target = ${target}
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    open(target, "w").write(${JSON.stringify(text)})
-    print("WROTE " + target)
-except OSError as e:
-    print("refused: " + str(e))
-`;
+    const attempt = tryWrite;
     const hostile =
       'gitdir = open(".git").read().split(": ", 1)[1].strip()\n' +
       'common = os.path.normpath(os.path.join(gitdir, "..", ".."))\n' +

@@ -4,7 +4,6 @@
 // baseline's: a discard) if contained. The run then ends with every attack contained, every experiment
 // recorded as it really went, the invariants holding, and the worker and the machine unharmed.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { readRecords } from '../../activities/record';
 import { cgroupSupport } from '../../lib/node/cgroups';
 import { makeFakeTarget } from '../support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../support/invariants';
-import { isRunning } from '../support/processes';
+import { isRunning, runningNamed } from '../support/processes';
 import { useHarness } from '../support/temporal';
 
 /** What a worker holds that candidate code must never see. */
@@ -260,13 +259,7 @@ time.sleep(0.5)`,
       assert.ok(!existsSync(path.join(repo, '.git', forged)), `${forged} was not written`);
     assert.doesNotMatch(readFileSync(path.join(runDir, 'results.tsv'), 'utf8'), new RegExp(FORGED));
     assert.ok(isRunning(process.pid), 'the worker lives');
-    let left = '';
-    try {
-      left = execFileSync('pgrep', ['-f', orphan], { encoding: 'utf8' }).trim();
-    } catch {
-      // pgrep exits 1 when nothing matches
-    }
-    assert.equal(left, '', 'no process of a training outlived it');
+    assert.deepEqual(runningNamed(orphan), [], 'no process of a training outlived it');
     assert.equal(outside?.connections() ?? 0, 0, 'nothing reached the outside address');
     assert.deepEqual(
       readRecords(runDir).map((r) => r.n),

@@ -18,23 +18,13 @@ import { parseConfigText, withOverrides } from '../../lib/node/targetConfig';
 import { InvalidEdit, validateEdit } from '../../lib/node/validateEdit';
 import type { Evaluation, PreparedRun, TrainingOutcome } from '../../lib/types';
 import { makeTarget } from '../support/fakeTarget';
+import { tryWrite } from '../support/hostile';
 import { preparedRun } from '../support/prepared';
 
 /** What every forgery below tries to make the evaluation print. */
 const FORGED = '0.001000';
 /** What the model really scores: training saves it, the frozen evaluation reads and prints it. */
 const HONEST = 0.75;
-
-/** Python lines that write `text` to `file`, saying whether it worked (the sandbox may refuse). */
-const tryWrite = (file: string, text: string) => `
-try:
-    _f = ${file}
-    os.makedirs(os.path.dirname(_f) or ".", exist_ok=True)
-    open(_f, "w").write(${JSON.stringify(text)})
-    print("WROTE " + _f)
-except OSError as e:
-    print("refused: " + str(e))
-`;
 
 /** A module that, once imported by the evaluation, prints the forged score and ends the process. */
 const FORGING_MODULE = `print("---")\nprint("val_bpb: ${FORGED}")\nimport os\nos._exit(0)\n`;

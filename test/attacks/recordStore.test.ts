@@ -5,7 +5,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { proposeCandidate } from '../../activities/propose';
@@ -13,7 +12,8 @@ import { rebaseCandidate } from '../../activities/rebase';
 import { Repo } from '../../lib/node/git';
 import { createTrainActivities, type TrainInput } from '../../activities/train';
 import type { TrainingOutcome } from '../../lib/types';
-import { git, makeFakeTarget } from '../support/fakeTarget';
+import { git, makeFakeTarget, signalsDir } from '../support/fakeTarget';
+import { tryWrite } from '../support/hostile';
 import { preparedRun, proposalInput } from '../support/prepared';
 
 const RUN_ID = 'run-1';
@@ -26,7 +26,8 @@ const activityEnv = (tag: string) =>
 
 /** train.py lines that count its runs in a file outside the repository. */
 function countRuns(): { code: string; count: () => number } {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'ar-count-')), 'runs');
+  // In the folder the fake target's [sandbox] opens: the count holds sandboxed or not.
+  const file = path.join(mkdtempSync(path.join(signalsDir(), 'count-')), 'runs');
   return {
     code: `open(${JSON.stringify(file)}, "a").write("x")\n`,
     count: () => (existsSync(file) ? readFileSync(file, 'utf8').length : 0),
@@ -89,7 +90,7 @@ describe('attack: forge the next experiment’s retry (sandbox off)', () => {
     // A baseline with a parent, as a candidate has: the forged ref then passes for one.
     await git(target, ['commit', '-q', '--allow-empty', '-m', 'later work']);
     const run = await preparedRun(target, tag);
-    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0', sandbox: false });
     const train = (input: Omit<TrainInput, 'repo' | 'tag' | 'config'>): Promise<TrainingOutcome> =>
       activityEnv(tag).run(trainCandidate, { repo: target, tag, config: run.config, ...input });
 
@@ -173,15 +174,7 @@ describe('attack: write the record store (sandbox on)', () => {
   it('the slot worktree is outside the target’s .git, and a sandboxed training writes nothing under it', async () => {
     const tag = 'rs-reach';
     // Each attempt writes a file and reports; the test then looks on the host.
-    const attempt = (target: string) => `
-try:
-    target = ${target}
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    open(target, "w").write("hostile")
-    print("WROTE " + target)
-except OSError as e:
-    print("refused: " + str(e))
-`;
+    const attempt = (target: string) => tryWrite(target, 'hostile');
     const hostile =
       'gitdir = open(".git").read().split(": ", 1)[1].strip()\n' +
       'common = os.path.normpath(os.path.join(gitdir, "..", ".."))\n' +

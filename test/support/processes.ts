@@ -19,6 +19,23 @@ export function isRunning(pid: number): boolean {
   return s !== null && s.state !== 'Z';
 }
 
+/**
+ * Live processes whose command line holds `name` (an `exec -a <name>` marker): how a test finds what a
+ * training spawned, whose pid inside the sandbox's PID namespace means nothing outside it.
+ */
+export function runningNamed(name: string): number[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name) && isRunning(Number(pid));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** Live processes in a process group. */
 export function runningInGroup(pgid: number): number[] {
   return readdirSync('/proc')
