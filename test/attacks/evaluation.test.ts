@@ -13,6 +13,7 @@ import { evaluateCandidate } from '../../activities/evaluate';
 import { createTrainActivities } from '../../activities/train';
 import { materializeExample } from '../../lib/node/exampleTarget';
 import { Repo } from '../../lib/node/git';
+import { slotDir } from '../../lib/node/runPaths';
 import { ensureUv } from '../../lib/node/pythonTools';
 import { parseConfigText, withOverrides } from '../../lib/node/targetConfig';
 import { InvalidEdit, validateEdit } from '../../lib/node/validateEdit';
@@ -224,7 +225,7 @@ describe('attack catalogue: the bundled example (tinylm) cannot be made to print
       path.join(mkdtempSync(path.join(tmpdir(), 'ar-attack-')), 'tinylm'),
     );
     run = await preparedRun(repo, 'tinylm');
-    worktree = path.join(repo, '.git/autoresearch/slots/gpu0/worktree');
+    worktree = path.join(slotDir((await Repo.open(repo)).commonDir, 'gpu0'), 'worktree');
     const honest = readFileSync(path.join(repo, 'train.py'), 'utf8');
     // The 2025 attack on an evaluation that imports train.py: rebind the scorer in the evaluation's own
     // module (a global it looks up at call time) and in prepare. Then, as a script, try to plant a .pth
