@@ -200,10 +200,19 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
             sandbox: sandbox(false),
             limits: limits(false),
             slot: slot.name,
+            // Saved the moment the training ends, before the clean-up after it: a worker that dies in
+            // between must find it, or a finished training would run again.
+            onFinished: (done) => {
+              if (!done.cancelled)
+                writeSignedMarker(
+                  trainedPath,
+                  about('trained'),
+                  toOutcome(done, logPath, input.config, slot.name, []),
+                );
+            },
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
           outcome = toOutcome(result, logPath, input.config, slot.name, []);
-          writeSignedMarker(trainedPath, about('trained'), outcome);
         }
       }
       if (!outcome.setupFailed)

@@ -58,6 +58,12 @@ export interface SupervisedRun {
   limits?: SandboxLimits;
   /** Names its cgroup, so the next run of this slot finds and removes what a dead worker left. */
   slot?: string;
+  /**
+   * Called with the result the moment it is known, before the clean-up (the group's kill, the cgroup's
+   * release): a caller that saves the outcome there keeps the window in which a worker's death loses a
+   * finished training as short as it can be.
+   */
+  onFinished?: (result: SupervisedResult) => void;
 }
 
 export interface SupervisedResult {
@@ -184,7 +190,7 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
         ? limitReached(reported, enforced?.cgroup?.limitHit(), limits, code, signal, run.logPath)
         : undefined;
     if (limit && limits) appendFileSync(run.logPath, `\n${limitMessage(limit, limits)}\n`);
-    return {
+    const result: SupervisedResult = {
       exitCode: code,
       signal,
       timedOut,
@@ -192,6 +198,8 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
       seconds,
       ...(limit ? { limitReached: limit } : {}),
     };
+    run.onFinished?.(result);
+    return result;
   } finally {
     clearTimeout(timeout);
     clearTimeout(killTimer);
