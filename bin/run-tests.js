@@ -4,7 +4,7 @@
 // one file at a time (they train real models on 2 cores).
 // Pass file names to run only those: npm test -- test/rules.test.ts
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { register } from 'tsx/esm/api';
 
 register();
@@ -40,5 +40,11 @@ const code = await new Promise((resolve) => {
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
 });
 await server.stop();
+// The suite's slots (see prepareTestEnvironment): gone with it, best effort.
+try {
+  rmSync(env.AUTORESEARCH_SLOTS_DIR, { recursive: true, force: true });
+} catch {
+  // what cannot be removed stays in the system's temporary folder
+}
 console.error(`[npm test] ${((Date.now() - started) / 1000).toFixed(0)}s in all`);
 process.exit(code);

@@ -167,20 +167,30 @@ describe('the training sandbox', () => {
       writeFileSync(path.join(arHome, 'tools', 'bin', 'artool'), '#!/bin/sh\necho TOOL-RAN\n', {
         mode: 0o755,
       });
+      // Other slots' worktrees and private files, in a folder of their own (AUTORESEARCH_SLOTS_DIR).
+      const slots = mkdtempSync(path.join('/var/tmp', 'ar-slots-'));
+      mkdirSync(path.join(slots, 'other-run', 'gpu1'), { recursive: true });
+      writeFileSync(path.join(slots, 'other-run', 'gpu1', 'setup.json'), 'OTHER-SLOT\n');
       const pathVariable = `${path.join(arHome, 'tools', 'bin')}:${process.env.PATH}`;
       const logPath = path.join(p.root, 'train.log');
       await runSupervised({
-        command: `artool; cat ${arHome}/worker.key ${arHome}/work/record.json; ls ${arHome}`,
+        command: `artool; cat ${arHome}/worker.key ${arHome}/work/record.json ${slots}/other-run/gpu1/setup.json; ls ${arHome}`,
         cwd: p.worktree,
         env: { PATH: pathVariable, HOME: p.home },
         logPath,
         timeoutSeconds: 30,
         pidFile: path.join(p.root, 'training.pid'),
-        sandbox: sandboxArgs({ worktree: p.worktree, home: p.home, autoresearchHome: arHome, pathVariable }),
+        sandbox: sandboxArgs({
+          worktree: p.worktree,
+          home: p.home,
+          autoresearchHome: arHome,
+          slotsDir: slots,
+          pathVariable,
+        }),
       });
       const log = readFileSync(logPath, 'utf8');
       assert.match(log, /TOOL-RAN/, `${layout}: the tools on PATH run`);
-      assert.doesNotMatch(log, /WORKER-KEY-MATERIAL|OTHER-RUN-RECORD/, `${layout}: ${log}`);
+      assert.doesNotMatch(log, /WORKER-KEY-MATERIAL|OTHER-RUN-RECORD|OTHER-SLOT/, `${layout}: ${log}`);
       assert.doesNotMatch(log, /^work$/m, `${layout}: nothing but tools/ is listed`);
     }
   });

@@ -2,11 +2,13 @@
 // left in the old place (inside .git) by an earlier version is removed once no live process holds it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Repo } from '../lib/node/git';
 import { homePath } from '../lib/node/home';
+import { slotsBase } from '../lib/node/runPaths';
 import { claimSlot } from '../lib/node/slot';
 import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 
@@ -20,7 +22,7 @@ describe('slot location', () => {
       [a, slotA],
       [b, slotB],
     ] as const) {
-      assert.ok(slot.dir.startsWith(homePath('slots') + path.sep), slot.dir);
+      assert.ok(slot.dir.startsWith(slotsBase() + path.sep), slot.dir);
       assert.ok(!slot.dir.startsWith(realpathSync(repo.commonDir)), slot.dir);
       assert.equal(slot.worktree, path.join(slot.dir, 'worktree'));
       for (const own of [slot.pidFile, slot.setupMarker, slot.setupLog])
@@ -31,6 +33,22 @@ describe('slot location', () => {
       path.basename(path.dirname(slotA.dir)),
       new RegExp(`^${path.basename(a.root)}-[0-9a-f]{12}$`),
     );
+  });
+
+  it("lives under the tool's home unless AUTORESEARCH_SLOTS_DIR names another folder (a fast local disk)", async () => {
+    const saved = process.env.AUTORESEARCH_SLOTS_DIR;
+    try {
+      delete process.env.AUTORESEARCH_SLOTS_DIR;
+      assert.equal(slotsBase(), homePath('slots'));
+      const elsewhere = mkdtempSync(path.join(tmpdir(), 'ar-slots-'));
+      process.env.AUTORESEARCH_SLOTS_DIR = elsewhere;
+      const repo = await Repo.open(await makeFakeTarget());
+      const slot = claimSlot(repo, 'gpu0');
+      assert.ok(slot.dir.startsWith(elsewhere + path.sep), slot.dir);
+    } finally {
+      if (saved === undefined) delete process.env.AUTORESEARCH_SLOTS_DIR;
+      else process.env.AUTORESEARCH_SLOTS_DIR = saved;
+    }
   });
 
   it('removes a slot an earlier version left inside .git, unless a live process holds it', async () => {

@@ -31,6 +31,14 @@ export function slotDir(gitCommonDir: string, slot: string): string {
   return path.join(slotsRoot(gitCommonDir), slot);
 }
 
+/**
+ * Where every slot of every repository lives: AUTORESEARCH_SLOTS_DIR when the worker's operator names a
+ * folder (a fast local disk; the tests' own scratch), else the tool's home.
+ */
+export function slotsBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AUTORESEARCH_SLOTS_DIR ? path.resolve(env.AUTORESEARCH_SLOTS_DIR) : homePath('slots');
+}
+
 /** Where every slot of a repository lives (see slotDir). */
 export function slotsRoot(gitCommonDir: string): string {
   let real = path.resolve(gitCommonDir);
@@ -42,7 +50,7 @@ export function slotsRoot(gitCommonDir: string): string {
   const name = path.basename(real) === '.git' ? path.basename(path.dirname(real)) : path.basename(real);
   const hash = createHash('sha256').update(real).digest('hex').slice(0, 12);
   const safe = name.replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
-  return homePath('slots', `${safe}-${hash}`);
+  return path.join(slotsBase(), `${safe}-${hash}`);
 }
 
 /** Where slots lived before they moved out of the target's .git: abandoned (see claimSlot). */

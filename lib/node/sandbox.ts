@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { findOnPath } from './executables';
 import { autoresearchHome } from './home';
+import { slotsBase } from './runPaths';
 
 export interface SandboxSpec {
   /** The slot's worktree: the only place the training may write besides its scratch /tmp. */
@@ -36,6 +37,8 @@ export interface SandboxSpec {
   home?: string;
   /** The tool's own folder to hide but for its tools/ (default: AUTORESEARCH_HOME or ~/.autoresearch). */
   autoresearchHome?: string;
+  /** Every slot's folder, hidden but for this slot's worktree (default: slotsBase()). */
+  slotsDir?: string;
   /** The PATH the training gets: tool installations on it under the home directory stay visible. */
   pathVariable?: string;
   /** Size of each scratch tmpfs (/tmp, /run, the hidden home), MiB (lib/node/sandboxLimits.ts scratchSizeMb). */
@@ -191,6 +194,14 @@ export function sandboxArgs(spec: SandboxSpec, bwrap = bubblewrap()): string[] {
     const onPath = pathVariable.split(path.delimiter).some((e) => e && within(tools, safeRealpath(e)));
     if (onPath && existsSync(tools)) args.push('--ro-bind', tools, tools);
   }
+  // The slots' folder elsewhere (AUTORESEARCH_SLOTS_DIR): other slots' worktrees and the slot's own lock,
+  // pid file and markers are not the training's to see; its worktree is bound back below.
+  const slots = spec.slotsDir ?? slotsBase();
+  if (
+    ![home, ownHome, '/tmp'].some((hidden) => hidden && hidden !== '/' && within(hidden, slots)) &&
+    existsSync(slots)
+  )
+    args.push('--tmpfs', slots);
   if (!spec.writableCache) args.push('--setenv', 'UV_CACHE_DIR', '/tmp/uv-cache');
   for (const p of spec.readPaths ?? []) if (existsSync(p)) args.push('--ro-bind', p, p);
   if (spec.gitCommonDir && existsSync(spec.gitCommonDir)) {

@@ -25,5 +25,8 @@ export async function prepareTestEnvironment(log: (line: string) => void): Promi
   const env: Record<string, string> = { TEMPORAL_ADDRESS: server.address };
   if (uvPath.length) env.PATH = [...uvPath, process.env.PATH ?? ''].join(path.delimiter);
   if (cli) env.AUTORESEARCH_TEMPORAL_CLI = cli;
+  // The suite's slots (worktrees, .venvs) in a scratch folder of its own, removed when it ends, not
+  // piling up in the developer's ~/.autoresearch run after run.
+  env.AUTORESEARCH_SLOTS_DIR = mkdtempSync(path.join(tmpdir(), 'ar-test-slots-'));
   return { server, env };
 }
