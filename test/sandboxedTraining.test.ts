@@ -1,4 +1,4 @@
-// The train activity on a worker started with --sandbox: a hostile train.py that tries to forge the
+// The train activity on a sandboxed worker (the default): a hostile train.py that tries to forge the
 // next experiment's retry (its result file and candidate ref), rewrite the run's files and change a
 // frozen file at run time gets none of it through, and its own outcome is recorded as it really was.
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -12,7 +12,7 @@ import { makeFakeTarget } from './support/fakeTarget';
 import { tryWrite } from './support/hostile';
 import { preparedRun } from './support/prepared';
 
-describe('training in the sandbox (worker --sandbox)', () => {
+describe('training in the sandbox (the default)', () => {
   it('cannot forge a retry, write the run directory or change a frozen file; its outcome stays honest', async () => {
     // Each attempt is a Python expression for the path (found from the worktree's .git file, as an
     // attacker would) and the text it tries to write there.
