@@ -188,6 +188,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
           outcome.setupFailed = true;
         } else {
           ctx.heartbeat({ phase: 'training', experiment: input.n, elapsedSeconds: 0, lastLine: '' });
+          let finished: TrainingOutcome | undefined;
           const result = await runSupervised({
             command: seeded.command,
             cwd: slot.worktree,
@@ -203,16 +204,12 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
             // Saved the moment the training ends, before the clean-up after it: a worker that dies in
             // between must find it, or a finished training would run again.
             onFinished: (done) => {
-              if (!done.cancelled)
-                writeSignedMarker(
-                  trainedPath,
-                  about('trained'),
-                  toOutcome(done, logPath, input.config, slot.name, []),
-                );
+              finished = toOutcome(done, logPath, input.config, slot.name, []);
+              if (!done.cancelled) writeSignedMarker(trainedPath, about('trained'), finished);
             },
           });
           if (result.cancelled) throw new CancelledFailure('training cancelled');
-          outcome = toOutcome(result, logPath, input.config, slot.name, []);
+          outcome = finished ?? toOutcome(result, logPath, input.config, slot.name, []);
         }
       }
       if (!outcome.setupFailed)

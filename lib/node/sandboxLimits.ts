@@ -6,6 +6,7 @@ import { statfsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { SandboxConfig, TrainingOutcome } from '../types';
 import { TrainingCgroup, cgroupRoot, cgroupSupport, markActive } from './cgroups';
+import { shellWord } from './shellWord';
 
 export interface SandboxLimits {
   /** Most processes and threads at once in the training's tree. */
@@ -140,12 +141,8 @@ export async function releaseLimits(enforced: EnforcedLimits): Promise<void> {
  * limits are set, so the candidate cannot raise it again.
  */
 function limitPrefix(procsFiles: string[], maxFileMb: number | undefined): string[] {
-  const steps = procsFiles.map((f) => `echo $$ > ${shellQuote(f)}`);
+  const steps = procsFiles.map((f) => `echo $$ > ${shellWord(f)}`);
   if (maxFileMb !== undefined) steps.push(`ulimit -f ${Math.round(maxFileMb * 1024)}`);
   if (steps.length === 0) return [];
   return ['/bin/bash', '-c', `${steps.join(' && ')} && exec "$@"`, 'autoresearch-limits'];
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -45,10 +45,8 @@ export function claimSlot(repo: Repo, preferred: string): Slot {
         closeSync(openSync(lock, 'wx'));
         writeFileSync(lock, owner);
       } catch {
-        const held = readFileSync(lock, 'utf8');
-        const holder = Number(held.split(' ')[0]) || 0;
-        if (held !== owner && holder !== 0 && alive(holder)) break;
-        if (held !== owner) {
+        if (heldByOther(lock, owner)) break;
+        if (readFileSync(lock, 'utf8') !== owner) {
           rmSync(lock, { force: true });
           continue;
         }
@@ -92,11 +90,7 @@ function heldByOther(lock: string, owner: string): boolean {
  */
 function abandonLegacySlot(dir: string): void {
   if (!existsSync(dir)) return;
-  const pidFile = path.join(dir, 'training.pid');
-  if (existsSync(pidFile)) {
-    const pgid = Number(readFileSync(pidFile, 'utf8'));
-    if (pgid > 0 && groupWorksIn(pgid, dir) !== false) killGroup(pgid, 'SIGKILL');
-  }
+  reapGroupIn(path.join(dir, 'training.pid'), dir);
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -106,10 +100,15 @@ function abandonLegacySlot(dir: string): void {
  * with a process working inside this slot is killed.
  */
 export function reapLeftoverTraining(slot: Slot): void {
-  if (!existsSync(slot.pidFile)) return;
-  const pgid = Number(readFileSync(slot.pidFile, 'utf8'));
-  if (pgid > 0 && groupWorksIn(pgid, slot.dir) !== false) killGroup(pgid, 'SIGKILL');
-  rmSync(slot.pidFile, { force: true });
+  reapGroupIn(slot.pidFile, slot.dir);
+}
+
+/** Kills the group `pidFile` names if it still works in `dir` (or /proc cannot tell), and removes the file. */
+function reapGroupIn(pidFile: string, dir: string): void {
+  if (!existsSync(pidFile)) return;
+  const pgid = Number(readFileSync(pidFile, 'utf8'));
+  if (pgid > 0 && groupWorksIn(pgid, dir) !== false) killGroup(pgid, 'SIGKILL');
+  rmSync(pidFile, { force: true });
 }
 
 /**

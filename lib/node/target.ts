@@ -9,6 +9,7 @@ import { checkRemote } from './remote';
 import { runDir } from './runPaths';
 import { symlinkOnPath } from './validateEdit';
 import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './targetConfig';
+import { shellWord } from './shellWord';
 
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -135,9 +136,4 @@ export async function earlierRun(repo: Repo, tag: string) {
       `once the earlier run is over (\`autoresearch status --tag ${tag}\`) and its results are not needed, ` +
       `remove what it left with ${commands.map((c) => `\`${c}\``).join(' and ')}.`,
   );
-}
-
-/** A path as one word of a POSIX shell command line. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
