@@ -5,7 +5,10 @@
 // the target's metric has a known noise (0.02 by seed): the baseline trains 3 times and the noise-aware
 // rule confirms the queued idea's gain with 2 more seeds.
 // Usage: npm run record-history [-- name [--parallel N] [--noisy]]   (needs TEMPORAL_ADDRESS or starts its own server)
+// A fixture is named by the version that recorded it, <date>-<commit>-<what>.json (the default name), so a
+// replay failure says which version's runs the change would break. A recorded fixture is never edited.
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startRun } from '../client';
@@ -25,7 +28,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { parallel: { type: 'string' }, noisy: { type: 'boolean', default: false } },
 });
-const name = positionals[0] ?? `run-${new Date().toISOString().slice(0, 10)}`;
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+const name = positionals[0] ?? `${new Date().toISOString().slice(0, 10)}-${commit}-run`;
 const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
 const address = await testServer();
 const client = await testClient(address);

@@ -172,7 +172,7 @@ describe('training from a git remote (the activities alone)', () => {
     const tag = 'slots';
     const run = await prepared(repo, tag, remote);
     const candidates: Candidate[] = [];
-    for (let n = 1; n <= 4; n++) candidates.push(await proposeCandidate(proposal(repo, tag, run, remote, n)));
+    for (let n = 1; n <= 2; n++) candidates.push(await proposeCandidate(proposal(repo, tag, run, remote, n)));
     const dir = workdir('slots');
     const common = { repo: '/nowhere', tag, config: run.config, remote };
     const slots = ['gpu0', 'gpu1'].map(
@@ -190,6 +190,8 @@ describe('training from a git remote (the activities alone)', () => {
     );
     assert.equal(clonesIn(dir).length, 1, 'both slots share one clone');
 
+    // Proposed only now, so that no earlier fetch can have brought them (a fetch by the run's refs would).
+    for (let n = 3; n <= 4; n++) candidates.push(await proposeCandidate(proposal(repo, tag, run, remote, n)));
     // Another process fetching into the same ref holds its lock for a moment: the fetch waits it out.
     const clone = await trainingClone(dir, remote);
     const lock = path.join(clone.commonDir, `${candidateRef(tag, 3)}.lock`);
