@@ -1,6 +1,6 @@
 // Step 0 of a run: validate the target and open its research branch.
-// Protects invariant 3 (the frozen files' blobs are recorded here, the yardstick for every later
-// experiment) and invariant 4 (the branch is created by ref, the user's checkout is not touched).
+// Protects invariants 3 and 4 of docs/ARCHITECTURE.md: the frozen files' blobs are recorded here, the
+// yardstick for every later experiment; the branch is created by ref, the user's checkout is not touched.
 import { Context } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

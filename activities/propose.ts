@@ -77,8 +77,8 @@ export async function proposeCandidate(
       invalid: edit.invalid,
     };
   const { files, description, tree } = edit;
-  // The one gate every proposer's edit passes before it becomes a commit (invariant 3), even when the
-  // proposer already checked it for its repair round.
+  // The one gate every proposer's edit passes before it becomes a commit (docs/ARCHITECTURE.md,
+  // invariant 3), even when the proposer already checked it for its repair round.
   try {
     await validateEdit(input.config, files, { repo, parent: input.parent });
   } catch (err) {

@@ -1,8 +1,8 @@
 // Step 4 of an experiment: make the decision durable outside Temporal. On keep the research branch
-// moves to the candidate (compare-and-swap, invariant 2); the record is written as a file of its own and
-// results.tsv and the progress chart are rewritten from all records: projections, so a retry writes the
-// same bytes. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea goes back to the
-// queue, and trained under a new number it must not be refused as "tried already".
+// moves to the candidate (compare-and-swap: docs/ARCHITECTURE.md, invariant 2); the record is written as
+// a file of its own and results.tsv and the progress chart are rewritten from all records: projections, so
+// a retry writes the same bytes. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea
+// goes back to the queue, and trained under a new number it must not be refused as "tried already".
 import { log } from '@temporalio/activity';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

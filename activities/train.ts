@@ -1,6 +1,6 @@
 // Step 2 of an experiment, on a GPU worker: train the candidate for the fixed budget in this slot's
 // worktree. Heartbeats carry progress; a hard timeout and cancellation kill the whole process group; the
-// log is kept per experiment; secrets never reach the script (invariants 4 and 5).
+// log is kept per experiment; secrets never reach the script (docs/ARCHITECTURE.md, invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
 // end of training and the report returns that result instead of training again (invariant 1). Those
 // files are signed by the worker (lib/node/signedMarker.ts): one a candidate wrote is never taken.
@@ -166,9 +166,9 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
       const beat = (phase: string) => (lastLine: string, elapsedSeconds: number) =>
         ctx.heartbeat({ phase, experiment: input.n, elapsedSeconds: Math.round(elapsedSeconds), lastLine });
 
-      // A training that ran to completion is never run again (invariant 1): its outcome is saved the
-      // moment it ends, and a retry (after the worker died in the evaluation or the clean-up) resumes from
-      // there, provided this slot's worktree still holds what the training wrote.
+      // A training that ran to completion is never run again (docs/ARCHITECTURE.md, invariant 1): its
+      // outcome is saved the moment it ends, and a retry (after the worker died in the evaluation or the
+      // clean-up) resumes from there, provided this slot's worktree still holds what the training wrote.
       let outcome = await resumable(trained, input.commit, slot, repo);
       if (!outcome) {
         await checkoutSlot(repo, slot, input.commit, input.config.train.setupOutputs);

@@ -1,7 +1,7 @@
 // `npm run chaos`: a run on a fast fake target while its workers are SIGKILLed in every phase
 // (propose, train, evaluate, record) and the Temporal server is restarted on its SQLite file; then
-// every invariant of DESIGN §5 is checked. Prints kills (total, per phase), restarts, experiments, lost,
-// duplicated and the wall time; exits 1 if anything was lost, duplicated or broken.
+// every invariant of docs/ARCHITECTURE.md is checked. Prints kills (total, per phase), restarts,
+// experiments, lost, duplicated and the wall time; exits 1 if anything was lost, duplicated or broken.
 // Options: --kills N (default 30), --restarts N (default 3), --experiments N (default 20),
 // --seed N (random by default; printed, so a run's random moments can be drawn again), --quiet.
 // Needs nothing running: it starts its own Temporal dev server and worker processes.

@@ -1,6 +1,7 @@
-// Bad input, catalogued (DESIGN §5, invariant 6): every case gives a message that names the problem and
-// the fix, and loses nothing: the user's checkout is untouched, and a run that started either goes on
-// (the experiment recorded once, with its reason) or ends cleanly. Cases are numbered as in the report.
+// Bad input, catalogued (docs/ARCHITECTURE.md, invariant 6): every case gives a message that names the
+// problem and the fix, and loses nothing: the user's checkout is untouched, and a run that started either
+// goes on (the experiment recorded once, with its reason) or ends cleanly. Cases are numbered as in the
+// report.
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -1,6 +1,7 @@
 // A short chaos run (npm run chaos is the long one): worker processes SIGKILLed twice in each phase of
 // an experiment and the server restarted once, on a fast fake target. Nothing may be lost, recorded or
-// trained twice, and every invariant of DESIGN §5 must hold afterwards (test/support/chaos.ts checks).
+// trained twice, and every invariant of docs/ARCHITECTURE.md must hold afterwards (test/support/chaos.ts
+// checks).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CHAOS_PHASES, formatChaosReport, runChaos } from './support/chaos';

@@ -1,5 +1,6 @@
 // The whole loop for real: the bundled tinylm target (numpy training through uv), the mutate proposer,
-// a worker and the dev server. Baseline plus three experiments, then DESIGN §5 checked on the result.
+// a worker and the dev server. Baseline plus three experiments, then the invariants of
+// docs/ARCHITECTURE.md checked on the result.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // Where a run keeps its files: inside the repository's git directory, so the user's working tree is
-// never touched (DESIGN invariant 4), and next to the objects the records point at.
+// never touched (docs/ARCHITECTURE.md, invariant 4), and next to the objects the records point at.
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // Runs a shell command the way training must run: in its own process group, output to a log file,
 // progress reported while it runs, a hard timeout, cancellation, and the whole group killed at the
-// end, so nothing it spawned outlives it (DESIGN invariant 4).
+// end, so nothing it spawned outlives it (docs/ARCHITECTURE.md, invariant 4).
 import { spawn } from 'node:child_process';
 import {
   appendFileSync,

@@ -9,7 +9,10 @@ import { isSecretName } from './trainingEnv';
 
 export const CONFIG_FILE = 'autoresearch.toml';
 
-/** karpathy/autoresearch's contract (DESIGN §3): uv, a 300 s budget enforced by train.py, 10 min kill. */
+/**
+ * karpathy/autoresearch's contract (docs/ARCHITECTURE.md, section 1): uv, a 300 s budget enforced by
+ * train.py, 10 min kill.
+ */
 export const AUTORESEARCH_DEFAULTS: Omit<TargetConfig, 'source'> = {
   train: {
     command: 'uv run train.py',

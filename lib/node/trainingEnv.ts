@@ -1,6 +1,6 @@
-// The environment a training process sees (DESIGN invariant 5): built from an allowlist, not the
-// worker's environment minus a list of secret names. Training runs code an agent wrote: a variable it
-// was not meant to see (an agent socket, a database URL, a cloud profile) is as much a leak as a key,
+// The environment a training process sees (docs/ARCHITECTURE.md, invariant 5): built from an allowlist,
+// not the worker's environment minus a list of secret names. Training runs code an agent wrote: a variable
+// it was not meant to see (an agent socket, a database URL, a cloud profile) is as much a leak as a key,
 // and no denylist can name them all. Then the budget and the slot's GPU are added.
 import path from 'node:path';
 

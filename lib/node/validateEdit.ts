@@ -1,8 +1,8 @@
 // Every proposed edit passes the same gate before it becomes a candidate: it names files inside the
 // repository, touches only editable files (no new ones), none of them a symbolic link, leaves none of
-// them empty, and still parses. Protects invariant 3 (frozen files never change) and keeps every
-// candidate a plain edit of the target's own files. Each refusal says what is wrong and what to do,
-// since proposers read it back in their repair round.
+// them empty, and still parses. Protects invariant 3 of docs/ARCHITECTURE.md (frozen files never change)
+// and keeps every candidate a plain edit of the target's own files. Each refusal says what is wrong and
+// what to do, since proposers read it back in their repair round.
 import { execa } from 'execa';
 import type { TargetConfig } from '../types';
 import { targetError } from './errors';

@@ -1,7 +1,8 @@
 // The chaos engine behind `npm run chaos` and test/chaos.test.ts: a run on a fast fake target while its
 // worker processes are SIGKILLed in every phase of an experiment (propose, train, evaluate, record) and
 // the Temporal server is stopped and restarted on its SQLite file. Afterwards every invariant of
-// DESIGN §5 that such failures could break is checked, and a report says what was done and what broke.
+// docs/ARCHITECTURE.md that such failures could break is checked, and a report says what was done and
+// what broke.
 //
 // How a kill finds its phase: the run's `status` query is polled every ~20 ms, and the one worker alive
 // is SIGKILLed as soon as the phase it aims at shows up (round-robin over the four phases; a training is
@@ -478,7 +479,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return report;
 }
 
-/** DESIGN §5 after the storm, plus the chaos-specific checks; failures go to the report. */
+/** The invariants (docs/ARCHITECTURE.md) after the storm, and the chaos checks; failures go to the report. */
 async function checkRun(args: {
   report: ChaosReport;
   repo: string;

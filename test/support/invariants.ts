@@ -1,4 +1,5 @@
-// DESIGN §5 checked on a finished (or stopped) run, straight from git and the run directory.
+// Invariants 1, 2 and 4 of docs/ARCHITECTURE.md checked on a finished (or stopped) run, straight from git
+// and the run directory.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
