@@ -81,10 +81,16 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: NODE_BUILTINS.map((name) => ({
-            name,
-            message: `Workflow code runs in Temporal's sandbox, without Node: no ${name}.`,
-          })),
+          paths: [
+            ...NODE_BUILTINS.map((name) => ({
+              name,
+              message: `Workflow code runs in Temporal's sandbox, without Node: no ${name}.`,
+            })),
+            ...['@temporalio/activity', '@temporalio/client', '@temporalio/worker'].map((name) => ({
+              name,
+              message: `${name} runs outside workflows (it needs Node): workflow code uses @temporalio/workflow.`,
+            })),
+          ],
           patterns: [
             {
               regex: '(^|/)activities(/|$)',
