@@ -14,8 +14,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { register } from 'tsx/esm/api';
 
 /**
- * The fast tier: files, or folders ending in '/', whose tests take seconds and start no training, git
- * repository or process of their own (the workflow tests use the suite's dev server). Every other test
+ * The fast tier: files, or folders ending in '/', whose tests take seconds and need no training, git
+ * repository or server of their own (the workflow tests use the suite's dev server). Every other test
  * file is in the system tier, so a new test is fast only once someone says so here.
  */
 const FAST = [
