@@ -2,7 +2,7 @@
 // at a time in each of its slots) polling their task queues. `autoresearch worker` runs both by default;
 // on a GPU box that only trains, `autoresearch worker --train-only --gpus 0,1,...` offers one slot per GPU.
 import {
-  NativeConnection,
+  type NativeConnection,
   Worker,
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
