@@ -7,11 +7,11 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import path from 'node:path';
-import { resolveRemote } from './lib/node/remote';
-import { preflight } from './lib/node/target';
-import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
-import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './lib/node/claudeProposer';
-import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './lib/types';
+import { resolveRemote } from './store/remote';
+import { preflight } from './target/inspection';
+import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './common/searchAttributes';
+import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './proposers/claude/proposer';
+import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './common/types';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
 import { describeKeepRule } from './workflows/keepRule';

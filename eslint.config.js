@@ -23,7 +23,23 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'fs', 'path', 'child_process', 'os', '../activities/*', '../lib/node/*'],
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'child_process',
+                'os',
+                // the folders that use Node (common/ and the pure proposer rules are what workflows may use)
+                '../activities/*',
+                '../training/*',
+                '../store/*',
+                '../target/*',
+                '../temporal/*',
+                '../system/*',
+                '../proposers/claude/*',
+                '../proposers/command/*',
+                '../proposers/editGate',
+              ],
               message: 'Workflow code must stay deterministic: no Node APIs or activity implementations.',
             },
           ],

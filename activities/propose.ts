@@ -3,19 +3,19 @@
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
 // Only a ref this worker signed for (see ownCandidate): one a candidate's training planted is replaced.
 import path from 'node:path';
-import type { PromptContext } from '../lib/proposers/claudePrompt';
-import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
-import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
-import { proposeWithCommand } from '../lib/node/commandProposer';
-import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../lib/node/claudeProposer';
+import type { PromptContext } from '../proposers/claude/prompt';
+import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../common/types';
+import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../proposers/command/allowlist';
+import { proposeWithCommand } from '../proposers/command/proposer';
+import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../proposers/claude/proposer';
 import { readRecords } from './record';
-import { targetError } from '../lib/node/errors';
-import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
-import { checkGateRuns, InvalidEdit, validateEdit } from '../lib/node/validateEdit';
-import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
-import { seededRandom } from '../lib/proposers/seededRandom';
+import { targetError } from '../common/errors';
+import { Repo, candidateRef, candidateRefPrefix } from '../store/git';
+import { publishRef } from '../store/remote';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
+import { checkGateRuns, InvalidEdit, validateEdit } from '../proposers/editGate';
+import { CONSTANT_IDEA, mutate, setConstant } from '../proposers/mutate';
+import { seededRandom } from '../proposers/seededRandom';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 
@@ -49,7 +49,7 @@ const MAX_DRAWS = 200;
 
 /**
  * `agents`: what this worker lets the command proposer run (its own configuration, see
- * lib/node/agentAllowlist.ts); the run's `command` is only a request. Nothing allowed by default.
+ * proposers/command/allowlist.ts); the run's `command` is only a request. Nothing allowed by default.
  */
 export async function proposeCandidate(
   input: ProposeInput,

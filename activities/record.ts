@@ -6,11 +6,11 @@
 import { log } from '@temporalio/activity';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatResultsTsv } from '../lib/resultsTsv';
-import type { ExperimentRecord, MetricDirection } from '../lib/types';
-import { Repo, cancelledRef, candidateRef } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { experimentRecordPath, resultsPath } from '../lib/node/runPaths';
+import { formatResultsTsv } from '../store/resultsTsv';
+import type { ExperimentRecord, MetricDirection } from '../common/types';
+import { Repo, cancelledRef, candidateRef } from '../store/git';
+import { publishRef } from '../store/remote';
+import { experimentRecordPath, resultsPath } from '../store/runDirectory';
 
 export interface RecordInput {
   repo: string;
@@ -64,7 +64,7 @@ async function refreshChart(
 ): Promise<void> {
   try {
     // Loaded on first use: the charting library is large, and only this step needs it.
-    const { writeProgressChart } = await import('../lib/node/progressChart');
+    const { writeProgressChart } = await import('../store/chart');
     await writeProgressChart(runDir, records, chart);
   } catch (err) {
     log.warn(`progress chart not drawn: ${(err as Error).message}`);

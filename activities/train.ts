@@ -3,22 +3,22 @@
 // log is kept per experiment; secrets never reach the script (invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
 // end of training and the report returns that result instead of training again (invariant 1). Those
-// files are signed by the worker (lib/node/signedMarker.ts): one a candidate wrote is never taken.
+// files are signed by the worker (store/signedMarker.ts): one a candidate wrote is never taken.
 // With a git remote (several machines), the worker trains from a clone of its own and never opens the
 // target's repository: slots, logs and results then live in that clone.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
-import type { TargetConfig, TrainingOutcome } from '../lib/types';
-import { setupTimeoutSeconds } from '../lib/trainBound';
-import { targetError } from '../lib/node/errors';
-import { Repo, candidateRef } from '../lib/node/git';
-import { homePath } from '../lib/node/home';
-import { fetchCommit, trainingClone } from '../lib/node/remote';
-import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
-import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
+import { extractMetricText, logTail, parseSummary } from '../training/metrics';
+import type { TargetConfig, TrainingOutcome } from '../common/types';
+import { setupTimeoutSeconds } from '../common/trainBound';
+import { targetError } from '../common/errors';
+import { Repo, candidateRef } from '../store/git';
+import { homePath } from '../system/home';
+import { fetchCommit, trainingClone } from '../store/remote';
+import { runDir as runDirOf, experimentLogPath } from '../store/runDirectory';
+import { readTail, runSupervised, type SupervisedResult } from '../training/runSupervised';
 import {
   checkoutSlot,
   claimSlot,
@@ -27,12 +27,12 @@ import {
   freshPycachePrefix,
   modifiedInSlot,
   type Slot,
-} from '../lib/node/slot';
-import { sandboxArgs } from '../lib/node/sandbox';
-import { limitsFor, scratchSizeMb, type SandboxLimits } from '../lib/node/sandboxLimits';
-import { SANDBOX_DEFAULTS } from '../lib/node/targetConfig';
-import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
-import { trainingEnv } from '../lib/node/trainingEnv';
+} from '../training/slot';
+import { sandboxArgs } from '../training/sandbox';
+import { limitsFor, scratchSizeMb, type SandboxLimits } from '../training/sandboxLimits';
+import { SANDBOX_DEFAULTS } from '../target/config';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
+import { trainingEnv } from '../training/environment';
 
 export interface TrainInput {
   repo: string;

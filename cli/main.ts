@@ -3,19 +3,19 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { START_DEFAULTS, runHandle, runUiUrl, startRun } from '../client';
-import { Repo } from '../lib/node/git';
+import { Repo } from '../store/git';
 import {
   connectClient,
   connectWorkerConnection,
   isConnectionError,
   noServerHint,
   temporalSettings,
-} from '../lib/node/connection';
-import { startDevServer } from '../lib/node/devServer';
-import { installQuietRuntime } from '../lib/node/logging';
-import { DEFAULT_CLAUDE } from '../lib/node/claudeProposer';
-import { ensureUv } from '../lib/node/pythonTools';
-import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../lib/node/temporalCli';
+} from '../temporal/connection';
+import { startDevServer } from '../temporal/devServer';
+import { installQuietRuntime } from '../temporal/logging';
+import { DEFAULT_CLAUDE } from '../proposers/claude/proposer';
+import { ensureUv } from '../target/pythonTools';
+import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../temporal/cliProvisioning';
 import {
   limitsUpdate,
   pauseSignal,
@@ -26,16 +26,16 @@ import {
 } from '../workflows/messages';
 import { createWorkers, runWorkers } from '../worker';
 import { runDemo } from './demo';
-import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
-import { agentAllowlist } from '../lib/node/agentAllowlist';
+import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../training/sandbox';
+import { agentAllowlist } from '../proposers/command/allowlist';
 import { allRecords, queryStatus, resolveTag } from './findRun';
 import { resultsTable, statusText, summaryText } from './render';
 import { defaultDbFile, ensureServer, portOf, uiUrlFor } from './server';
 import { followRun } from './watch';
 import { watchLive } from './liveView';
 import { keepRuleName, parseDeadline, positiveInt, positiveNumber, positiveSeconds } from './parse';
-import { formatResultsTsv } from '../lib/resultsTsv';
-import type { ProposerKind, RunSummary } from '../lib/types';
+import { formatResultsTsv } from '../store/resultsTsv';
+import type { ProposerKind, RunSummary } from '../common/types';
 
 installQuietRuntime();
 
@@ -499,7 +499,7 @@ program
       const records = allRecords(status);
       const dir = path.resolve(opts.out ?? status.runDir ?? '.');
       // Loaded here only: the charting library is large and no other command needs it.
-      const { writeProgressChart } = await import('../lib/node/progressChart');
+      const { writeProgressChart } = await import('../store/chart');
       const written = await writeProgressChart(dir, records, {
         metricName: status.metricName ?? 'metric',
         direction: status.direction ?? 'minimize',

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { readRecords } from '../activities/record';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch } from './support/commandLines';
 import { git, holdTraining, makeFakeTarget } from './support/fakeTarget';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { readRecords } from '../activities/record';
 import { startRun } from '../client';
-import type { RunStatus, RunSummary } from '../lib/types';
+import type { RunStatus, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { autoresearch } from './support/commandLines';
 import { git, makeFakeTarget } from './support/fakeTarget';

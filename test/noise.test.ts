@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { readRecords } from '../activities/record';
-import type { ExperimentRecord, RunSummary } from '../lib/types';
+import type { ExperimentRecord, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { seedRuns } from '../workflows/keepRule';
 import { autoresearch } from './support/commandLines';

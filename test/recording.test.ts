@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readRecords } from '../activities/record';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { workflowBundle } from '../worker';
 import { resumeSignal, statusQuery, stopSignal } from '../workflows/messages';
 import { git, holdTraining, makeFakeTarget } from './support/fakeTarget';

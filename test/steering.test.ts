@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun, workflowIdFor } from '../client';
 import { readRecords } from '../activities/record';
-import type { RunStatus, RunSummary } from '../lib/types';
+import type { RunStatus, RunSummary } from '../common/types';
 import { limitsUpdate, queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch, temporal as runTemporal } from './support/commandLines';
 import { makeFakeTarget, makeGate, makeTarget } from './support/fakeTarget';

@@ -4,10 +4,10 @@
 // tool's home, outside the target's .git (see slotDir): candidate code works in a slot's worktree.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Repo } from './git';
+import type { Repo } from '../store/git';
 import { groupWorksIn } from './processGroups';
 import { killGroup } from './runSupervised';
-import { legacySlotDir, slotDir, slotsRoot } from './runPaths';
+import { legacySlotDir, slotDir, slotsRoot } from '../store/runDirectory';
 
 export interface Slot {
   name: string;

@@ -7,7 +7,7 @@ export interface TokenUsage {
   cacheReadTokens: number;
 }
 
-import type { ProposalCost } from '../types';
+import type { ProposalCost } from '../common/types';
 
 export type { ProposalCost };
 

@@ -5,9 +5,9 @@ import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ALL_SEARCH_ATTRIBUTES, devServerSearchAttributeFlags } from '../searchAttributes';
-import { findOnPath } from './executables';
-import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './temporalCli';
+import { ALL_SEARCH_ATTRIBUTES, devServerSearchAttributeFlags } from '../common/searchAttributes';
+import { findOnPath } from '../system/executables';
+import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './cliProvisioning';
 
 export interface DevServerOptions {
   port: number;

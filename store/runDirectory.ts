@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { homePath } from './home';
+import { homePath } from '../system/home';
 
 export function runDir(gitCommonDir: string, tag: string): string {
   return path.join(gitCommonDir, 'autoresearch', 'runs', tag);

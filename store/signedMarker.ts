@@ -7,7 +7,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { homePath } from './home';
+import { homePath } from '../system/home';
 
 export type MarkerPurpose = 'trained' | 'result' | 'setup' | 'candidate' | 'rebased' | 'answer';
 

@@ -1,12 +1,12 @@
 // Limits on what one training may take of the worker's machine: processes and memory (a cgroup, where
-// the kernel gives one: lib/node/cgroups.ts), the size of any file it writes (RLIMIT_FSIZE) and the
+// the kernel gives one: training/cgroups.ts), the size of any file it writes (RLIMIT_FSIZE) and the
 // disk's free space (a watchdog in the supervisor), so a fork bomb, a memory grab or a filled disk ends
 // that training, not the machine, and the outcome says which limit stopped it.
 import { statfsSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import type { SandboxConfig, TrainingOutcome } from '../types';
+import type { SandboxConfig, TrainingOutcome } from '../common/types';
 import { TrainingCgroup, cgroupRoot, cgroupSupport, markActive } from './cgroups';
-import { shellWord } from './shellWord';
+import { shellWord } from '../system/shellWord';
 
 export interface SandboxLimits {
   /** Most processes and threads at once in the training's tree. */

@@ -6,7 +6,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ExperimentRecord, MetricDirection } from '../types';
+import type { ExperimentRecord, MetricDirection } from '../common/types';
 
 export interface ChartOptions {
   metricName: string;

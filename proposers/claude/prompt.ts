@@ -2,7 +2,7 @@
 // frozen files) goes in the system prompt and is cached; what changes every experiment (the current
 // best code, the results so far, the operator's notes, the last crash) goes in the user message.
 // Pure: builds text, no I/O.
-import type { ExperimentRecord, MetricDirection } from '../types';
+import type { ExperimentRecord, MetricDirection } from '../../common/types';
 
 export interface PromptContext {
   program: string | null;

@@ -2,14 +2,14 @@
 // the prepare activity and by `autoresearch start`, which checks the same things before it starts a run.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { TargetConfig } from '../types';
-import { targetError } from './errors';
-import { Repo, branchName } from './git';
-import { checkRemote } from './remote';
-import { runDir } from './runPaths';
-import { symlinkOnPath } from './validateEdit';
-import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './targetConfig';
-import { shellWord } from './shellWord';
+import type { TargetConfig } from '../common/types';
+import { targetError } from '../common/errors';
+import { Repo, branchName } from '../store/git';
+import { checkRemote } from '../store/remote';
+import { runDir } from '../store/runDirectory';
+import { symlinkOnPath } from '../proposers/editGate';
+import { CONFIG_FILE, resolveTargetConfig, withOverrides } from './config';
+import { shellWord } from '../system/shellWord';
 
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../trainBound';
-import { targetError } from './errors';
+import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../common/trainBound';
+import { targetError } from '../common/errors';
 import { Repo, branchName } from './git';
 
 /** autoresearch's own namespace of refs: the only refs it force-pushes (a rebase rewrites a candidate). */

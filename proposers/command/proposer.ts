@@ -17,14 +17,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { logTail } from '../metrics';
-import { systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
-import type { CommandSettings } from '../types';
-import type { Repo } from './git';
-import { groupGone, groupWorksIn } from './processGroups';
-import { killGroup, readTail, runSupervised } from './runSupervised';
-import { checkoutWorktree, worktreeChanges, type WorktreeChange } from './slot';
-import { withoutSecrets } from './trainingEnv';
+import { logTail } from '../../training/metrics';
+import { systemPrompt, userPrompt, type PromptContext } from '../claude/prompt';
+import type { CommandSettings } from '../../common/types';
+import type { Repo } from '../../store/git';
+import { groupGone, groupWorksIn } from '../../training/processGroups';
+import { killGroup, readTail, runSupervised } from '../../training/runSupervised';
+import { checkoutWorktree, worktreeChanges, type WorktreeChange } from '../../training/slot';
+import { withoutSecrets } from '../../training/environment';
 
 export interface CommandProposal {
   files: Record<string, string>;

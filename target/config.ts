@@ -3,9 +3,9 @@
 // field and the fix.
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import type { SandboxConfig, TargetConfig } from '../types';
-import { targetError } from './errors';
-import { isSecretName } from './trainingEnv';
+import type { SandboxConfig, TargetConfig } from '../common/types';
+import { targetError } from '../common/errors';
+import { isSecretName } from '../training/environment';
 
 export const CONFIG_FILE = 'autoresearch.toml';
 

@@ -25,7 +25,7 @@ import {
   type SandboxLimits,
 } from './sandboxLimits';
 
-const SUPERVISOR = fileURLToPath(new URL('./trainingSupervisor.js', import.meta.url));
+const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url));
 /** How long a stopped command may take to exit on SIGTERM before the group gets SIGKILL. */
 const KILL_GRACE_MS = 5000;
 /** A log keeps this much of the start of the output, then only its end (the metric summary comes last). */
@@ -52,9 +52,9 @@ export interface SupervisedRun {
   progressEveryMs?: number;
   /** The log's cap (default: maxLogBytes()); past it only the last LOG_TAIL_BYTES are kept. */
   maxLogBytes?: number;
-  /** Run the command in this sandbox (lib/node/sandbox.ts sandboxArgs: bwrap and its arguments). */
+  /** Run the command in this sandbox (training/sandbox.ts sandboxArgs: bwrap and its arguments). */
   sandbox?: string[];
-  /** Bound its processes, memory, file sizes and the disk it may fill (lib/node/sandboxLimits.ts). */
+  /** Bound its processes, memory, file sizes and the disk it may fill (training/sandboxLimits.ts). */
   limits?: SandboxLimits;
   /** Names its cgroup, so the next run of this slot finds and removes what a dead worker left. */
   slot?: string;

@@ -4,9 +4,9 @@ import { execa } from 'execa';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GIT_IDENTITY } from './git';
+import { GIT_IDENTITY } from '../store/git';
 
-export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples', import.meta.url));
+export const EXAMPLES_DIR = fileURLToPath(new URL('../examples', import.meta.url));
 
 /**
  * Creates (or brings up to date) a git repository at `dest` holding the example `name`; returns its path.

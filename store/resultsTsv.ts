@@ -2,7 +2,7 @@
 // rewriting it after a retry gives the same file. For karpathy's layout (metric val_bpb) the header is
 // karpathy's own; another target's metric column is named after its metric, and the memory column is
 // there only when the target reports memory (the 4-column file autoresearch-style programs ask for).
-import type { ExperimentRecord } from './types';
+import type { ExperimentRecord } from '../common/types';
 
 /** karpathy/autoresearch's header, for its layout (metric val_bpb, memory from peak_vram_mb). */
 export const RESULTS_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription';

@@ -30,7 +30,7 @@ export interface TargetConfig {
     budgetSeconds?: number;
     /** A run longer than this is killed and recorded as `timeout`. */
     timeoutSeconds: number;
-    /** The set-up commands get this long on a fresh slot; absent: 30 minutes (lib/trainBound.ts). */
+    /** The set-up commands get this long on a fresh slot; absent: 30 minutes (common/trainBound.ts). */
     setupTimeoutSeconds?: number;
     /**
      * How to give a training another random seed (to measure run-to-run noise, or to confirm a result):
@@ -176,7 +176,7 @@ export interface RunOptions {
   keepRule?: KeepRule;
   /**
    * How the training step's start-to-close timeout is set. `all-parts`: set-up + training + evaluation
-   * (+ fetch) + a margin (lib/trainBound.ts). Absent (runs started before it): the training timeout + 30
+   * (+ fetch) + a margin (common/trainBound.ts). Absent (runs started before it): the training timeout + 30
    * minutes, as those runs were recorded with.
    */
   trainStepBound?: 'all-parts';
@@ -245,7 +245,7 @@ export interface TrainingOutcome {
   evalFailed?: string;
   /** With a separate evaluation command: its log (the metric was read from it). */
   evalLogPath?: string;
-  /** The sandbox's limit that stopped a failed training, set-up or evaluation (lib/node/sandboxLimits.ts). */
+  /** The sandbox's limit that stopped a failed training, set-up or evaluation (training/sandboxLimits.ts). */
   limitReached?: 'memory' | 'processes' | 'disk' | 'file-size';
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { targetError } from './errors';
+import { targetError } from '../common/errors';
 
 /** Commits made by autoresearch carry this identity, so a machine without git user config works. */
 /** The environment git runs with: just enough to find itself and the user's config, nothing else. */

@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { findOnPath } from './executables';
-import { autoresearchHome } from './home';
-import { slotsBase } from './runPaths';
+import { findOnPath } from '../system/executables';
+import { autoresearchHome } from '../system/home';
+import { slotsBase } from '../store/runDirectory';
 
 export interface SandboxSpec {
   /** The slot's worktree: the only place the training may write besides its scratch /tmp. */
@@ -41,7 +41,7 @@ export interface SandboxSpec {
   slotsDir?: string;
   /** The PATH the training gets: tool installations on it under the home directory stay visible. */
   pathVariable?: string;
-  /** Size of each scratch tmpfs (/tmp, /run, the hidden home), MiB (lib/node/sandboxLimits.ts scratchSizeMb). */
+  /** Size of each scratch tmpfs (/tmp, /run, the hidden home), MiB (training/sandboxLimits.ts scratchSizeMb). */
   scratchMb?: number;
 }
 

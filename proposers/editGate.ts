@@ -4,9 +4,9 @@
 // candidate a plain edit of the target's own files. Each refusal says what is wrong and what to do,
 // since proposers read it back in their repair round.
 import { execa } from 'execa';
-import type { TargetConfig } from '../types';
-import { targetError } from './errors';
-import type { Repo } from './git';
+import type { TargetConfig } from '../common/types';
+import { targetError } from '../common/errors';
+import type { Repo } from '../store/git';
 
 export class InvalidEdit extends Error {}
 

@@ -6,11 +6,11 @@ import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyEdits, EditError, type FileEdit } from '../proposers/applyEdits';
-import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from '../proposers/claudePrompt';
-import { addCost, noSpend, priceOf, type ProposalCost } from '../proposers/pricing';
-import type { ClaudeSettings } from '../types';
-import { readSignedMarker, writeSignedMarker } from './signedMarker';
+import { applyEdits, EditError, type FileEdit } from '../applyEdits';
+import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from './prompt';
+import { addCost, noSpend, priceOf, type ProposalCost } from '../pricing';
+import type { ClaudeSettings } from '../../common/types';
+import { readSignedMarker, writeSignedMarker } from '../../store/signedMarker';
 
 export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
 /** How long one API call may take, and the most calls a proposal makes (the answer and one repair). */

@@ -5,8 +5,8 @@
 import { execa } from 'execa';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { findOnPath, isExecutable } from './executables';
-import { homePath } from './home';
+import { findOnPath, isExecutable } from '../system/executables';
+import { homePath } from '../system/home';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 

@@ -16,7 +16,7 @@ import { clearInterval, setInterval } from 'node:timers';
 const [command, capArg, tailArg, wrapperArg, watchArg] = process.argv.slice(2);
 if (!command) {
   console.error(
-    'usage: trainingSupervisor.js "<shell command>" [max log bytes] [tail bytes] [wrapper argv JSON] ' +
+    'usage: supervisor.js "<shell command>" [max log bytes] [tail bytes] [wrapper argv JSON] ' +
       '[{"path": dir, "minFreeMb": n} JSON]',
   );
   process.exit(2);

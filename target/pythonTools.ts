@@ -2,8 +2,8 @@
 // not on PATH, the project installs it once into its own virtual environment from PyPI.
 import { execa } from 'execa';
 import path from 'node:path';
-import { findOnPath, isExecutable } from './executables';
-import { homePath } from './home';
+import { findOnPath, isExecutable } from '../system/executables';
+import { homePath } from '../system/home';
 
 /** The project's own tool environment, whose bin/ holds uv. */
 export function toolsBin(): string {
