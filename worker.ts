@@ -10,9 +10,7 @@ import {
 import { fileURLToPath } from 'node:url';
 import { createControlActivities, createTrainActivities, type SlotSpec } from './activities';
 import { checkSandbox } from './training/sandbox';
-
-export const CONTROL_TASK_QUEUE = process.env.AUTORESEARCH_TASK_QUEUE ?? 'autoresearch';
-export const TRAIN_TASK_QUEUE = process.env.AUTORESEARCH_TRAIN_TASK_QUEUE ?? 'autoresearch-gpu';
+import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './temporal/queues';
 
 export interface WorkerSetup {
   connection: NativeConnection;

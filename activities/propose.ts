@@ -7,16 +7,17 @@ import type { PromptContext } from '../proposers/claude/prompt';
 import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../common/types';
 import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../proposers/command/allowlist';
 import { proposeWithCommand } from '../proposers/command/proposer';
-import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../proposers/claude/proposer';
+import { proposeWithClaude, readSavedAnswer } from '../proposers/claude/proposer';
+import { DEFAULT_CLAUDE } from '../proposers/claude/settings';
 import { readRecords } from './record';
-import { targetError } from '../common/errors';
-import { Repo, candidateRef, candidateRefPrefix } from '../store/git';
+import { proposerRefused, targetError } from '../common/errors';
+import { Repo } from '../store/git';
+import { candidateRef, candidateRefPrefix } from '../common/names';
 import { publishRef } from '../store/remote';
 import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
 import { checkGateRuns, InvalidEdit, validateEdit } from '../proposers/editGate';
 import { CONSTANT_IDEA, mutate, setConstant } from '../proposers/mutate';
 import { seededRandom } from '../proposers/seededRandom';
-import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 
 export interface ProposeInput {
@@ -209,14 +210,11 @@ async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
   }
   // Not a failure of the run: it pauses with this message (nothing is lost), and a person can queue
   // values to try (`autoresearch queue NAME=value`) and resume, or stop it.
-  throw ApplicationFailure.create({
-    type: 'ProposerRefused',
-    nonRetryable: true,
-    message:
-      `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws ` +
+  throw proposerRefused(
+    `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws ` +
       '(it perturbs top-level UPPERCASE constants holding plain numbers). Queue values to try with ' +
       '`autoresearch queue NAME=value` and resume, or stop the run and start one with another proposer.',
-  });
+  );
 }
 
 /** The mutate proposer's reading of a queued idea: `NAME=value` sets that constant, nothing else. */

@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import path from 'node:path';
 import { formatResultsTsv } from '../store/resultsTsv';
 import type { ExperimentRecord, MetricDirection } from '../common/types';
-import { Repo, cancelledRef, candidateRef } from '../store/git';
+import { Repo } from '../store/git';
+import { cancelledRef, candidateRef } from '../common/names';
 import { publishRef } from '../store/remote';
 import { experimentRecordPath, resultsPath } from '../store/runDirectory';
 

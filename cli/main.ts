@@ -13,7 +13,7 @@ import {
 } from '../temporal/connection';
 import { startDevServer } from '../temporal/devServer';
 import { installQuietRuntime } from '../temporal/logging';
-import { DEFAULT_CLAUDE } from '../proposers/claude/proposer';
+import { DEFAULT_CLAUDE } from '../proposers/claude/settings';
 import { ensureUv } from '../target/pythonTools';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from '../temporal/cliProvisioning';
 import {

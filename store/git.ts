@@ -33,20 +33,6 @@ export const GIT_IDENTITY = {
   GIT_COMMITTER_EMAIL: 'autoresearch@localhost',
 };
 
-export function branchName(tag: string): string {
-  return `autoresearch/${tag}`;
-}
-export function candidateRef(tag: string, n: number): string {
-  return `refs/autoresearch/${tag}/exp/${n}`;
-}
-export function candidateRefPrefix(tag: string): string {
-  return `refs/autoresearch/${tag}/exp/`;
-}
-/** Where a cancelled experiment's candidate is set aside: still reachable, but not counted as tried. */
-export function cancelledRef(tag: string, n: number): string {
-  return `refs/autoresearch/${tag}/cancelled/${n}`;
-}
-
 export class Repo {
   private constructor(
     readonly root: string,

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../common/trainBound';
 import { targetError } from '../common/errors';
-import { Repo, branchName } from './git';
+import { Repo } from './git';
+import { branchName } from '../common/names';
 
 /** autoresearch's own namespace of refs: the only refs it force-pushes (a rebase rewrites a candidate). */
 const RUN_REFS = 'refs/autoresearch/';

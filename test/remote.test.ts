@@ -24,7 +24,7 @@ import { proposeCandidate } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
 import { createTrainActivities, type TrainInput } from '../activities/train';
 import { startRun, type StartRunRequest } from '../client';
-import { candidateRef } from '../store/git';
+import { candidateRef } from '../common/names';
 import { fetchCommit, resolveRemote, trainingClone } from '../store/remote';
 import type {
   Candidate,

@@ -10,14 +10,10 @@ import { applyEdits, EditError, type FileEdit } from '../applyEdits';
 import { PROPOSE_TOOL, systemPrompt, userPrompt, type PromptContext } from './prompt';
 import { addCost, noSpend, priceOf, type ProposalCost } from '../pricing';
 import type { ClaudeSettings } from '../../common/types';
+import { proposerRefused as refused } from '../../common/errors';
+import { ERROR_TYPE } from '../../common/names';
 import { readSignedMarker, writeSignedMarker } from '../../store/signedMarker';
-
-export const DEFAULT_CLAUDE: ClaudeSettings = { model: 'claude-sonnet-5-5', maxTokens: 8192 };
-/** How long one API call may take, and the most calls a proposal makes (the answer and one repair). */
-const CALL_TIMEOUT_SECONDS = 10 * 60;
-const CALLS_PER_PROPOSAL = 2;
-/** The longest a claude proposal can take: what the proposal step's timeout must allow for. */
-export const CLAUDE_PROPOSAL_SECONDS = CALL_TIMEOUT_SECONDS * CALLS_PER_PROPOSAL;
+import { CALL_TIMEOUT_SECONDS } from './settings';
 
 export interface ClaudeProposal {
   files: Record<string, string>;
@@ -184,10 +180,6 @@ function paidSoFar(answerFile: string): ProposalCost {
     }, noSpend());
 }
 
-function refused(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ message, type: 'ProposerRefused', nonRetryable: true });
-}
-
 /** Maps an API error to what Temporal should do with it. */
 export function asTemporalFailure(err: unknown): unknown {
   if (err instanceof Anthropic.AuthenticationError)
@@ -209,7 +201,7 @@ export function asTemporalFailure(err: unknown): unknown {
     const retryAfter = Number(err instanceof Anthropic.APIError ? err.headers?.get('retry-after') : NaN);
     return ApplicationFailure.create({
       message: `The Anthropic API is unavailable (${status ?? 'connection'}): ${err.message}; retrying.`,
-      type: 'AnthropicUnavailable',
+      type: ERROR_TYPE.anthropicUnavailable,
       // Only when the API said how long to wait; otherwise the activity's backoff applies.
       ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { nextRetryDelay: `${retryAfter} seconds` } : {}),
     });

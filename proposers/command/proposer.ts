@@ -20,6 +20,7 @@ import path from 'node:path';
 import { logTail } from '../../training/metrics';
 import { systemPrompt, userPrompt, type PromptContext } from '../claude/prompt';
 import type { CommandSettings } from '../../common/types';
+import { ERROR_TYPE } from '../../common/names';
 import type { Repo } from '../../store/git';
 import { groupGone, groupWorksIn } from '../../training/processGroups';
 import { killGroup, readTail, runSupervised } from '../../training/runSupervised';
@@ -75,7 +76,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
   const isLive = () => existsSync(liveFile) && readFileSync(liveFile, 'utf8') === attempt;
   const supersededError = () =>
     ApplicationFailure.create({
-      type: 'ProposalSuperseded',
+      type: ERROR_TYPE.proposalSuperseded,
       message: `a later attempt of the proposal for experiment ${request.n} took over; this attempt stopped its agent`,
     });
   await stopEarlierAttempts(repo, stem, worktrees, name, attempt);
