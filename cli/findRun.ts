@@ -2,11 +2,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { readRecords } from '../activities/record';
 import { runHandle } from '../client';
 import { WORKFLOW_TYPE, workflowIdFor } from '../common/names';
 import { Repo } from '../store/git';
-import { runDir as runDirOf } from '../store/runDirectory';
+import { runDir as runDirOf, readRecords } from '../store/runDirectory';
 import { inspectTarget } from '../target/inspection';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../common/types';
 import { noSpend } from '../proposers/pricing';

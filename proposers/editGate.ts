@@ -6,9 +6,39 @@
 import { execa } from 'execa';
 import type { TargetConfig } from '../common/types';
 import { targetError } from '../common/errors';
+import { candidateRefPrefix } from '../common/names';
 import type { Repo } from '../store/git';
+import type { ProposeInput } from './proposal';
 
 export class InvalidEdit extends Error {}
+
+/** The trees this run has tried (every candidate's, the parent's): an edit making one again is no new idea. */
+export async function triedTrees(
+  repo: Repo,
+  input: Pick<ProposeInput, 'tag' | 'parent'>,
+): Promise<Set<string>> {
+  const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
+  tried.add(await repo.treeOf(input.parent));
+  return tried;
+}
+
+/** Why new file contents cannot be a candidate (the edit gate, or "already tried"), or null. */
+export async function candidateProblem(
+  repo: Repo,
+  input: Pick<ProposeInput, 'config' | 'tag' | 'parent'>,
+  files: Record<string, string>,
+): Promise<string | null> {
+  try {
+    await validateEdit(input.config, files, { repo, parent: input.parent });
+  } catch (err) {
+    if (err instanceof InvalidEdit) return err.message;
+    throw err;
+  }
+  const tried = await triedTrees(repo, input);
+  return tried.has(await repo.writeTree(input.parent, files))
+    ? 'this exact edit was already tried in this run; propose a different idea'
+    : null;
+}
 
 /** The commit an edit applies to: with it, the gate also refuses new files and symbolic links. */
 export interface EditBase {

@@ -1,8 +1,9 @@
 // Where a run keeps its files: inside the repository's git directory, so the user's working tree is
 // never touched (DESIGN invariant 4), and next to the objects the records point at.
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import type { ExperimentRecord } from '../common/types';
 import { homePath } from '../system/home';
 
 export function runDir(gitCommonDir: string, tag: string): string {
@@ -15,6 +16,20 @@ export function experimentLogPath(runDirectory: string, n: number): string {
 
 export function experimentRecordPath(runDirectory: string, n: number): string {
   return path.join(runDirectory, 'experiments', `${String(n).padStart(6, '0')}.json`);
+}
+
+/** The run's experiment records, in experiment order (none yet: empty). */
+export function readRecords(runDir: string): ExperimentRecord[] {
+  const dir = path.join(runDir, 'experiments');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ExperimentRecord)
+    .sort((a, b) => a.n - b.n);
 }
 
 export function resultsPath(runDirectory: string): string {

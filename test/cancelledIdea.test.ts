@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import type { RunSummary } from '../common/types';
 import { queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch } from './support/commandLines';

@@ -17,7 +17,7 @@ import { groupOf, runningInGroup } from './support/processes';
 import { preparedRun, proposalInput } from './support/prepared';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 
 /**
  * A slow coding agent: each start appends "<pid> <cwd>" to `dir`/starts; the first one then works

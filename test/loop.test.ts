@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import { startRun } from '../client';
 import type { RunStatus, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import type { ExperimentRecord, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { seedRuns } from '../workflows/keepRule';

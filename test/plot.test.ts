@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import { renderChartSvg, writeProgressChart, type ChartOptions } from '../store/chart';
 import type { ExperimentRecord } from '../common/types';
 

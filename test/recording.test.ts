@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import { startRun } from '../client';
 import type { RunSummary } from '../common/types';
 import { workflowBundle } from '../worker';

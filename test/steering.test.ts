@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun, workflowIdFor } from '../client';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 import type { RunStatus, RunSummary } from '../common/types';
 import { limitsUpdate, queueUpdate, statusQuery } from '../workflows/messages';
 import { autoresearch as runAutoresearch, temporal as runTemporal } from './support/commandLines';

@@ -18,7 +18,7 @@ import type {
   RunSummary,
   TrainingOutcome,
 } from '../common/types';
-import { CONSTANT_IDEA } from '../proposers/mutate';
+import { CONSTANT_IDEA } from '../proposers/mutate/rules';
 import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, noiseByOf, verdict } from './keepRule';
 import { addCost, noSpend, totalTokens } from '../proposers/pricing';
 

@@ -13,7 +13,45 @@ import type { ClaudeSettings } from '../../common/types';
 import { proposerRefused as refused } from '../../common/errors';
 import { ERROR_TYPE } from '../../common/names';
 import { readSignedMarker, writeSignedMarker } from '../../store/signedMarker';
-import { CALL_TIMEOUT_SECONDS } from './settings';
+import type { Repo } from '../../store/git';
+import { candidateProblem } from '../editGate';
+import { promptContext } from '../promptContext';
+import { proposalName, proposalsDir, type Edit, type ProposeInput, type ProposerRuntime } from '../proposal';
+import { CALL_TIMEOUT_SECONDS, DEFAULT_CLAUDE } from './settings';
+
+/** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
+export async function proposeByClaude(
+  repo: Repo,
+  input: ProposeInput,
+  runtime: ProposerRuntime,
+): Promise<Edit> {
+  const proposal = await proposeWithClaude({
+    ctx: await promptContext(repo, input),
+    settings: input.claude ?? DEFAULT_CLAUDE,
+    editableFiles: input.config.files.editable,
+    answerFile: answerFile(input),
+    check: (files) => candidateProblem(repo, input, files),
+    cancel: runtime.cancel,
+  });
+  return {
+    files: proposal.files,
+    description: proposal.description,
+    extra: { hypothesis: proposal.hypothesis, cost: proposal.cost },
+    invalid: proposal.invalid,
+  };
+}
+
+/** The hypothesis and cost of a claude proposal that was committed before a crash. */
+export function savedClaudeExtra(input: ProposeInput): Edit['extra'] {
+  const saved = readSavedAnswer(answerFile(input));
+  if (!saved) return {};
+  const { hypothesis, cost } = saved;
+  return { hypothesis, cost };
+}
+
+function answerFile(input: ProposeInput): string {
+  return path.join(proposalsDir(input), `${proposalName(input.n, input.round)}.json`);
+}
 
 export interface ClaudeProposal {
   files: Record<string, string>;

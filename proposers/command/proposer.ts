@@ -21,11 +21,44 @@ import { logTail } from '../../training/metrics';
 import { systemPrompt, userPrompt, type PromptContext } from '../claude/prompt';
 import type { CommandSettings } from '../../common/types';
 import { ERROR_TYPE } from '../../common/names';
+import { targetError } from '../../common/errors';
+import { allowedCommand } from './allowlist';
+import { candidateProblem } from '../editGate';
+import { promptContext } from '../promptContext';
+import { proposalName, proposalsDir, type Edit, type ProposeInput, type ProposerRuntime } from '../proposal';
 import type { Repo } from '../../store/git';
 import { groupGone, groupWorksIn } from '../../training/processGroups';
 import { killGroup, readTail, runSupervised } from '../../training/runSupervised';
 import { checkoutWorktree, worktreeChanges, type WorktreeChange } from '../../training/slot';
 import { withoutSecrets } from '../../training/environment';
+
+/** A coding-agent CLI's edit, read back from its worktree and checked like any other. */
+export async function proposeByCommand(
+  repo: Repo,
+  input: ProposeInput,
+  runtime: ProposerRuntime,
+): Promise<Edit> {
+  if (!input.command)
+    throw targetError('The command proposer needs a command: pass --proposer-command "<cli ...>".');
+  // Checked here, on the worker, against its own list: the workflow passes the run's request on
+  // unchanged, so no workflow decision changed and recorded histories replay as before.
+  const settings = allowedCommand(input.command, runtime.agents);
+  const proposal = await proposeWithCommand({
+    repo,
+    tag: input.tag,
+    n: input.n,
+    ...(input.round ? { round: input.round } : {}),
+    parent: input.parent,
+    ctx: await promptContext(repo, input),
+    settings,
+    editableFiles: input.config.files.editable,
+    proposalsDir: proposalsDir(input),
+    attempt: runtime.attempt ?? 1,
+    cancel: runtime.cancel,
+  });
+  const invalid = proposal.invalid ?? (await candidateProblem(repo, input, proposal.files)) ?? undefined;
+  return { files: proposal.files, description: proposal.description, invalid };
+}
 
 export interface CommandProposal {
   files: Record<string, string>;
@@ -58,7 +91,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
   const { repo, settings } = request;
   // A worktree per proposal: with pipelining or several slots, proposals for different experiments run
   // at once.
-  const name = `exp-${String(request.n).padStart(4, '0')}${request.round ? `-round${request.round}` : ''}`;
+  const name = proposalName(request.n, request.round);
   // Unique even when a cancelled step and the step asked after `resume` both are attempt 1.
   const attempt = `attempt${request.attempt ?? 1}-${randomBytes(3).toString('hex')}`;
   const worktrees = path.join(repo.commonDir, 'autoresearch', 'propose', request.tag);

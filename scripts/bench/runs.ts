@@ -2,7 +2,7 @@
 // its records and its whole history read back.
 import type { Client } from '@temporalio/client';
 import path from 'node:path';
-import { readRecords } from '../../activities/record';
+import { readRecords } from '../../store/runDirectory';
 import { startRun, type StartRunRequest } from '../../client';
 import type { ExperimentRecord, RunSummary } from '../../common/types';
 import { benchAgentCommands, type Bench } from './context';

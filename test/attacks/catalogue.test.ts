@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRun } from '../../client';
 import type { RunSummary } from '../../common/types';
-import { readRecords } from '../../activities/record';
+import { readRecords } from '../../store/runDirectory';
 import { cgroupSupport } from '../../training/cgroups';
 import { makeFakeTarget } from '../support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../support/invariants';

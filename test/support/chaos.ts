@@ -24,16 +24,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startRun, workflowIdFor } from '../../client';
-import { readRecords } from '../../activities/record';
 import { startDevServer, type DevServer } from '../../temporal/devServer';
-import { seededRandom } from '../../proposers/seededRandom';
+import { seededRandom } from '../../proposers/mutate/seededRandom';
 import type { ExperimentRecord, RunStatus, RunSummary } from '../../common/types';
 import { statusQuery } from '../../workflows/messages';
 import { spawnWorker } from './commandLines';
 import { makeFakeTarget, signalsDir } from './fakeTarget';
 import { assertRunInvariants, checkoutState } from './invariants';
 import { runningInGroup, trainingProcesses } from './processes';
-import { slotsRoot } from '../../store/runDirectory';
+import { slotsRoot, readRecords } from '../../store/runDirectory';
 
 export const CHAOS_PHASES = ['proposing', 'training', 'evaluating', 'recording'] as const;
 export type ChaosPhase = (typeof CHAOS_PHASES)[number];
