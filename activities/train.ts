@@ -10,7 +10,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { extractMetricText, logTail, parseSummary } from '../training/metrics';
+import { toOutcome, withEvaluation } from '../training/outcome';
 import type { TargetConfig, TrainingOutcome } from '../common/types';
 import { setupTimeoutSeconds } from '../common/trainBound';
 import { targetError } from '../common/errors';
@@ -19,7 +19,7 @@ import { candidateRef } from '../common/names';
 import { homePath } from '../system/home';
 import { fetchCommit, trainingClone } from '../store/remote';
 import { runDir as runDirOf, experimentLogPath } from '../store/runDirectory';
-import { readTail, runSupervised, type SupervisedResult } from '../training/runSupervised';
+import { runSupervised, type SupervisedResult } from '../training/runSupervised';
 import {
   checkoutSlot,
   claimSlot,
@@ -76,9 +76,6 @@ export interface TrainWorkerOptions {
    */
   sandbox?: boolean;
 }
-
-/** The summary block sits at the end of the log; this much of the tail is read to find it. */
-const SUMMARY_TAIL_BYTES = 64 * 1024;
 
 export function createTrainActivities(worker: TrainWorkerOptions) {
   const slots = new SlotPool(worker.slots ?? [{ name: worker.slot ?? 'gpu0', gpus: worker.gpus }]);
@@ -391,51 +388,4 @@ async function resumable(
  */
 function readFinished(resultPath: string, about: MarkerFields): TrainingOutcome | null {
   return readSignedMarker<TrainingOutcome>(resultPath, about);
-}
-
-/** The metric comes from the evaluation's log only; the training's summary keeps the rest (memory ...). */
-function withEvaluation(
-  training: TrainingOutcome,
-  result: SupervisedResult,
-  evalLog: string,
-  config: TargetConfig,
-): TrainingOutcome {
-  const tail = readTail(evalLog, SUMMARY_TAIL_BYTES);
-  const lastLine = logTail(tail).split('\n').slice(-1)[0] ?? '';
-  const evalFailed = result.timedOut
-    ? `killed after the ${config.eval!.timeoutSeconds}s evaluation timeout`
-    : result.exitCode !== 0
-      ? `exit ${result.exitCode ?? result.signal}${lastLine ? `: ${lastLine}` : ''}`
-      : undefined;
-  return {
-    ...training,
-    summary: { ...training.summary, ...parseSummary(tail) },
-    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
-    evalLogPath: evalLog,
-    ...(evalFailed ? { evalFailed, logTail: logTail(tail) } : {}),
-    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
-  };
-}
-
-function toOutcome(
-  result: SupervisedResult,
-  logPath: string,
-  config: TargetConfig,
-  slot: string,
-  frozenModified: string[],
-): TrainingOutcome {
-  const tail = readTail(logPath, SUMMARY_TAIL_BYTES);
-  return {
-    exitCode: result.exitCode,
-    signal: result.signal,
-    timedOut: result.timedOut,
-    summary: parseSummary(tail),
-    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
-    logPath,
-    logTail: logTail(tail),
-    trainSeconds: Math.round(result.seconds * 10) / 10,
-    slot,
-    frozenModified,
-    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
-  };
 }
