@@ -11,7 +11,7 @@
 FROM node:20-bookworm
 
 # safe.directory: target repositories are mounted from the host and may belong to another user.
-# bubblewrap: the training sandbox (lib/node/sandbox.ts); as the non-root user below it builds its
+# bubblewrap: the training sandbox (training/sandbox.ts); as the non-root user below it builds its
 # namespaces in a user namespace of its own, which docker-compose.yml's security_opt lets it make.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git python3 python3-venv python3-pip bubblewrap \

@@ -7,19 +7,19 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import path from 'node:path';
-import { resolveRemote } from './lib/node/remote';
-import { preflight } from './lib/node/target';
-import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './lib/searchAttributes';
-import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './lib/node/claudeProposer';
-import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './lib/types';
-import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
+import { resolveRemote } from './store/remote';
+import { preflight } from './target/inspection';
+import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './common/searchAttributes';
+import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './proposers/claude/settings';
+import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './common/types';
+import { WORKFLOW_TYPE, workflowIdFor } from './common/names';
+import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './temporal/queues';
 import type { researchLoop } from './workflows';
 import { describeKeepRule } from './workflows/keepRule';
 import { targetName } from './workflows/runState';
 
-export function workflowIdFor(tag: string): string {
-  return `autoresearch-${tag}`;
-}
+// The CLI and the tests reach a run by its tag through here.
+export { workflowIdFor };
 
 export interface StartRunRequest {
   repo: string;
@@ -146,7 +146,7 @@ export async function startRun(client: Client, request: StartRunRequest): Promis
     ...(request.proposer === 'command' ? { command: commandOptions(request) } : {}),
   };
   try {
-    const handle = await client.workflow.start<typeof researchLoop>('researchLoop', {
+    const handle = await client.workflow.start<typeof researchLoop>(WORKFLOW_TYPE, {
       taskQueue: request.taskQueue ?? CONTROL_TASK_QUEUE,
       workflowId: workflowIdFor(request.tag),
       args: [options],

@@ -9,10 +9,8 @@ import {
 } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createControlActivities, createTrainActivities, type SlotSpec } from './activities';
-import { checkSandbox } from './lib/node/sandbox';
-
-export const CONTROL_TASK_QUEUE = process.env.AUTORESEARCH_TASK_QUEUE ?? 'autoresearch';
-export const TRAIN_TASK_QUEUE = process.env.AUTORESEARCH_TRAIN_TASK_QUEUE ?? 'autoresearch-gpu';
+import { checkSandbox } from './training/sandbox';
+import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './temporal/queues';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -36,11 +34,11 @@ export interface WorkerSetup {
   extraPath?: string[];
   /** Where training keeps its clones of runs' git remotes (default: ~/.autoresearch/work). */
   workdir?: string;
-  /** Run training, set-up and evaluation in the bubblewrap sandbox (lib/node/sandbox.ts); on unless false. */
+  /** Run training, set-up and evaluation in the bubblewrap sandbox (training/sandbox.ts); on unless false. */
   sandbox?: boolean;
   /**
    * Commands the control worker runs for the command proposer (`--agent-command`); a run naming any
-   * other is paused, its command not run (lib/node/agentAllowlist.ts). Read at each proposal, so a
+   * other is paused, its command not run (proposers/command/allowlist.ts). Read at each proposal, so a
    * process embedding a worker may add to the array later (the test harness does).
    */
   agentCommands?: readonly string[];

@@ -2,9 +2,9 @@
 // a candidate whose frozen files (data, evaluation) differ from the baseline's, in its commit or in what
 // the training left in its worktree, is not scored; neither is a crash, a timeout, or a metric that is not
 // a number.
-import type { Evaluation, TargetConfig, TrainingOutcome } from '../lib/types';
-import { Repo } from '../lib/node/git';
-import { setupTimeoutSeconds } from '../lib/trainBound';
+import type { Evaluation, TargetConfig, TrainingOutcome } from '../common/types';
+import { Repo } from '../store/git';
+import { setupTimeoutSeconds } from '../common/trainBound';
 
 export interface EvaluateInput {
   repo: string;

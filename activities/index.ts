@@ -1,7 +1,7 @@
 // The activities, grouped by the task queue that runs them: control work (git, files) on the main
 // queue, training on the GPU queue.
 import { Context } from '@temporalio/activity';
-import { NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
+import { NO_AGENTS, type AgentAllowlist } from '../proposers/command/allowlist';
 import { evaluateCandidate } from './evaluate';
 import { prepareRun } from './prepare';
 import { proposeCandidate, type ProposeInput } from './propose';

@@ -4,13 +4,14 @@
 import { Context } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { PreparedRun } from '../lib/types';
-import { Repo, branchName, candidateRef } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { runDir as runDirOf } from '../lib/node/runPaths';
-import { targetError } from '../lib/node/errors';
-import { branchTaken, checkTag, earlierRun, inspectTarget } from '../lib/node/target';
-import { checkGateRuns } from '../lib/node/validateEdit';
+import type { PreparedRun } from '../common/types';
+import { Repo } from '../store/git';
+import { branchName, candidateRef } from '../common/names';
+import { publishRef } from '../store/remote';
+import { runDir as runDirOf } from '../store/runDirectory';
+import { targetError } from '../common/errors';
+import { branchTaken, checkTag, earlierRun, inspectTarget } from '../target/inspection';
+import { checkGateRuns } from '../proposers/editGate';
 
 export interface PrepareInput {
   repo: string;

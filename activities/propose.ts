@@ -2,54 +2,24 @@
 // The candidate lives under refs/autoresearch/<tag>/exp/<n>, so a discarded idea is never lost, and a
 // retry after a crash finds the ref and returns the same candidate instead of making a second one.
 // Only a ref this worker signed for (see ownCandidate): one a candidate's training planted is replaced.
-import path from 'node:path';
-import type { PromptContext } from '../lib/proposers/claudePrompt';
-import type { Candidate, ClaudeSettings, CommandSettings, ProposerKind, TargetConfig } from '../lib/types';
-import { allowedCommand, NO_AGENTS, type AgentAllowlist } from '../lib/node/agentAllowlist';
-import { proposeWithCommand } from '../lib/node/commandProposer';
-import { DEFAULT_CLAUDE, proposeWithClaude, readSavedAnswer } from '../lib/node/claudeProposer';
-import { readRecords } from './record';
-import { targetError } from '../lib/node/errors';
-import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
-import { checkGateRuns, InvalidEdit, validateEdit } from '../lib/node/validateEdit';
-import { CONSTANT_IDEA, mutate, setConstant } from '../lib/proposers/mutate';
-import { seededRandom } from '../lib/proposers/seededRandom';
-import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
+import path from 'node:path';
+import type { Candidate } from '../common/types';
+import { targetError } from '../common/errors';
+import { candidateRef } from '../common/names';
+import { proposeEdit, savedExtra, type ProposeInput } from '../proposers';
+import { NO_AGENTS, type AgentAllowlist } from '../proposers/command/allowlist';
+import { checkGateRuns, InvalidEdit, validateEdit } from '../proposers/editGate';
+import { proposalName, proposalsDir } from '../proposers/proposal';
+import { Repo } from '../store/git';
+import { publishRef } from '../store/remote';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
 
-export interface ProposeInput {
-  repo: string;
-  tag: string;
-  n: number;
-  parent: string;
-  proposer: ProposerKind;
-  seed: number;
-  config: TargetConfig;
-  /** Operator redirect notes, newest last (used by LLM proposers). */
-  notes: string[];
-  /** An idea the operator queued for this experiment: prose for LLM proposers, NAME=value for mutate. */
-  idea?: string;
-  /**
-   * Counts the proposals for this number after an earlier one no longer applied to a newer best
-   * (pipelining): each round asks afresh. Absent = the first.
-   */
-  round?: number;
-  /** The run's directory: the results so far, and where an LLM's answer is saved against retries. */
-  runDir: string;
-  claude?: ClaudeSettings;
-  command?: CommandSettings;
-  /** The run's git remote: the candidate is published there, where training workers fetch it. */
-  remote?: string;
-}
-
-/** Draws before the mutate proposer gives up finding an edit not tried before. */
-const MAX_DRAWS = 200;
+export type { ProposeInput };
 
 /**
  * `agents`: what this worker lets the command proposer run (its own configuration, see
- * lib/node/agentAllowlist.ts); the run's `command` is only a request. Nothing allowed by default.
+ * proposers/command/allowlist.ts); the run's `command` is only a request. Nothing allowed by default.
  */
 export async function proposeCandidate(
   input: ProposeInput,
@@ -66,7 +36,12 @@ export async function proposeCandidate(
 
   // An edit that cannot be checked would be paid for and then lost: the gate must run here first.
   await checkGateRuns(input.config);
-  const edit = await proposeEdit(repo, input, agents);
+  const ctx = activityContext();
+  const edit = await proposeEdit(repo, input, {
+    agents,
+    attempt: ctx?.info.attempt,
+    cancel: ctx?.cancellationSignal,
+  });
   if (edit.invalid)
     return {
       n: input.n,
@@ -133,9 +108,7 @@ function candidateFields(input: ProposeInput, commit: string): MarkerFields {
 
 /** One marker per commit: two attempts racing for the ref each sign their own. */
 function candidateMarker(input: ProposeInput, commit: string): string {
-  const round = input.round ? `-round${input.round}` : '';
-  const name = `exp-${String(input.n).padStart(4, '0')}${round}.candidate-${commit}.json`;
-  return path.join(input.runDir, 'proposals', name);
+  return path.join(proposalsDir(input), `${proposalName(input.n, input.round)}.candidate-${commit}.json`);
 }
 
 /** Whether this worker signed `commit` as the candidate of this experiment and round. */
@@ -143,150 +116,10 @@ function ownCandidate(input: ProposeInput, commit: string): boolean {
   return readSignedMarker(candidateMarker(input, commit), candidateFields(input, commit)) !== null;
 }
 
-/** The hypothesis and cost of a claude proposal that was committed before a crash. */
-function savedExtra(input: ProposeInput): Edit['extra'] {
-  const saved = input.proposer === 'claude' ? readSavedAnswer(answerFile(input)) : null;
-  if (!saved) return {};
-  const { hypothesis, cost } = saved;
-  return { hypothesis, cost };
-}
-
-function answerFile(input: ProposeInput): string {
-  const round = input.round ? `-round${input.round}` : '';
-  return path.join(input.runDir, 'proposals', `exp-${String(input.n).padStart(4, '0')}${round}.json`);
-}
-
 async function candidateFromCommit(repo: Repo, n: number, commit: string): Promise<Candidate> {
   const parent = (await repo.raw(['rev-parse', `${commit}^`])).trim();
   const description = (await repo.commitMessage(commit)).split('\n')[0] ?? '';
   return { n, parent, commit, description };
-}
-
-/** An edit: new contents of some files, and the tree they make on the parent when already known. */
-interface Edit {
-  files: Record<string, string>;
-  description: string;
-  tree?: string;
-  /** What the proposer adds to the candidate (hypothesis, cost). */
-  extra?: Pick<Candidate, 'hypothesis' | 'cost'>;
-  invalid?: string;
-}
-
-async function proposeEdit(repo: Repo, input: ProposeInput, agents: AgentAllowlist): Promise<Edit> {
-  switch (input.proposer) {
-    case 'mutate':
-      return proposeMutation(repo, input);
-    case 'claude':
-      return proposeByClaude(repo, input);
-    case 'command':
-      return proposeByCommand(repo, input, agents);
-  }
-}
-
-/** A seeded perturbation of one constant, redrawn until its tree differs from every candidate so far. */
-async function proposeMutation(repo: Repo, input: ProposeInput): Promise<Edit> {
-  const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
-  tried.add(await repo.treeOf(input.parent));
-  const sources: Record<string, string> = {};
-  for (const file of input.config.files.editable)
-    sources[file] = (await repo.readFile(input.parent, file)) ?? '';
-
-  if (input.idea !== undefined) return queuedConstant(repo, input, sources, tried);
-
-  const random = seededRandom(input.seed, input.tag, input.n);
-  // A draw that repeats an earlier draw of this call needs no second git write-tree (a small file has
-  // few neighbours, and running out of them should be found out fast).
-  const drawn = new Set<string>();
-  for (let draw = 0; draw < MAX_DRAWS; draw++) {
-    const file = input.config.files.editable[Math.floor(random() * input.config.files.editable.length)]!;
-    const mutation = mutate(sources[file]!, random);
-    if (!mutation || drawn.has(`${file}\0${mutation.content}`)) continue;
-    drawn.add(`${file}\0${mutation.content}`);
-    const files = { [file]: mutation.content };
-    const tree = await repo.writeTree(input.parent, files);
-    if (tried.has(tree)) continue;
-    return { files, description: mutation.description, tree };
-  }
-  // Not a failure of the run: it pauses with this message (nothing is lost), and a person can queue
-  // values to try (`autoresearch queue NAME=value`) and resume, or stop it.
-  throw ApplicationFailure.create({
-    type: 'ProposerRefused',
-    nonRetryable: true,
-    message:
-      `The mutate proposer found no untried edit in ${input.config.files.editable.join(', ')} after ${MAX_DRAWS} draws ` +
-      '(it perturbs top-level UPPERCASE constants holding plain numbers). Queue values to try with ' +
-      '`autoresearch queue NAME=value` and resume, or stop the run and start one with another proposer.',
-  });
-}
-
-/** The mutate proposer's reading of a queued idea: `NAME=value` sets that constant, nothing else. */
-async function queuedConstant(
-  repo: Repo,
-  input: ProposeInput,
-  sources: Record<string, string>,
-  tried: Set<string>,
-): Promise<Edit> {
-  const idea = input.idea!;
-  const m = CONSTANT_IDEA.exec(idea);
-  const invalid = (why: string): Edit => ({ files: {}, description: `queued idea: ${idea}`, invalid: why });
-  if (!m) return invalid('the mutate proposer takes ideas of the form NAME=value, e.g. LEARNING_RATE=0.01');
-  for (const [file, source] of Object.entries(sources)) {
-    const mutation = setConstant(source, m[1]!, m[2]!);
-    if (!mutation) continue;
-    const files = { [file]: mutation.content };
-    const tree = await repo.writeTree(input.parent, files);
-    if (tried.has(tree)) return invalid(`${idea} was already tried in this run (or is the current value)`);
-    return { files, description: mutation.description, tree };
-  }
-  return invalid(
-    `no top-level numeric constant ${m[1]} in ${input.config.files.editable.join(', ')}; queue one that exists`,
-  );
-}
-
-/** What an LLM proposer is shown: the program, the code at the parent, the results, notes, the last crash. */
-async function promptContext(repo: Repo, input: ProposeInput): Promise<PromptContext> {
-  const read = async (files: string[]) =>
-    Object.fromEntries(
-      await Promise.all(files.map(async (f) => [f, (await repo.readFile(input.parent, f)) ?? ''] as const)),
-    );
-  const { config } = input;
-  const results = readRecords(input.runDir);
-  const last = results[results.length - 1];
-  return {
-    program: config.files.program ? await repo.readFile(input.parent, config.files.program) : null,
-    editable: await read(config.files.editable),
-    frozen: await read(config.files.frozen),
-    metricName: config.metric.name,
-    direction: config.metric.direction,
-    budgetSeconds: config.train.budgetSeconds,
-    n: input.n,
-    results,
-    notes: input.notes,
-    idea: input.idea,
-    lastCrash:
-      last && last.logTail && ['crash', 'timeout'].includes(last.status)
-        ? { n: last.n, description: last.description, reason: last.reason, logTail: last.logTail }
-        : undefined,
-  };
-}
-
-/** Why new file contents cannot be a candidate (the edit gate, or "already tried"), or null. */
-async function candidateProblem(
-  repo: Repo,
-  input: ProposeInput,
-  files: Record<string, string>,
-): Promise<string | null> {
-  try {
-    await validateEdit(input.config, files, { repo, parent: input.parent });
-  } catch (err) {
-    if (err instanceof InvalidEdit) return err.message;
-    throw err;
-  }
-  const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
-  tried.add(await repo.treeOf(input.parent));
-  return tried.has(await repo.writeTree(input.parent, files))
-    ? 'this exact edit was already tried in this run; propose a different idea'
-    : null;
 }
 
 /** The running activity's context; undefined when called outside one (tests, the bench). */
@@ -296,46 +129,4 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Claude's edit, checked like any other, plus "not tried before": a duplicate costs no GPU time. */
-async function proposeByClaude(repo: Repo, input: ProposeInput): Promise<Edit> {
-  const proposal = await proposeWithClaude({
-    ctx: await promptContext(repo, input),
-    settings: input.claude ?? DEFAULT_CLAUDE,
-    editableFiles: input.config.files.editable,
-    answerFile: answerFile(input),
-    check: (files) => candidateProblem(repo, input, files),
-    cancel: activityContext()?.cancellationSignal,
-  });
-  return {
-    files: proposal.files,
-    description: proposal.description,
-    extra: { hypothesis: proposal.hypothesis, cost: proposal.cost },
-    invalid: proposal.invalid,
-  };
-}
-
-/** A coding-agent CLI's edit, read back from its worktree and checked like any other. */
-async function proposeByCommand(repo: Repo, input: ProposeInput, agents: AgentAllowlist): Promise<Edit> {
-  if (!input.command)
-    throw targetError('The command proposer needs a command: pass --proposer-command "<cli ...>".');
-  // Checked here, in the activity, against the worker's own list: the workflow passes the run's request
-  // on unchanged, so no workflow decision changed and recorded histories replay as before.
-  const settings = allowedCommand(input.command, agents);
-  const proposal = await proposeWithCommand({
-    repo,
-    tag: input.tag,
-    n: input.n,
-    ...(input.round ? { round: input.round } : {}),
-    parent: input.parent,
-    ctx: await promptContext(repo, input),
-    settings,
-    editableFiles: input.config.files.editable,
-    proposalsDir: path.join(input.runDir, 'proposals'),
-    attempt: activityContext()?.info.attempt ?? 1,
-    cancel: activityContext()?.cancellationSignal,
-  });
-  const invalid = proposal.invalid ?? (await candidateProblem(repo, input, proposal.files)) ?? undefined;
-  return { files: proposal.files, description: proposal.description, invalid };
 }

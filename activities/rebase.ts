@@ -8,10 +8,11 @@ import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Repo, candidateRef, candidateRefPrefix } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { runDir } from '../lib/node/runPaths';
-import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
+import { Repo } from '../store/git';
+import { candidateRef, candidateRefPrefix } from '../common/names';
+import { publishRef } from '../store/remote';
+import { runDir } from '../store/runDirectory';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
 
 export interface RebaseInput {
   repo: string;

@@ -4,13 +4,14 @@
 // a retry writes the same bytes. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea
 // goes back to the queue, and trained under a new number it must not be refused as "tried already".
 import { log } from '@temporalio/activity';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatResultsTsv } from '../lib/resultsTsv';
-import type { ExperimentRecord, MetricDirection } from '../lib/types';
-import { Repo, cancelledRef, candidateRef } from '../lib/node/git';
-import { publishRef } from '../lib/node/remote';
-import { experimentRecordPath, resultsPath } from '../lib/node/runPaths';
+import { formatResultsTsv } from '../store/resultsTsv';
+import type { ExperimentRecord, MetricDirection } from '../common/types';
+import { Repo } from '../store/git';
+import { cancelledRef, candidateRef } from '../common/names';
+import { publishRef } from '../store/remote';
+import { experimentRecordPath, readRecords, resultsPath } from '../store/runDirectory';
 
 export interface RecordInput {
   repo: string;
@@ -64,24 +65,11 @@ async function refreshChart(
 ): Promise<void> {
   try {
     // Loaded on first use: the charting library is large, and only this step needs it.
-    const { writeProgressChart } = await import('../lib/node/progressChart');
+    const { writeProgressChart } = await import('../store/chart');
     await writeProgressChart(runDir, records, chart);
   } catch (err) {
     log.warn(`progress chart not drawn: ${(err as Error).message}`);
   }
-}
-
-export function readRecords(runDir: string): ExperimentRecord[] {
-  const dir = path.join(runDir, 'experiments');
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return names
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ExperimentRecord)
-    .sort((a, b) => a.n - b.n);
 }
 
 /** Readers (the CLI, a person with `cat`) never see a half-written file. */

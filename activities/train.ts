@@ -3,22 +3,23 @@
 // log is kept per experiment; secrets never reach the script (docs/ARCHITECTURE.md, invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
 // end of training and the report returns that result instead of training again (invariant 1). Those
-// files are signed by the worker (lib/node/signedMarker.ts): one a candidate wrote is never taken.
+// files are signed by the worker (store/signedMarker.ts): one a candidate wrote is never taken.
 // With a git remote (several machines), the worker trains from a clone of its own and never opens the
 // target's repository: slots, logs and results then live in that clone.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { extractMetricText, logTail, parseSummary } from '../lib/metrics';
-import type { TargetConfig, TrainingOutcome } from '../lib/types';
-import { setupTimeoutSeconds } from '../lib/trainBound';
-import { targetError } from '../lib/node/errors';
-import { Repo, candidateRef } from '../lib/node/git';
-import { homePath } from '../lib/node/home';
-import { fetchCommit, trainingClone } from '../lib/node/remote';
-import { runDir as runDirOf, experimentLogPath } from '../lib/node/runPaths';
-import { readTail, runSupervised, type SupervisedResult } from '../lib/node/runSupervised';
+import { toOutcome, withEvaluation } from '../training/outcome';
+import type { TargetConfig, TrainingOutcome } from '../common/types';
+import { setupTimeoutSeconds } from '../common/trainBound';
+import { targetError } from '../common/errors';
+import { Repo } from '../store/git';
+import { candidateRef } from '../common/names';
+import { homePath } from '../system/home';
+import { fetchCommit, trainingClone } from '../store/remote';
+import { runDir as runDirOf, experimentLogPath } from '../store/runDirectory';
+import { runSupervised, type SupervisedResult } from '../training/runSupervised';
 import {
   checkoutSlot,
   claimSlot,
@@ -27,12 +28,12 @@ import {
   freshPycachePrefix,
   modifiedInSlot,
   type Slot,
-} from '../lib/node/slot';
-import { sandboxArgs } from '../lib/node/sandbox';
-import { limitsFor, scratchSizeMb, type SandboxLimits } from '../lib/node/sandboxLimits';
-import { SANDBOX_DEFAULTS } from '../lib/node/targetConfig';
-import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../lib/node/signedMarker';
-import { trainingEnv } from '../lib/node/trainingEnv';
+} from '../training/slot';
+import { sandboxArgs } from '../training/sandbox';
+import { limitsFor, scratchSizeMb, type SandboxLimits } from '../training/sandboxLimits';
+import { SANDBOX_DEFAULTS } from '../target/config';
+import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
+import { trainingEnv } from '../training/environment';
 
 export interface TrainInput {
   repo: string;
@@ -75,9 +76,6 @@ export interface TrainWorkerOptions {
    */
   sandbox?: boolean;
 }
-
-/** The summary block sits at the end of the log; this much of the tail is read to find it. */
-const SUMMARY_TAIL_BYTES = 64 * 1024;
 
 export function createTrainActivities(worker: TrainWorkerOptions) {
   const slots = new SlotPool(worker.slots ?? [{ name: worker.slot ?? 'gpu0', gpus: worker.gpus }]);
@@ -390,51 +388,4 @@ async function resumable(
  */
 function readFinished(resultPath: string, about: MarkerFields): TrainingOutcome | null {
   return readSignedMarker<TrainingOutcome>(resultPath, about);
-}
-
-/** The metric comes from the evaluation's log only; the training's summary keeps the rest (memory ...). */
-function withEvaluation(
-  training: TrainingOutcome,
-  result: SupervisedResult,
-  evalLog: string,
-  config: TargetConfig,
-): TrainingOutcome {
-  const tail = readTail(evalLog, SUMMARY_TAIL_BYTES);
-  const lastLine = logTail(tail).split('\n').slice(-1)[0] ?? '';
-  const evalFailed = result.timedOut
-    ? `killed after the ${config.eval!.timeoutSeconds}s evaluation timeout`
-    : result.exitCode !== 0
-      ? `exit ${result.exitCode ?? result.signal}${lastLine ? `: ${lastLine}` : ''}`
-      : undefined;
-  return {
-    ...training,
-    summary: { ...training.summary, ...parseSummary(tail) },
-    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
-    evalLogPath: evalLog,
-    ...(evalFailed ? { evalFailed, logTail: logTail(tail) } : {}),
-    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
-  };
-}
-
-function toOutcome(
-  result: SupervisedResult,
-  logPath: string,
-  config: TargetConfig,
-  slot: string,
-  frozenModified: string[],
-): TrainingOutcome {
-  const tail = readTail(logPath, SUMMARY_TAIL_BYTES);
-  return {
-    exitCode: result.exitCode,
-    signal: result.signal,
-    timedOut: result.timedOut,
-    summary: parseSummary(tail),
-    metricText: extractMetricText(tail, config.metric.name, config.metric.pattern),
-    logPath,
-    logTail: logTail(tail),
-    trainSeconds: Math.round(result.seconds * 10) / 10,
-    slot,
-    frozenModified,
-    ...(result.limitReached ? { limitReached: result.limitReached } : {}),
-  };
 }

@@ -2,12 +2,12 @@
 // ending in the results table and the Web UI link. Everything it needs it sets up itself.
 import type { Client } from '@temporalio/client';
 import { runUiUrl, startRun } from '../client';
-import { connectClient, connectWorkerConnection } from '../lib/node/connection';
-import { materializeExample } from '../lib/node/exampleTarget';
-import { homePath } from '../lib/node/home';
-import { ensureUv } from '../lib/node/pythonTools';
-import { NO_BUBBLEWRAP_HELP, checkSandbox, ensureBubblewrap, sandboxWanted } from '../lib/node/sandbox';
-import type { RunSummary } from '../lib/types';
+import { connectClient, connectWorkerConnection } from '../temporal/connection';
+import { materializeExample } from '../target/examples';
+import { homePath } from '../system/home';
+import { ensureUv } from '../target/pythonTools';
+import { NO_BUBBLEWRAP_HELP, checkSandbox, ensureBubblewrap, sandboxWanted } from '../training/sandbox';
+import type { RunSummary } from '../common/types';
 import { createWorkers, runWorkers } from '../worker';
 import { allRecords, queryStatus } from './findRun';
 import { resultsTable, summaryText } from './render';

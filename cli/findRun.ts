@@ -2,13 +2,13 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { readRecords } from '../activities/record';
-import { runHandle, workflowIdFor } from '../client';
-import { Repo } from '../lib/node/git';
-import { runDir as runDirOf } from '../lib/node/runPaths';
-import { inspectTarget } from '../lib/node/target';
-import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../lib/types';
-import { noSpend } from '../lib/proposers/pricing';
+import { runHandle } from '../client';
+import { WORKFLOW_TYPE, workflowIdFor } from '../common/names';
+import { Repo } from '../store/git';
+import { runDir as runDirOf, readRecords } from '../store/runDirectory';
+import { inspectTarget } from '../target/inspection';
+import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../common/types';
+import { noSpend } from '../proposers/pricing';
 import { emptyCounts, targetName, RECENT_RECORDS } from '../workflows/runState';
 import { noiseByOf, noiseFromRecords } from '../workflows/keepRule';
 import { statusQuery } from '../workflows/messages';
@@ -19,14 +19,14 @@ export async function resolveTag(client: Client, tag: string | undefined): Promi
   if (tag) return tag;
   const running: string[] = [];
   for await (const wf of client.workflow.list({
-    query: `WorkflowType = 'researchLoop' AND ExecutionStatus = 'Running'`,
+    query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`,
   })) {
     if (wf.workflowId.startsWith(PREFIX)) running.push(wf.workflowId.slice(PREFIX.length));
   }
   if (running.length === 1) return running[0]!;
   if (running.length > 1)
     throw new Error(`${running.length} runs are running (${running.join(', ')}): say which with --tag.`);
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'researchLoop'`, pageSize: 1 })) {
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'`, pageSize: 1 })) {
     if (wf.workflowId.startsWith(PREFIX)) return wf.workflowId.slice(PREFIX.length);
   }
   throw new Error(

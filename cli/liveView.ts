@@ -3,7 +3,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createLogUpdate } from 'log-update';
-import type { ExperimentRecord, RunStatus } from '../lib/types';
+import type { ExperimentRecord, RunStatus } from '../common/types';
 import { identicalRuns, runsMeasured, runsWord } from '../workflows/keepRule';
 import { alsoInFlight, seedsText } from './render';
 import { followRun } from './watch';

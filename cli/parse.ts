@@ -1,5 +1,5 @@
 // Option parsers for the CLI: each rejects bad input with what was expected.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -40,3 +40,9 @@ export function keepRuleName(value: string): 'strict' | 'noise-aware' {
   if (value === 'strict' || value === 'noise-aware') return value;
   throw new InvalidArgumentError('expected strict or noise-aware');
 }
+
+/** The run a command means: --tag, or (absent) the only running one. */
+export const tagOption = () => new Option('-t, --tag <tag>', 'the run (default: the only running one)');
+
+/** A repeatable option's values, in order. */
+export const collect = (value: string, previous: string[]) => [...previous, value];

@@ -1,6 +1,12 @@
 // What a person reads: the results table and the status of a run, as text made for both people and grep.
 import Table from 'cli-table3';
-import type { ActiveExperiment, ExperimentRecord, ProposalCost, RunStatus, RunSummary } from '../lib/types';
+import type {
+  ActiveExperiment,
+  ExperimentRecord,
+  ProposalCost,
+  RunStatus,
+  RunSummary,
+} from '../common/types';
 import { identicalRuns, keepRuleInForce, runsMeasured, runsWord } from '../workflows/keepRule';
 
 function fmtMetric(value: number | undefined): string {

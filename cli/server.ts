@@ -1,13 +1,13 @@
 // Finding a Temporal server, or starting the embedded one: `npm start` and `autoresearch worker` work on
 // a bare machine, and join an existing server (local, self-hosted or Cloud) when TEMPORAL_ADDRESS says so.
-import { startDevServer, type DevServer } from '../lib/node/devServer';
+import { startDevServer, type DevServer } from '../temporal/devServer';
 import {
   isLocalAddress,
   serverAnswers,
   temporalSettings,
   type TemporalSettings,
-} from '../lib/node/connection';
-import { homePath } from '../lib/node/home';
+} from '../temporal/connection';
+import { homePath } from '../system/home';
 
 export interface ServerHandle {
   settings: TemporalSettings;

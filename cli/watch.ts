@@ -1,7 +1,7 @@
 // Following a run from outside: poll its status query and report each change once.
 import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../workflows/messages';
-import type { ExperimentRecord, RunStatus } from '../lib/types';
+import type { ExperimentRecord, RunStatus } from '../common/types';
 
 export interface WatchCallbacks {
   /** Each newly finished experiment, in order. */

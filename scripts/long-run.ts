@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { fetchChain } from './bench/history';
 import { spawnWorker } from '../test/support/commandLines';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { agentAllowlist, allowedCommand, NO_AGENTS } from '../lib/node/agentAllowlist';
+import { agentAllowlist, allowedCommand, NO_AGENTS } from '../proposers/command/allowlist';
 
 /** The refusal `allowedCommand` throws, checked to be one that pauses the run instead of retrying. */
 function refusal(run: () => unknown): ApplicationFailure {

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { redirectUpdate, statusQuery } from '../workflows/messages';
 import { proposeCandidate } from '../activities/propose';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { proposeWithClaude } from '../lib/node/claudeProposer';
+import { proposeWithClaude } from '../proposers/claude/proposer';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { preparedRun, proposalInput } from './support/prepared';
 import {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startRun } from '../client';
-import type { RunStatus, RunSummary } from '../lib/types';
+import type { RunStatus, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { spawnWorker } from './support/commandLines';
 import { makeFakeTarget } from './support/fakeTarget';

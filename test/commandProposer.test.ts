@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { startRun } from '../client';
 import { proposeCandidate, type ProposeInput } from '../activities/propose';
-import { killGroup } from '../lib/node/runSupervised';
-import type { Candidate, RunSummary } from '../lib/types';
+import { killGroup } from '../training/runSupervised';
+import type { Candidate, RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { git, makeFakeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
@@ -17,7 +17,7 @@ import { groupOf, runningInGroup } from './support/processes';
 import { preparedRun, proposalInput } from './support/prepared';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';
-import { readRecords } from '../activities/record';
+import { readRecords } from '../store/runDirectory';
 
 /**
  * A slow coding agent: each start appends "<pid> <cwd>" to `dir`/starts; the first one then works

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { devServerSearchAttributeFlags } from '../lib/searchAttributes';
+import { devServerSearchAttributeFlags } from '../common/searchAttributes';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPOSE_TEXT = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -242,7 +242,7 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it("registers exactly lib/searchAttributes.ts's attributes, with their types, within Postgres's limits", () => {
+  it("registers exactly common/searchAttributes.ts's attributes, with their types, within Postgres's limits", () => {
     const expected = devServerSearchAttributeFlags()
       .filter((flag) => flag !== '--search-attribute')
       .sort();

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
-import { materializeExample } from '../lib/node/exampleTarget';
-import { ensureUv } from '../lib/node/pythonTools';
-import type { RunSummary } from '../lib/types';
+import { materializeExample } from '../target/examples';
+import { ensureUv } from '../target/pythonTools';
+import type { RunSummary } from '../common/types';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';
 

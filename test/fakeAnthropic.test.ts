@@ -3,7 +3,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { PROPOSE_TOOL } from '../lib/proposers/claudePrompt';
+import { PROPOSE_TOOL } from '../proposers/claude/prompt';
 import { startFakeAnthropic, type FakeAnthropic } from './support/fakeAnthropic';
 
 const API_KEY = 'test-key-not-real';

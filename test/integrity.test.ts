@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { makeTarget } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { useHarness } from './support/temporal';

@@ -2,7 +2,7 @@
 // measured noise cannot explain, and confirms doubtful gains with more seeds first.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BestResult, Evaluation, KeepRule } from '../lib/types';
+import type { BestResult, Evaluation, KeepRule } from '../common/types';
 import {
   addMeasurement,
   decideStatus,

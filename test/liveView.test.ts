@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { startRun } from '../client';
 import { liveViewText, progressBar } from '../cli/liveView';
 import { statusText } from '../cli/render';
-import type { ExperimentRecord, RunStatus } from '../lib/types';
+import type { ExperimentRecord, RunStatus } from '../common/types';
 import { emptyCounts } from '../workflows/runState';
 import { makeFakeTarget, makeGate } from './support/fakeTarget';
 import { useHarness } from './support/temporal';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { rebaseCandidate } from '../activities/rebase';
 import { startRun } from '../client';
-import type { RunSummary } from '../lib/types';
+import type { RunSummary } from '../common/types';
 import { trainingSlots } from '../worker';
 import { git, makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
-import { readRecords } from '../activities/record';
-import { renderChartSvg, writeProgressChart, type ChartOptions } from '../lib/node/progressChart';
-import type { ExperimentRecord } from '../lib/types';
+import { readRecords } from '../store/runDirectory';
+import { renderChartSvg, writeProgressChart, type ChartOptions } from '../store/chart';
+import type { ExperimentRecord } from '../common/types';
 
 const fixtureRun = fileURLToPath(new URL('fixtures/runs/tinylm', import.meta.url));
 const options: ChartOptions = { metricName: 'val_bpb', direction: 'minimize', title: 'tinylm' };

@@ -24,8 +24,8 @@ import { proposeCandidate } from '../activities/propose';
 import { recordExperiment } from '../activities/record';
 import { createTrainActivities, type TrainInput } from '../activities/train';
 import { startRun, type StartRunRequest } from '../client';
-import { candidateRef } from '../lib/node/git';
-import { fetchCommit, resolveRemote, trainingClone } from '../lib/node/remote';
+import { candidateRef } from '../common/names';
+import { fetchCommit, resolveRemote, trainingClone } from '../store/remote';
 import type {
   Candidate,
   ExperimentRecord,
@@ -33,14 +33,14 @@ import type {
   RunOptions,
   RunSummary,
   TrainingOutcome,
-} from '../lib/types';
+} from '../common/types';
 import { spawnWorker } from './support/commandLines';
 import { git, holdTraining, makeFakeTarget, makeGate, waitInTraining } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
-import { slotDir, slotsRoot } from '../lib/node/runPaths';
+import { slotDir, slotsRoot } from '../store/runDirectory';
 
 /** A bare clone of the target: the remote every machine reaches. */
 async function bareRemote(repo: string): Promise<string> {

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scoreOutcome } from '../activities/evaluate';
 import { seededCommand } from '../activities/train';
-import { extractMetricText, parseSummary } from '../lib/metrics';
-import { applyEdits, type FileEdit } from '../lib/proposers/applyEdits';
-import { findNumericConstants, mutate } from '../lib/proposers/mutate';
-import { seededRandom } from '../lib/proposers/seededRandom';
-import { formatResultsTsv, RESULTS_HEADER } from '../lib/resultsTsv';
-import { isSecretName, trainingEnv } from '../lib/node/trainingEnv';
-import { AUTORESEARCH_DEFAULTS, parseConfigText, withOverrides } from '../lib/node/targetConfig';
-import type { ExperimentRecord, RunOptions, TargetConfig, TrainingOutcome } from '../lib/types';
+import { extractMetricText, parseSummary } from '../training/metrics';
+import { applyEdits, type FileEdit } from '../proposers/applyEdits';
+import { findNumericConstants, mutate } from '../proposers/mutate/rules';
+import { seededRandom } from '../proposers/mutate/seededRandom';
+import { formatResultsTsv, RESULTS_HEADER } from '../store/resultsTsv';
+import { isSecretName, trainingEnv } from '../training/environment';
+import { AUTORESEARCH_DEFAULTS, parseConfigText, withOverrides } from '../target/config';
+import type { ExperimentRecord, RunOptions, TargetConfig, TrainingOutcome } from '../common/types';
 import { RunState } from '../workflows/runState';
 
 const options: RunOptions = {

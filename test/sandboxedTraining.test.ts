@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createTrainActivities } from '../activities/train';
-import type { TrainingOutcome } from '../lib/types';
+import type { TrainingOutcome } from '../common/types';
 import { makeFakeTarget } from './support/fakeTarget';
 import { tryWrite } from './support/hostile';
 import { preparedRun } from './support/prepared';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { canonicalJson, readSignedMarker, workerKey, writeSignedMarker } from '../lib/node/signedMarker';
+import { canonicalJson, readSignedMarker, workerKey, writeSignedMarker } from '../store/signedMarker';
 
 const scratch = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 
@@ -104,13 +104,7 @@ describe('the worker key', () => {
 
   it('is the same for workers that start at once', async () => {
     const home = scratch('ar-home-');
-    const module = path.join(
-      path.dirname(fileURLToPath(import.meta.url)),
-      '..',
-      'lib',
-      'node',
-      'signedMarker.ts',
-    );
+    const module = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'store', 'signedMarker.ts');
     const script = `const m = await import(${JSON.stringify(module)}); console.log(m.workerKey().toString('hex'));`;
     const keys = await Promise.all(
       Array.from({ length: 4 }, () =>

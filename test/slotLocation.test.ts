@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Repo } from '../lib/node/git';
-import { homePath } from '../lib/node/home';
-import { slotsBase } from '../lib/node/runPaths';
-import { claimSlot } from '../lib/node/slot';
+import { Repo } from '../store/git';
+import { homePath } from '../system/home';
+import { slotsBase } from '../store/runDirectory';
+import { claimSlot } from '../training/slot';
 import { makeFakeTarget, makeTarget } from './support/fakeTarget';
 
 describe('slot location', () => {

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startRun, workflowIdFor } from '../client';
-import type { DevServer } from '../lib/node/devServer';
-import type { RunStatus } from '../lib/types';
+import type { DevServer } from '../temporal/devServer';
+import type { RunStatus } from '../common/types';
 import { statusQuery } from '../workflows/messages';
 import { makeFakeTarget } from './support/fakeTarget';
 import {

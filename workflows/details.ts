@@ -1,6 +1,6 @@
 // The run's "current details" in the Web UI (Markdown): what it is doing now, the best so far, and the
 // last results. Pure text from the state, so the workflow stays deterministic.
-import type { ExperimentRecord } from '../lib/types';
+import type { ExperimentRecord } from '../common/types';
 import { keepRuleInForce } from './keepRule';
 import type { RunState } from './runState';
 

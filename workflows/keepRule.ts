@@ -17,7 +17,7 @@ import type {
   RunOptions,
   SeedRuns,
   TargetConfig,
-} from '../lib/types';
+} from '../common/types';
 
 /**
  * A first run is kept without confirmation only when it clears the margin this many times over, so

@@ -10,7 +10,7 @@
 // worker is up (the run reads them when a worker picks it up again). Redirect, queue and limits are
 // updates: their input can be wrong, and a validator rejects it with the reason before it is recorded.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { LimitsChange, RunStatus } from '../lib/types';
+import type { LimitsChange, RunStatus } from '../common/types';
 
 export interface PauseOptions {
   /** Cancel the experiment in flight (recorded as `cancelled`) instead of letting it finish. */

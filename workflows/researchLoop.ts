@@ -11,8 +11,8 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { STATUS, TAG, TARGET } from '../lib/searchAttributes';
-import type { RunOptions, RunSummary } from '../lib/types';
+import { STATUS, TAG, TARGET } from '../common/searchAttributes';
+import type { RunOptions, RunSummary } from '../common/types';
 import {
   limitsUpdate,
   pauseSignal,

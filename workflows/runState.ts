@@ -17,10 +17,10 @@ import type {
   RunStatus,
   RunSummary,
   TrainingOutcome,
-} from '../lib/types';
-import { CONSTANT_IDEA } from '../lib/proposers/mutate';
+} from '../common/types';
+import { CONSTANT_IDEA } from '../proposers/mutate/rules';
 import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, noiseByOf, verdict } from './keepRule';
-import { addCost, noSpend, totalTokens } from '../lib/proposers/pricing';
+import { addCost, noSpend, totalTokens } from '../proposers/pricing';
 
 /** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
 export const RECENT_RECORDS = 20;

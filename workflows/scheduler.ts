@@ -20,8 +20,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ControlActivities, TrainActivities } from '../activities';
-import { BEST_METRIC, EXPERIMENTS, KEPT, PHASE, STATUS } from '../lib/searchAttributes';
-import { trainStepSeconds } from '../lib/trainBound';
+import { BEST_METRIC, EXPERIMENTS, KEPT, PHASE, STATUS } from '../common/searchAttributes';
+import { trainStepSeconds } from '../common/trainBound';
 import type {
   Candidate,
   Evaluation,
@@ -31,7 +31,7 @@ import type {
   RunOptions,
   TargetConfig,
   TrainingOutcome,
-} from '../lib/types';
+} from '../common/types';
 import { currentDetails } from './details';
 import { moreRuns, noiseByOf, runsWord, seedRuns } from './keepRule';
 import { experimentRecord, type RunState } from './runState';

@@ -14,7 +14,7 @@ import type {
   ExperimentRecord,
   PreparedRun,
   TrainingOutcome,
-} from '../../lib/types';
+} from '../../common/types';
 import { decideStatus } from '../../workflows/keepRule';
 import { experimentRecord } from '../../workflows/runState';
 import { mockActivityContext } from './context';

@@ -1,7 +1,7 @@
 // Part "chart": drawing the progress chart (SVG and PNG), which the record step redraws after every
 // experiment, for runs of 100 and 1,000 experiments.
-import type { ExperimentRecord } from '../../lib/types';
-import { renderChartSvg, svgToPng } from '../../lib/node/progressChart';
+import type { ExperimentRecord } from '../../common/types';
+import { renderChartSvg, svgToPng } from '../../store/chart';
 import { line, section } from './report';
 
 /** A run of `size` experiments with a falling best, some keeps, discards and crashes. */

@@ -10,15 +10,15 @@ import path from 'node:path';
 import { evaluateCandidate } from '../../activities/evaluate';
 import { prepareRun } from '../../activities/prepare';
 import { createTrainActivities } from '../../activities/train';
-import { materializeExample } from '../../lib/node/exampleTarget';
-import { ensureUv } from '../../lib/node/pythonTools';
+import { materializeExample } from '../../target/examples';
+import { ensureUv } from '../../target/pythonTools';
 import type {
   ExperimentRecord,
   KeepRule,
   MetricDirection,
   PreparedRun,
   TrainingOutcome,
-} from '../../lib/types';
+} from '../../common/types';
 import { startWorkers, uniqueQueues } from '../../test/support/temporal';
 import { gain } from '../../workflows/keepRule';
 import { mockActivityContext, type Bench } from './context';

@@ -8,7 +8,7 @@ import { block, figure, line, section, seconds } from './report';
 import { benchTag, eventsPerExperiment, runToEnd } from './runs';
 import { simulatedTarget } from './simulated';
 import { mean } from './spans';
-import type { ExperimentRecord } from '../../lib/types';
+import type { ExperimentRecord } from '../../common/types';
 
 /**
  * Seconds per experiment, from the baseline's decision to the last experiment's decision: that many full

@@ -2,9 +2,9 @@
 // its records and its whole history read back.
 import type { Client } from '@temporalio/client';
 import path from 'node:path';
-import { readRecords } from '../../activities/record';
+import { readRecords } from '../../store/runDirectory';
 import { startRun, type StartRunRequest } from '../../client';
-import type { ExperimentRecord, RunSummary } from '../../lib/types';
+import type { ExperimentRecord, RunSummary } from '../../common/types';
 import { benchAgentCommands, type Bench } from './context';
 import { fetchChain, steps, type Step } from './history';
 import { readSpans, simulatedProposer, simulatedTarget, type Span } from './simulated';

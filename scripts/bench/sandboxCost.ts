@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runSupervised } from '../../lib/node/runSupervised';
-import { findOnPath } from '../../lib/node/executables';
-import { checkSandbox, sandboxArgs } from '../../lib/node/sandbox';
-import { limitsFor, scratchSizeMb } from '../../lib/node/sandboxLimits';
-import { SANDBOX_DEFAULTS } from '../../lib/node/targetConfig';
+import { runSupervised } from '../../training/runSupervised';
+import { findOnPath } from '../../system/executables';
+import { checkSandbox, sandboxArgs } from '../../training/sandbox';
+import { limitsFor, scratchSizeMb } from '../../training/sandboxLimits';
+import { SANDBOX_DEFAULTS } from '../../target/config';
 import { figure, line, section } from './report';
 
 const TARGET_MS = 50;

@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { materializeExample } from '../../lib/node/exampleTarget';
-import { ensureUv } from '../../lib/node/pythonTools';
+import { materializeExample } from '../../target/examples';
+import { ensureUv } from '../../target/pythonTools';
 import { startWorkers, uniqueQueues } from '../../test/support/temporal';
 import type { Bench } from './context';
 import { line, section } from './report';

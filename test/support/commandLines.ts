@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { findTemporalCli } from '../../lib/node/temporalCli';
+import { findTemporalCli } from '../../temporal/cliProvisioning';
 
 const run = promisify(execFile);
 export const AUTORESEARCH_CLI = fileURLToPath(new URL('../../bin/autoresearch.js', import.meta.url));

@@ -3,10 +3,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startDevServer, type DevServer } from '../../lib/node/devServer';
-import { ensureUv } from '../../lib/node/pythonTools';
-import { ensureBubblewrap } from '../../lib/node/sandbox';
-import { ensureTemporalCli } from '../../lib/node/temporalCli';
+import { startDevServer, type DevServer } from '../../temporal/devServer';
+import { ensureUv } from '../../target/pythonTools';
+import { ensureBubblewrap } from '../../training/sandbox';
+import { ensureTemporalCli } from '../../temporal/cliProvisioning';
 import { freePort } from './temporal';
 
 export interface TestEnvironment {

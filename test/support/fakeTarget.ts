@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GIT_IDENTITY } from '../../lib/node/git';
+import { GIT_IDENTITY } from '../../store/git';
 
 export interface FakeTargetOptions {
   /** Seconds each training sleeps. */

@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readRecords } from '../../activities/record';
-import { RESULTS_HEADER } from '../../lib/resultsTsv';
-import type { ExperimentRecord, RunSummary } from '../../lib/types';
+import { RESULTS_HEADER } from '../../store/resultsTsv';
+import type { ExperimentRecord, RunSummary } from '../../common/types';
 import { git } from './fakeTarget';
-import { slotsRoot } from '../../lib/node/runPaths';
+import { slotsRoot, readRecords } from '../../store/runDirectory';
 
 const ROW = /^[0-9a-f]{7}\t\d+\.\d{6}\t\d+\.\d\t(keep|discard|crash)\t[^\t\n]+$/;
 

@@ -3,7 +3,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { prepareRun, type PrepareInput } from '../../activities/prepare';
 import type { ProposeInput } from '../../activities/propose';
-import type { PreparedRun } from '../../lib/types';
+import type { PreparedRun } from '../../common/types';
 
 export function preparedRun(
   repo: string,

@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { slotsRoot } from '../../lib/node/runPaths';
+import { slotsRoot } from '../../store/runDirectory';
 
 function stat(pid: number | string): { state: string; pgrp: number } | null {
   try {

@@ -6,8 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startDevServer, type DevServer } from '../../lib/node/devServer';
-import { installQuietRuntime } from '../../lib/node/logging';
+import { startDevServer, type DevServer } from '../../temporal/devServer';
+import { installQuietRuntime } from '../../temporal/logging';
 import { createWorkers, runWorkers, type WorkerSetup } from '../../worker';
 
 installQuietRuntime();

@@ -1,0 +1,24 @@
+// `autoresearch demo` (`npm start`): the whole loop on the bundled CPU example.
+import type { Command } from 'commander';
+import { runDemo } from '../demo';
+import { ensureServer } from '../server';
+import { positiveInt, positiveSeconds } from '../parse';
+import { log } from '../session';
+
+export function addDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('the whole thing on the bundled CPU example: server, worker, a run, live progress, results')
+    .option('-n, --max-experiments <n>', 'experiments after the baseline', positiveInt, 5)
+    .option('--budget <seconds>', 'training budget per experiment', positiveSeconds)
+    .option('--keep-server', 'keep the embedded server (and its Web UI) up after the run, until Ctrl-C')
+    .action(async (opts: { maxExperiments: number; budget?: number; keepServer?: boolean }) => {
+      await runDemo({
+        maxExperiments: opts.maxExperiments,
+        budgetSeconds: opts.budget,
+        keepServer: opts.keepServer ?? Boolean(process.stdout.isTTY && !process.env.CI),
+        ensureServer: () => ensureServer(log),
+        log,
+      });
+    });
+}

@@ -1,0 +1,46 @@
+// The names client, worker and workflow must agree on: the workflow type, the default task queues, a
+// run's workflow id, its git refs and the error types a failure is told apart by. Pure strings, so the
+// client and the workflow bundle import them without the worker or any activity.
+
+/** The workflow type a run is started as (its function's name in workflows/). */
+export const WORKFLOW_TYPE = 'researchLoop';
+
+/** The task queues a worker polls unless told otherwise (temporal/queues.ts reads the overrides). */
+export const DEFAULT_CONTROL_TASK_QUEUE = 'autoresearch';
+export const DEFAULT_TRAIN_TASK_QUEUE = 'autoresearch-gpu';
+
+/** One run per tag: the tag is the workflow id's only variable part. */
+export function workflowIdFor(tag: string): string {
+  return `autoresearch-${tag}`;
+}
+
+/** The branch a run advances, one kept candidate at a time. */
+export function branchName(tag: string): string {
+  return `autoresearch/${tag}`;
+}
+export function candidateRef(tag: string, n: number): string {
+  return `${candidateRefPrefix(tag)}${n}`;
+}
+export function candidateRefPrefix(tag: string): string {
+  return `refs/autoresearch/${tag}/exp/`;
+}
+/** Where a cancelled experiment's candidate is set aside: still reachable, but not counted as tried. */
+export function cancelledRef(tag: string, n: number): string {
+  return `refs/autoresearch/${tag}/cancelled/${n}`;
+}
+
+/** ApplicationFailure types: what the workflow (and a person reading the history) tells apart. */
+export const ERROR_TYPE = {
+  /** The target's or the user's fault: fails fast, the message names the fix (common/errors.ts). */
+  target: 'TargetError',
+  /** A proposer that cannot answer as things stand: the run pauses with the reason. */
+  proposerRefused: 'ProposerRefused',
+  /** The baseline could not be trained or scored: the run cannot compare anything. */
+  baselineFailed: 'BaselineFailed',
+  /** A stopped run's last record could not be written. */
+  recordFailed: 'RecordFailed',
+  /** The Anthropic API is down or rate-limited: retried, honouring retry-after. */
+  anthropicUnavailable: 'AnthropicUnavailable',
+  /** A later attempt of the same command proposal took over. */
+  proposalSuperseded: 'ProposalSuperseded',
+} as const;
