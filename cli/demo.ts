@@ -2,7 +2,8 @@
 // ending in the results table and the Web UI link. Everything it needs it sets up itself.
 import type { Client } from '@temporalio/client';
 import { runUiUrl, startRun } from '../client';
-import { connectClient, connectWorkerConnection } from '../temporal/connection';
+import { connectClient } from '../temporal/connection';
+import { connectWorkerConnection } from '../temporal/workerConnection';
 import { materializeExample } from '../target/examples';
 import { homePath } from '../system/home';
 import { ensureUv } from '../target/pythonTools';

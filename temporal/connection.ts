@@ -3,7 +3,6 @@
 // config file), so the same worker joins a local dev server, a self-hosted cluster or Temporal Cloud.
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
 
 export const DEFAULT_ADDRESS = 'localhost:7233';
 
@@ -75,17 +74,6 @@ export async function connectClient(
     retry,
   );
   return new Client({ connection, namespace: settings.namespace });
-}
-
-export async function connectWorkerConnection(
-  settings = temporalSettings(),
-  retry: RetryOptions = {},
-): Promise<NativeConnection> {
-  return withConnectRetry(
-    `No Temporal server answers at ${settings.address} yet`,
-    () => NativeConnection.connect(settings.connectionOptions),
-    retry,
-  );
 }
 
 /** What `autoresearch` adds under an error that says no server answered: the error itself stays as it was. */

@@ -1,7 +1,8 @@
 // `autoresearch worker`: a control worker and training slots on this machine, polling until Ctrl-C.
 import type { Command } from 'commander';
 import path from 'node:path';
-import { connectWorkerConnection, temporalSettings } from '../../temporal/connection';
+import { temporalSettings } from '../../temporal/connection';
+import { connectWorkerConnection } from '../../temporal/workerConnection';
 import { ensureUv } from '../../target/pythonTools';
 import { createWorkers, runWorkers } from '../../worker';
 import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../../training/sandbox';
