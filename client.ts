@@ -15,7 +15,7 @@ import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOption
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './worker';
 import type { researchLoop } from './workflows';
 import { describeKeepRule } from './workflows/keepRule';
-import { targetName } from './workflows/runState';
+import { targetName } from './workflows/projections';
 
 export function workflowIdFor(tag: string): string {
   return `autoresearch-${tag}`;
