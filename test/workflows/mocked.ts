@@ -157,15 +157,16 @@ let runs = 0;
 /** For a describe block: a client and one worker whose activities are each test's Mock. */
 export function useMockedWorker(name: string): MockedHarness {
   const queues = uniqueQueues(name);
-  let current: Mock | undefined;
+  // Each run's calls go to its own mock, so a run a failed test left behind cannot touch the next test's.
+  const mocks = new Map<string, Mock>();
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let connection: NativeConnection | undefined;
   const harness: MockedHarness = {
     client: undefined as unknown as Client,
     async start(mock, options) {
-      current = mock;
       const tag = `${name}-${process.pid}-${runs++}`;
+      mocks.set(`autoresearch-${tag}`, mock);
       const run: RunOptions = {
         tag,
         repo: '/nowhere/target',
@@ -192,12 +193,13 @@ export function useMockedWorker(name: string): MockedHarness {
     const address = await testServer();
     harness.client = await testClient(address);
     connection = await NativeConnection.connect({ address });
-    // Each call goes to the mock of the test running now.
     type Step = (...args: unknown[]) => unknown;
     const forward =
       (key: string): Step =>
-      (...args) =>
-        (current!.activities() as unknown as Record<string, Step>)[key]!(...args);
+      (...args) => {
+        const mock = mocks.get(Context.current().info.workflowExecution?.workflowId ?? '')!;
+        return (mock.activities() as unknown as Record<string, Step>)[key]!(...args);
+      };
     worker = await Worker.create({
       connection,
       namespace: 'default',
