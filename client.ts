@@ -16,7 +16,7 @@ import { WORKFLOW_TYPE, workflowIdFor } from './common/names';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './temporal/queues';
 import type { researchLoop } from './workflows';
 import { describeKeepRule } from './workflows/keepRule';
-import { targetName } from './workflows/runState';
+import { targetName } from './workflows/projections';
 
 // The CLI and the tests reach a run by its tag through here.
 export { workflowIdFor };

@@ -8,9 +8,7 @@ import { Repo } from '../store/git';
 import { runDir as runDirOf, readRecords } from '../store/runDirectory';
 import { inspectTarget } from '../target/inspection';
 import type { ExperimentRecord, RunOptions, RunStatus, RunSummary } from '../common/types';
-import { noSpend } from '../proposers/pricing';
-import { emptyCounts, targetName, RECENT_RECORDS } from '../workflows/runState';
-import { noiseByOf, noiseFromRecords } from '../workflows/keepRule';
+import { RunState } from '../workflows/runState';
 import { statusQuery } from '../workflows/messages';
 
 const PREFIX = workflowIdFor('');
@@ -75,55 +73,14 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
   const dir = runDirOf(repo.commonDir, tag);
   const records = readRecords(dir);
   const summary = description.status.name === 'COMPLETED' ? ((await handle.result()) as RunSummary) : null;
-  const counts = emptyCounts();
-  for (const r of records) counts[r.status] += 1;
   const config = await inspectTarget(repo.root, {}, records[0]?.commit).catch(() => null);
-  // Every keep beat the best of its moment, so the best is the best kept (with several slots, keeps are
-  // decided in any order of numbers).
-  const sign = config?.config.metric.direction === 'maximize' ? -1 : 1;
-  const best = records
-    .filter((r) => r.status === 'keep' && r.metric !== undefined)
-    .reduce<ExperimentRecord | undefined>(
-      (a, r) => (!a || sign * (r.metric! - a.metric!) < 0 ? r : a),
-      undefined,
-    );
-  return {
-    tag,
-    phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
-    currentExperiment: null,
-    currentDescription: null,
-    inFlight: [],
-    best: best
-      ? {
-          n: best.n,
-          commit: best.commit,
-          metric: best.metric!,
-          ...(best.runs ? { runs: best.runs.metrics.length } : {}),
-        }
-      : null,
-    baselineMetric: records[0]?.status === 'keep' ? (records[0].metric ?? null) : null,
-    noise: noiseFromRecords(records),
-    keepRule: options.keepRule ?? null,
-    ...(config ? { noiseBy: noiseByOf(options, config.config.train) ?? null } : {}),
-    metricName: config?.config.metric.name ?? null,
-    direction: config?.config.metric.direction ?? null,
-    experimentsDone: records.length,
-    counts,
-    recent: records.slice(-RECENT_RECORDS),
-    paused: false,
-    pausedReason: null,
-    stopRequested: false,
-    spend: summary?.spend ?? noSpend(),
-    notes: summary?.notes ?? [],
-    queue: [],
+  return RunState.endedRunStatus(options, records, {
+    config: config?.config ?? null,
     runDir: dir,
     branch: `autoresearch/${tag}`,
-    maxExperiments: options.maxExperiments ?? null,
-    deadline: options.deadline ?? null,
-    phaseStartedAt: null,
-    budgetSeconds: config?.config.train.budgetSeconds ?? null,
-    target: targetName(options.repo),
-  };
+    phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
+    summary,
+  });
 }
 
 /** Every record when the run directory is on this machine; otherwise the recent ones the workflow keeps. */

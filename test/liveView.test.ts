@@ -7,7 +7,7 @@ import { startRun } from '../client';
 import { liveViewText, progressBar } from '../cli/liveView';
 import { statusText } from '../cli/render';
 import type { ExperimentRecord, RunStatus } from '../common/types';
-import { emptyCounts } from '../workflows/runState';
+import { emptyCounts } from '../workflows/projections';
 import { makeFakeTarget, makeGate } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
 import { waitFor } from './support/waitFor';

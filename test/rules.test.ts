@@ -11,6 +11,7 @@ import { formatResultsTsv, RESULTS_HEADER } from '../store/resultsTsv';
 import { isSecretName, trainingEnv } from '../training/environment';
 import { AUTORESEARCH_DEFAULTS, parseConfigText, withOverrides } from '../target/config';
 import type { ExperimentRecord, RunOptions, TargetConfig, TrainingOutcome } from '../common/types';
+import { checkLimits, checkNote } from '../workflows/operatorInput';
 import { RunState } from '../workflows/runState';
 
 const options: RunOptions = {
@@ -117,7 +118,7 @@ describe('RunState', () => {
     settle(state, record(0, 'keep', 1));
     assert.equal(state.claim(), 1);
     assert.equal(state.claim(), 2);
-    assert.equal(state.finished, true, 'no number past the maximum is handed out');
+    assert.equal(state.mayClaimNumber, false, 'no number past the maximum is handed out');
     // With several slots, experiments finish in any order; each decision compares with the best then.
     state.finish(record(2, 'keep', 0.8));
     assert.equal(
@@ -133,12 +134,12 @@ describe('RunState', () => {
   it('tracks experiments in flight: the phase follows the one training', () => {
     const state = RunState.start({ ...options, maxExperiments: undefined });
     state.setPrepared(prepared);
-    state.enterPhase('proposing', 0);
-    state.track(state.claim(), 'training', 10, 'baseline');
-    state.track(state.claim(), 'proposing', 20, null);
-    assert.equal(state.phase, 'training');
+    state.progress.enterPhase('proposing', 0);
+    state.progress.track(state.claim(), 'training', 10, 'baseline');
+    state.progress.track(state.claim(), 'proposing', 20, null);
+    assert.equal(state.progress.phase, 'training');
     assert.equal(state.status().currentExperiment, 0);
-    assert.equal(state.phaseStartedAt, 10);
+    assert.equal(state.progress.phaseStartedAt, 10);
     assert.deepEqual(
       state.status().inFlight.map((a) => [a.n, a.phase]),
       [
@@ -146,17 +147,21 @@ describe('RunState', () => {
         [1, 'proposing'],
       ],
     );
-    state.settled(0);
-    assert.equal(state.phase, 'proposing');
-    state.settled(1);
-    assert.equal(state.phase, 'proposing', 'the last phase shows until the next begins');
+    state.progress.settled(0, state.paused);
+    assert.equal(state.progress.phase, 'proposing');
+    state.progress.settled(1, state.paused);
+    assert.equal(state.progress.phase, 'proposing', 'the last phase shows until the next begins');
     assert.equal(state.status().currentExperiment, null);
     assert.throws(() => state.unclaim(0), /1 was claimed after it/);
     state.unclaim(1);
     assert.equal(state.nextExperiment, 1);
-    state.track(state.claim(), 'ready', 30, 'set WIDTH to 32');
-    state.enterPhase('paused', 40);
-    assert.equal(state.phase, 'paused', 'a proposal waiting for a slot is not what the run is doing');
+    state.progress.track(state.claim(), 'ready', 30, 'set WIDTH to 32');
+    state.progress.enterPhase('paused', 40);
+    assert.equal(
+      state.progress.phase,
+      'paused',
+      'a proposal waiting for a slot is not what the run is doing',
+    );
     assert.equal(state.status().inFlight[0]?.phase, 'ready');
   });
 
@@ -165,16 +170,16 @@ describe('RunState', () => {
     // pauses first, and the record that settles afterwards must not put "recording" back as its phase.
     const state = RunState.start({ ...options, maxExperiments: undefined });
     state.setPrepared(prepared);
-    state.track(state.claim(), 'training', 10, 'set KNOB to 4');
-    state.track(state.claim(), 'proposing', 10, null);
-    state.settled(1); // refused: the run pauses and says why
+    state.progress.track(state.claim(), 'training', 10, 'set KNOB to 4');
+    state.progress.track(state.claim(), 'proposing', 10, null);
+    state.progress.settled(1, state.paused); // refused: the run pauses and says why
     state.pause('found no untried edit');
-    state.enterPhase('paused', 20);
-    state.track(0, 'evaluating', 30);
-    state.track(0, 'recording', 40);
-    state.enterPhase('paused', 40); // the slot finds the run paused, in the same workflow task
-    state.settled(0);
-    assert.equal(state.phase, 'paused');
+    state.progress.enterPhase('paused', 20);
+    state.progress.track(0, 'evaluating', 30);
+    state.progress.track(0, 'recording', 40);
+    state.progress.enterPhase('paused', 40); // the slot finds the run paused, in the same workflow task
+    state.progress.settled(0, state.paused);
+    assert.equal(state.progress.phase, 'paused');
     assert.equal(state.status().currentExperiment, null);
   });
 
@@ -182,12 +187,12 @@ describe('RunState', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
     settle(state, record(0, 'keep', 2));
-    state.addNote('try a smaller model');
+    state.input.addNote('try a smaller model', state.inputContext);
     state.pause();
     const again = RunState.start(options, JSON.parse(JSON.stringify(state.snapshot())));
     assert.equal(again.nextExperiment, 1);
     assert.equal(again.best?.metric, 2);
-    assert.deepEqual(again.notes, ['try a smaller model']);
+    assert.deepEqual(again.input.notes, ['try a smaller model']);
     assert.equal(again.paused, true);
   });
 
@@ -203,26 +208,27 @@ describe('RunState', () => {
     };
     settle(state, record(0, 'keep', 1));
     settle(state, { ...record(1, 'discard', 2), cost });
-    assert.equal(state.finished, false);
+    assert.equal(state.mayClaimNumber, true);
     settle(state, { ...record(2, 'discard', 2), cost });
-    assert.equal(state.finished, true);
+    assert.equal(state.mayClaimNumber, false);
     assert.equal(state.summary().reason, 'spend-limit');
     assert.equal(state.summary().spend.inputTokens, 2000);
   });
 
   it('rejects empty notes', () => {
-    assert.throws(() => RunState.start(options).addNote('   '), /empty/);
+    const state = RunState.start(options);
+    assert.throws(() => state.input.addNote('   ', state.inputContext), /empty/);
   });
 
   it('queues ideas: the mutate proposer takes NAME=value only; a tried idea leaves, a cancelled one stays', () => {
     const state = RunState.start(options);
     state.setPrepared(prepared);
     settle(state, record(0, 'keep', 1));
-    assert.throws(() => state.queueIdea('use RMSNorm'), /LEARNING_RATE=0\.01/);
-    assert.throws(() => state.queueIdea(' '), /empty/);
-    state.queueIdea('LEARNING_RATE=0.02');
-    state.queueIdea('WIDTH = 32');
-    assert.equal(state.takeIdea(), 'LEARNING_RATE=0.02', 'a proposal takes the first idea');
+    assert.throws(() => state.input.queueIdea('use RMSNorm', state.inputContext), /LEARNING_RATE=0\.01/);
+    assert.throws(() => state.input.queueIdea(' ', state.inputContext), /empty/);
+    state.input.queueIdea('LEARNING_RATE=0.02', state.inputContext);
+    state.input.queueIdea('WIDTH = 32', state.inputContext);
+    assert.equal(state.input.takeIdea(), 'LEARNING_RATE=0.02', 'a proposal takes the first idea');
     assert.deepEqual(state.status().queue, ['WIDTH = 32'], 'no second proposal takes it too');
     settle(state, { ...record(1, 'cancelled'), idea: 'LEARNING_RATE=0.02' });
     assert.deepEqual(
@@ -230,13 +236,13 @@ describe('RunState', () => {
       ['LEARNING_RATE=0.02', 'WIDTH = 32'],
       'a cancelled experiment did not try its idea',
     );
-    assert.equal(state.takeIdea(), 'LEARNING_RATE=0.02');
+    assert.equal(state.input.takeIdea(), 'LEARNING_RATE=0.02');
     settle(state, { ...record(2, 'discard', 2), idea: 'LEARNING_RATE=0.02' });
     assert.deepEqual(state.status().queue, ['WIDTH = 32']);
     assert.equal(state.status().counts.cancelled, 1);
     const claude = RunState.start({ ...options, proposer: 'claude' });
-    claude.queueIdea('use RMSNorm');
-    assert.equal(claude.takeIdea(), 'use RMSNorm');
+    claude.input.queueIdea('use RMSNorm', claude.inputContext);
+    assert.equal(claude.input.takeIdea(), 'use RMSNorm');
   });
 
   it('changes limits within reason, and ends at the deadline', () => {
@@ -244,24 +250,30 @@ describe('RunState', () => {
     state.setPrepared(prepared);
     for (let n = 0; n <= 4; n++) settle(state, record(n, n === 0 ? 'keep' : 'discard', 1));
     const now = Date.now();
-    assert.throws(() => state.checkLimits({ maxExperiments: 2 }, now), /below the 4 experiments/);
-    assert.throws(() => state.checkLimits({ maxExperiments: 1.5 }, now), /whole number/);
-    assert.throws(() => state.checkLimits({ deadline: 'tomorrow' }, now), /ISO date-time/);
-    assert.throws(() => state.checkLimits({ deadline: new Date(now - 1000).toISOString() }, now), /passed/);
-    assert.throws(() => state.checkLimits({ hours: 3 }, now), /not hours/);
-    state.setLimits(state.checkLimits({ maxExperiments: 5 }, now));
-    assert.equal(state.finished, false);
+    assert.throws(
+      () => checkLimits({ maxExperiments: 2 }, now, state.inputContext),
+      /below the 4 experiments/,
+    );
+    assert.throws(() => checkLimits({ maxExperiments: 1.5 }, now, state.inputContext), /whole number/);
+    assert.throws(() => checkLimits({ deadline: 'tomorrow' }, now, state.inputContext), /ISO date-time/);
+    assert.throws(
+      () => checkLimits({ deadline: new Date(now - 1000).toISOString() }, now, state.inputContext),
+      /passed/,
+    );
+    assert.throws(() => checkLimits({ hours: 3 }, now, state.inputContext), /not hours/);
+    state.setLimits(checkLimits({ maxExperiments: 5 }, now, state.inputContext));
+    assert.equal(state.mayClaimNumber, true);
     settle(state, record(5, 'discard', 1));
-    assert.equal(state.finished, true, 'the new max holds');
-    state.setLimits(state.checkLimits({ maxExperiments: null }, now));
-    assert.equal(state.finished, false, 'null removes the limit');
+    assert.equal(state.mayClaimNumber, false, 'the new max holds');
+    state.setLimits(checkLimits({ maxExperiments: null }, now, state.inputContext));
+    assert.equal(state.mayClaimNumber, true, 'null removes the limit');
     assert.equal(state.options.maxExperiments, undefined);
 
     const late = RunState.start({ ...options, deadline: new Date(now - 1).toISOString() });
-    assert.equal(late.finished, true);
+    assert.equal(late.mayClaimNumber, false);
     assert.equal(late.summary().reason, 'deadline');
     late.stop();
-    assert.throws(() => late.checkNote('hello'), /ending/);
+    assert.throws(() => checkNote('hello', late.inputContext), /ending/);
   });
 
   it('reads an older snapshot without the newer fields', () => {

@@ -4,6 +4,7 @@
 // is measured from few runs. A candidate that gains less than that, or gains at all while the noise
 // estimate is stale, is trained again with other seeds first; its mean then decides. Pure functions:
 // the workflow, the CLI and the bench share them.
+import { identicalRunsAreExact, recordRuns, repeatsUnseeded } from './compat';
 import { tMargin } from './studentT';
 import type {
   BestResult,
@@ -105,7 +106,7 @@ export function requiredGain(rule: KeepRule, noise: NoiseEstimate, runs: number,
  * identicalRunsExact, when every run measured scored the same) it is the strict rule.
  */
 function noiseInUse(rule: KeepRule | null | undefined, noise: NoiseEstimate | null): NoiseEstimate | null {
-  if (rule?.identicalRunsExact && identicalRuns(noise)) return null;
+  if (identicalRunsAreExact(rule) && identicalRuns(noise)) return null;
   return rule?.rule === 'noise-aware' && noise && noise.std > 0 && degreesOfFreedom(noise) > 0 ? noise : null;
 }
 
@@ -192,8 +193,7 @@ export function noiseAfter(noise: NoiseEstimate | null, record: ExperimentRecord
     noise && record.status === 'keep' && record.n > 0
       ? { ...noise, keepsSince: noise.keepsSince + 1 }
       : noise;
-  // Baseline records written before the keep rules held the same runs under `noise`.
-  const runs = record.runs ?? (record as { noise?: SeedRuns }).noise;
+  const runs = recordRuns(record);
   return runs && runs.metrics.length > 1 ? addMeasurement(aged, record.n, runs.metrics) : aged;
 }
 
@@ -214,7 +214,7 @@ export function noiseByOf(
 ): NoiseBy | null | undefined {
   if (!train) return undefined;
   if (train.seedEnv !== undefined || train.seedArg !== undefined) return 'seed';
-  return options.repeatUnseeded ? 'repeat' : null;
+  return repeatsUnseeded(options) ? 'repeat' : null;
 }
 
 /**

@@ -1,12 +1,12 @@
-// The run's state and its rules, in plain code so they can be unit-tested without Temporal.
+// The run's state and its keep decision, in plain code so they can be unit-tested without Temporal.
 // The workflow owns one RunState, feeds it results, and carries its snapshot across continue-as-new.
+// Beside it: what the run is doing now (progress.ts), what a person sent it (operatorInput.ts), and
+// what it answers (projections.ts).
 import type {
-  ActiveExperiment,
   BestResult,
   Candidate,
   Evaluation,
   ExperimentRecord,
-  ExperimentPhase,
   ExperimentStatus,
   LimitsChange,
   NoiseEstimate,
@@ -16,19 +16,14 @@ import type {
   RunOptions,
   RunStatus,
   RunSummary,
-  TrainingOutcome,
+  TargetConfig,
 } from '../common/types';
-import { CONSTANT_IDEA } from '../proposers/mutate/rules';
-import { addMeasurement, decideStatus, needsConfirmation, noiseAfter, noiseByOf, verdict } from './keepRule';
 import { addCost, noSpend, totalTokens } from '../proposers/pricing';
-
-/** How many finished experiments the state keeps in memory (the full record lives in the run directory). */
-export const RECENT_RECORDS = 20;
-/** Operator notes kept (newest last); older ones have already been shown to the proposer. */
-export const MAX_NOTES = 20;
-export const MAX_NOTE_LENGTH = 2000;
-/** Queued ideas waiting at once; a longer plan belongs in program.md. */
-export const MAX_QUEUE = 50;
+import { snapshotNoise, withSnapshotDefaults } from './compat';
+import { addMeasurement, decideStatus, gain, needsConfirmation, noiseAfter, verdict } from './keepRule';
+import { OperatorInput, withLimits, type InputContext } from './operatorInput';
+import { Progress } from './progress';
+import { emptyCounts, RECENT_RECORDS, runStatus, runSummary, type RunPlace } from './projections';
 
 export interface RunSnapshot {
   prepared: PreparedRun | null;
@@ -52,99 +47,68 @@ export interface RunSnapshot {
   ready: Candidate[];
 }
 
-/** Which experiment the run's phase names when several are in flight: the one using the GPU first. */
-const PHASE_WEIGHT: Record<ExperimentPhase, number> = {
-  training: 4,
-  evaluating: 3,
-  recording: 2,
-  proposing: 1,
-  ready: 0,
-};
-
-export function emptyCounts(): Record<ExperimentStatus, number> {
-  return { keep: 0, discard: 0, crash: 0, timeout: 0, invalid: 0, cancelled: 0 };
-}
-
-/**
- * The noise estimate of a snapshot. Runs started before the keep rules carried the baseline's runs
- * alone ({metrics, std}): the same measurement, as the first group of the pooled estimate.
- */
-function currentNoise(noise: unknown): NoiseEstimate | null {
-  if (!noise) return null;
-  const legacy = noise as { metrics?: number[]; groups?: unknown };
-  if (legacy.groups === undefined && Array.isArray(legacy.metrics))
-    return addMeasurement(null, 0, legacy.metrics);
-  return noise as NoiseEstimate;
-}
-
-/** The record of a decided experiment: what was tried, how it scored, and what was decided. */
-export function experimentRecord(
-  candidate: Candidate,
-  evaluation: Evaluation,
-  decision: { status: ExperimentStatus; verdict?: string },
-  outcome: TrainingOutcome | undefined,
-  startedAt: number,
-  finishedAt: number,
-): ExperimentRecord {
-  const { status, verdict } = decision;
-  return {
-    n: candidate.n,
-    parent: candidate.parent,
-    commit: candidate.commit,
-    description: candidate.description,
-    status,
-    metric: evaluation.metric,
-    memoryGb: evaluation.memoryGb,
-    reason: evaluation.reason,
-    ...(evaluation.runs ? { runs: evaluation.runs } : {}),
-    ...(verdict !== undefined ? { verdict } : {}),
-    hypothesis: candidate.hypothesis,
-    cost: candidate.cost,
-    idea: candidate.idea,
-    logTail: status === 'crash' || status === 'timeout' ? outcome?.logTail : undefined,
-    // GPU time: the runs with other seeds (noise measurement, confirmation) count too.
-    trainSeconds: (outcome?.trainSeconds ?? 0) + (evaluation.moreTrainSeconds ?? 0),
-    startedAt,
-    finishedAt,
-  };
-}
-
 /** What a person filters the run list by (the AutoresearchStatus search attribute). */
 export type RunLabel = 'running' | 'paused' | 'stopping' | 'finished' | 'stopped';
 
+function freshSnapshot(): RunSnapshot {
+  return {
+    prepared: null,
+    nextExperiment: 0,
+    best: null,
+    baselineMetric: null,
+    noise: null,
+    counts: emptyCounts(),
+    recent: [],
+    notes: [],
+    queue: [],
+    paused: false,
+    pausedReason: null,
+    stopRequested: false,
+    spend: noSpend(),
+    ready: [],
+  };
+}
+
 export class RunState {
-  /** The run's own phase (preparing, paused, finished ...), shown while no experiment is in flight. */
-  private basePhase: Phase = 'preparing';
-  private basePhaseSince: number | null = null;
-  /** Experiments in flight in this execution (several with --parallel, or a proposal made ahead). */
-  private active = new Map<number, ActiveExperiment>();
+  /** What the run is doing now (shown, never carried over). */
+  readonly progress = new Progress();
+  /** The operator's notes and queued ideas (kept in the snapshot). */
+  readonly input: OperatorInput;
   /** Experiments finished by this workflow execution (resets on continue-as-new). */
   finishedThisExecution = 0;
 
   private constructor(
     private opts: RunOptions,
     private s: RunSnapshot,
-  ) {}
+  ) {
+    this.input = new OperatorInput(s);
+  }
 
   static start(options: RunOptions, snapshot?: Partial<RunSnapshot>): RunState {
-    // Fields added in later versions get their defaults when an older snapshot continues as new.
-    return new RunState(options, {
-      prepared: null,
-      nextExperiment: 0,
-      best: null,
-      baselineMetric: null,
-      recent: [],
-      notes: [],
-      queue: [],
-      paused: false,
-      pausedReason: null,
-      stopRequested: false,
-      spend: noSpend(),
-      ready: [],
-      ...snapshot,
-      counts: { ...emptyCounts(), ...snapshot?.counts },
-      noise: currentNoise(snapshot?.noise),
+    const s = withSnapshotDefaults(freshSnapshot(), snapshot);
+    s.noise = snapshotNoise(snapshot?.noise, (metrics) => addMeasurement(null, 0, metrics));
+    return new RunState(options, s);
+  }
+
+  /**
+   * The status of a run that has ended, read without a worker: its records (in number order) folded by
+   * the same code as a live run's, its notes and spend from its summary (a failed run has none).
+   */
+  static endedRunStatus(
+    options: RunOptions,
+    records: readonly ExperimentRecord[],
+    ended: RunPlace & { phase: Phase; summary: RunSummary | null },
+  ): RunStatus {
+    const { config, runDir, branch, summary } = ended;
+    const state = RunState.start(options, {
+      nextExperiment: records.reduce((next, r) => Math.max(next, r.n + 1), 0),
+      // The fold compares keeps in the target's direction.
+      prepared: config && runDir && branch ? endedPrepared(config, runDir, branch, records) : null,
+      ...(summary ? { notes: [...summary.notes], spend: summary.spend } : {}),
     });
+    for (const r of records) state.fold(r);
+    state.progress.enterPhase(ended.phase, null);
+    return runStatus(state, { config, runDir, branch });
   }
 
   /** The run's options, with the limits as last changed (carried across continue-as-new). */
@@ -160,35 +124,29 @@ export class RunState {
   get prepared(): PreparedRun | null {
     return this.s.prepared;
   }
+  setPrepared(prepared: PreparedRun): void {
+    this.s.prepared = prepared;
+  }
   get nextExperiment(): number {
     return this.s.nextExperiment;
   }
   get best(): BestResult | null {
     return this.s.best;
   }
-  get paused(): boolean {
-    return this.s.paused;
+  get baselineMetric(): number | null {
+    return this.s.baselineMetric;
   }
-  get pausedReason(): string | null {
-    return this.s.pausedReason;
+  get noise(): NoiseEstimate | null {
+    return this.s.noise;
   }
-  get stopRequested(): boolean {
-    return this.s.stopRequested;
+  get counts(): Record<ExperimentStatus, number> {
+    return { ...this.s.counts };
   }
-  get notes(): readonly string[] {
-    return this.s.notes;
+  get recent(): ExperimentRecord[] {
+    return [...this.s.recent];
   }
-  /** The ideas queued, in the order the next proposals take them. */
-  get queue(): string[] {
-    return [...this.s.queue];
-  }
-  /** Proposals made ahead and carried over from the previous execution (taken once). */
-  takeReady(): Candidate[] {
-    return this.s.ready.splice(0);
-  }
-  /** Carried over to the next execution by continue-as-new. */
-  setReady(candidates: Candidate[]): void {
-    this.s.ready = candidates;
+  get spend(): ProposalCost {
+    return { ...this.s.spend };
   }
   /** Experiments kept so far (the AutoresearchKept column), without building the whole status. */
   get kept(): number {
@@ -198,10 +156,28 @@ export class RunState {
     return Object.values(this.s.counts).reduce((a, b) => a + b, 0);
   }
 
-  setPrepared(prepared: PreparedRun): void {
-    this.s.prepared = prepared;
+  /** Proposals made ahead and carried over from the previous execution (taken once). */
+  takeReady(): Candidate[] {
+    return this.s.ready.splice(0);
+  }
+  /** Carried over to the next execution by continue-as-new. */
+  setReady(candidates: Candidate[]): void {
+    this.s.ready = candidates;
   }
 
+  // The operator's controls, as flags: the predicates below and the slots read them.
+
+  /** `pause` (or the run paused itself, with a reason): no new experiment starts until `resume`. */
+  get paused(): boolean {
+    return this.s.paused;
+  }
+  get pausedReason(): string | null {
+    return this.s.pausedReason;
+  }
+  /** `stop`: the experiments in flight finish, then the run ends. */
+  get stopRequested(): boolean {
+    return this.s.stopRequested;
+  }
   pause(reason: string | null = null): void {
     this.s.paused = true;
     this.s.pausedReason = reason;
@@ -213,65 +189,52 @@ export class RunState {
   stop(): void {
     this.s.stopRequested = true;
   }
-  enterPhase(phase: Phase, at: number): void {
-    if (phase !== this.basePhase) this.basePhaseSince = at;
-    this.basePhase = phase;
+
+  // The run's predicates (the slots add theirs: slots.ts).
+
+  /** The run ends once the experiments in flight are done: stopped, spent, or past its deadline. */
+  get mustEnd(): boolean {
+    return this.s.stopRequested || this.spendLimitReached || this.deadlinePassed;
+  }
+  /** A new experiment number may be handed out: the run need not end and max experiments is not reached. */
+  get mayClaimNumber(): boolean {
+    if (this.mustEnd) return false;
+    const max = this.opts.maxExperiments;
+    return max === undefined || this.s.nextExperiment <= max;
+  }
+  /** The proposals have cost what the run may spend. */
+  get spendLimitReached(): boolean {
+    const { maxDollars, maxTokens } = this.options;
+    const spend = this.s.spend;
+    return (
+      (maxDollars !== undefined && spend.dollars >= maxDollars) ||
+      (maxTokens !== undefined && totalTokens(spend) >= maxTokens)
+    );
+  }
+  /** The deadline has passed (workflow time in the workflow, so deterministic). */
+  get deadlinePassed(): boolean {
+    return this.opts.deadline !== undefined && Date.now() >= Date.parse(this.opts.deadline);
   }
 
-  /** Experiment `n` enters a phase (its number was claimed, so it is in flight until `settled`). */
-  track(n: number, phase: ExperimentPhase, at: number, description?: string | null): void {
-    const was = this.active.get(n);
-    this.active.set(n, {
-      n,
-      phase,
-      since: was?.phase === phase ? was.since : at,
-      description: description === undefined ? (was?.description ?? null) : description,
-    });
+  get label(): RunLabel {
+    const phase = this.progress.phase;
+    if (phase === 'finished') return 'finished';
+    if (phase === 'stopped') return 'stopped';
+    if (this.s.stopRequested) return 'stopping';
+    return this.s.paused ? 'paused' : 'running';
   }
 
-  /**
-   * Experiment `n` is recorded; the run shows its last phase until the next one begins, unless the run
-   * entered a phase of its own meanwhile (it paused while the record was written), or is paused and
-   * shows it (it paused itself before this experiment even finished: a proposer that gave up).
-   * Only what `status` answers changes: no command depends on it until the run moves again.
-   */
-  settled(n: number): void {
-    const was = this.active.get(n);
-    this.active.delete(n);
-    const newer =
-      (this.basePhaseSince !== null && this.basePhaseSince >= (was?.since ?? 0)) ||
-      (this.s.paused && this.basePhase === 'paused');
-    if (was && was.phase !== 'ready' && !this.lead && !newer) {
-      this.basePhase = was.phase;
-      this.basePhaseSince = was.since;
-    }
+  /** What the operator-input validators need to know about the run. */
+  get inputContext(): InputContext {
+    return {
+      ending: this.s.stopRequested || this.progress.ended,
+      proposer: this.opts.proposer,
+      claimed: this.s.nextExperiment,
+    };
   }
-
-  /** The experiment the run's phase is about: the first training, else the first evaluating, and so on. */
-  private get lead(): ActiveExperiment | undefined {
-    if (this.basePhase === 'finished' || this.basePhase === 'stopped') return undefined;
-    let lead: ActiveExperiment | undefined;
-    for (const a of this.active.values())
-      if (a.phase === 'ready') continue;
-      else if (
-        !lead ||
-        PHASE_WEIGHT[a.phase] > PHASE_WEIGHT[lead.phase] ||
-        (a.phase === lead.phase && a.n < lead.n)
-      )
-        lead = a;
-    return lead;
-  }
-
-  get phase(): Phase {
-    const lead = this.lead;
-    return lead && lead.phase !== 'ready' ? lead.phase : this.basePhase;
-  }
-  /** Workflow time (ms) when the current phase began: with the budget, a progress bar for training. */
-  get phaseStartedAt(): number | null {
-    return this.lead ? this.lead.since : this.basePhaseSince;
-  }
-  get inFlight(): ActiveExperiment[] {
-    return [...this.active.values()].sort((a, b) => a.n - b.n).map((a) => ({ ...a }));
+  /** New limits (checked by operatorInput's checkLimits first). */
+  setLimits(change: LimitsChange): void {
+    this.opts = withLimits(this.opts, change);
   }
 
   /** Hands out the next experiment number (a proposal starts); every claimed number gets a record. */
@@ -285,149 +248,12 @@ export class RunState {
         `experiment ${n} cannot be unclaimed: ${this.s.nextExperiment - 1} was claimed after it`,
       );
     this.s.nextExperiment = n;
-    this.active.delete(n);
+    this.progress.forget(n);
   }
 
   /** What a proposal cost that never became an experiment (made ahead, the run ended first). */
   addSpend(cost: ProposalCost | undefined): void {
     if (cost) this.s.spend = addCost(this.s.spend, cost);
-  }
-
-  /** The operator's idea the next proposal tries, if any are queued; it leaves the queue now. */
-  takeIdea(): string | undefined {
-    return this.s.queue.shift();
-  }
-  /** An idea whose experiment never tried it (cancelled, or the run ended) goes back first in line. */
-  returnIdea(idea: string | undefined): void {
-    if (idea !== undefined) this.s.queue.unshift(idea);
-  }
-
-  /** The update validators: each throws a message that names the problem and the fix. */
-  checkNote(note: unknown): string {
-    this.checkOpen('redirect');
-    return operatorText(note, {
-      command: 'redirect',
-      label: 'redirect note',
-      noun: 'the note',
-      what: 'the instruction text',
-      example: '"try a smaller model"',
-    });
-  }
-  checkIdea(idea: unknown): string {
-    this.checkOpen('queue');
-    const trimmed = operatorText(idea, {
-      command: 'queue',
-      label: 'the idea',
-      noun: 'the idea',
-      what: 'what to try next',
-      example: '"use RMSNorm"',
-    });
-    if (this.opts.proposer === 'mutate' && !CONSTANT_IDEA.test(trimmed))
-      throw new Error(
-        `the mutate proposer cannot read prose: queue one constant to set, e.g. queue "LEARNING_RATE=0.01" (got "${trimmed}")`,
-      );
-    if (this.s.queue.length >= MAX_QUEUE)
-      throw new Error(
-        `${MAX_QUEUE} ideas are queued already; wait for some to run, or write a plan in program.md`,
-      );
-    return trimmed;
-  }
-  checkLimits(change: unknown, now: number): LimitsChange {
-    this.checkOpen('limits');
-    if (typeof change !== 'object' || change === null || Array.isArray(change))
-      throw new Error(
-        'limits takes an object, e.g. {"maxExperiments": 50, "deadline": "2026-11-28T07:00:00Z"}',
-      );
-    const { maxExperiments, deadline, ...rest } = change as Record<string, unknown>;
-    const unknownKeys = Object.keys(rest);
-    if (unknownKeys.length)
-      throw new Error(`limits knows maxExperiments and deadline, not ${unknownKeys.join(', ')}`);
-    if (maxExperiments === undefined && deadline === undefined)
-      throw new Error(
-        'limits changes nothing: pass maxExperiments and/or deadline, e.g. {"maxExperiments": 50}',
-      );
-    if (maxExperiments !== undefined && maxExperiments !== null) {
-      if (typeof maxExperiments !== 'number' || !Number.isInteger(maxExperiments) || maxExperiments < 0)
-        throw new Error(
-          `maxExperiments must be a whole number >= 0 (or null for no limit); got ${String(maxExperiments)}`,
-        );
-      const started = Math.max(this.s.nextExperiment - 1, 0); // claimed numbers after the baseline
-      if (maxExperiments < started)
-        throw new Error(
-          `maxExperiments ${maxExperiments} is below the ${started} experiments already started; use stop to end the run now`,
-        );
-    }
-    if (deadline !== undefined && deadline !== null) {
-      if (typeof deadline !== 'string' || Number.isNaN(Date.parse(deadline)))
-        throw new Error(
-          `deadline must be an ISO date-time such as 2026-11-28T07:00:00Z; got ${String(deadline)}`,
-        );
-      if (Date.parse(deadline) <= now)
-        throw new Error(`deadline ${deadline} has passed already; use stop to end the run now`);
-    }
-    return {
-      ...(maxExperiments !== undefined ? { maxExperiments: maxExperiments as number | null } : {}),
-      ...(deadline !== undefined ? { deadline: deadline as string | null } : {}),
-    };
-  }
-  private checkOpen(what: string): void {
-    // Not `finished`: raising the limit while the last experiment runs is exactly when a person wants to.
-    if (this.s.stopRequested || this.phase === 'finished' || this.phase === 'stopped')
-      throw new Error(`the run is ending, so ${what} would have no effect; start a new run instead`);
-  }
-
-  addNote(note: string): void {
-    this.s.notes.push(this.checkNote(note));
-    if (this.s.notes.length > MAX_NOTES) this.s.notes.splice(0, this.s.notes.length - MAX_NOTES);
-  }
-  queueIdea(idea: string): void {
-    this.s.queue.push(this.checkIdea(idea));
-  }
-  setLimits(change: LimitsChange): void {
-    const next = { ...this.opts };
-    if (change.maxExperiments !== undefined) {
-      if (change.maxExperiments === null) delete next.maxExperiments;
-      else next.maxExperiments = change.maxExperiments;
-    }
-    if (change.deadline !== undefined) {
-      if (change.deadline === null) delete next.deadline;
-      else next.deadline = new Date(Date.parse(change.deadline)).toISOString();
-    }
-    this.opts = next;
-  }
-
-  /** True once the proposals have cost what the run may spend. */
-  get spendLimitReached(): boolean {
-    const { maxDollars, maxTokens } = this.options;
-    const spend = this.s.spend;
-    return (
-      (maxDollars !== undefined && spend.dollars >= maxDollars) ||
-      (maxTokens !== undefined && totalTokens(spend) >= maxTokens)
-    );
-  }
-
-  /** True once the deadline has passed (workflow time in the workflow, so deterministic). */
-  get deadlinePassed(): boolean {
-    return this.opts.deadline !== undefined && Date.now() >= Date.parse(this.opts.deadline);
-  }
-
-  /** True when the run must end as soon as the experiments in flight are done: stopped, spent, late. */
-  get endRequested(): boolean {
-    return this.s.stopRequested || this.spendLimitReached || this.deadlinePassed;
-  }
-
-  /** True when no further experiment should be claimed (those claimed already may still run). */
-  get finished(): boolean {
-    if (this.endRequested) return true;
-    const max = this.opts.maxExperiments;
-    return max !== undefined && this.s.nextExperiment > max;
-  }
-
-  get label(): RunLabel {
-    if (this.phase === 'finished') return 'finished';
-    if (this.phase === 'stopped') return 'stopped';
-    if (this.s.stopRequested) return 'stopping';
-    return this.s.paused ? 'paused' : 'running';
   }
 
   /** The parent of the next candidate: the best commit so far (the baseline before any keep). */
@@ -465,11 +291,27 @@ export class RunState {
   finish(record: ExperimentRecord): void {
     if (record.n >= this.s.nextExperiment)
       throw new Error(`experiment ${record.n} finished but only ${this.s.nextExperiment} were claimed`);
-    this.s.counts[record.status] += 1;
+    this.fold(record);
     // A cancelled experiment did not try its idea: it goes back first in line.
-    if (record.status === 'cancelled') this.returnIdea(record.idea);
+    if (record.status === 'cancelled') this.input.returnIdea(record.idea);
     if (record.cost) this.s.spend = addCost(this.s.spend, record.cost);
-    if (record.status === 'keep' && record.metric !== undefined) {
+    this.finishedThisExecution += 1;
+  }
+
+  /**
+   * What a record adds to the run's results: its count, the best, the noise, the recent list. A live
+   * run folds each record as it is decided; a finished run's status folds its record files the same way.
+   */
+  fold(record: ExperimentRecord): void {
+    this.s.counts[record.status] += 1;
+    // Every keep beat the best of its moment, so in decision order each keep is the best; records read
+    // back in number order (several slots decide in any order) need the comparison.
+    const best = this.s.best;
+    if (
+      record.status === 'keep' &&
+      record.metric !== undefined &&
+      (!best || gain(record.metric, best.metric, this.direction) > 0)
+    ) {
       const runs = record.runs?.metrics.length ?? 1;
       this.s.best = {
         n: record.n,
@@ -484,81 +326,22 @@ export class RunState {
     const { logTail: _logTail, ...kept } = record;
     this.s.recent.push(kept);
     if (this.s.recent.length > RECENT_RECORDS) this.s.recent.splice(0, this.s.recent.length - RECENT_RECORDS);
-    this.finishedThisExecution += 1;
   }
 
   status(): RunStatus {
-    const p = this.s.prepared;
-    return {
-      tag: this.options.tag,
-      phase: this.phase,
-      currentExperiment: this.lead?.n ?? null,
-      currentDescription: this.lead?.description ?? null,
-      inFlight: this.inFlight,
-      best: this.s.best,
-      baselineMetric: this.s.baselineMetric,
-      noise: this.s.noise,
-      keepRule: this.opts.keepRule ?? null,
-      ...(p ? { noiseBy: noiseByOf(this.opts, p.config.train) ?? null } : {}),
-      metricName: p?.config.metric.name ?? null,
-      direction: p?.config.metric.direction ?? null,
-      experimentsDone: this.experimentsDone,
-      counts: { ...this.s.counts },
-      recent: [...this.s.recent],
-      paused: this.s.paused,
-      pausedReason: this.s.pausedReason,
-      stopRequested: this.s.stopRequested,
-      notes: [...this.s.notes],
-      queue: this.queue,
-      spend: { ...this.s.spend },
-      runDir: p?.runDir ?? null,
-      branch: p?.branch ?? null,
-      maxExperiments: this.opts.maxExperiments ?? null,
-      deadline: this.opts.deadline ?? null,
-      phaseStartedAt: this.phaseStartedAt,
-      budgetSeconds: p?.config.train.budgetSeconds ?? null,
-      target: targetName(this.opts.repo),
-    };
+    return runStatus(this);
   }
-
   summary(): RunSummary {
-    const p = this.s.prepared;
-    return {
-      tag: this.options.tag,
-      reason: this.s.stopRequested
-        ? 'stopped'
-        : this.spendLimitReached
-          ? 'spend-limit'
-          : this.deadlinePassed
-            ? 'deadline'
-            : 'max-experiments',
-      experimentsDone: this.experimentsDone,
-      best: this.s.best,
-      baselineMetric: this.s.baselineMetric,
-      counts: { ...this.s.counts },
-      branch: p?.branch ?? null,
-      resultsPath: p ? `${p.runDir}/results.tsv` : null,
-      notes: [...this.s.notes],
-      spend: { ...this.s.spend },
-    };
+    return runSummary(this);
   }
 }
 
-/** Text from the operator (a note, an idea), trimmed; each refusal names the command and an example. */
-function operatorText(
-  value: unknown,
-  m: { command: string; label: string; noun: string; what: string; example: string },
-): string {
-  if (typeof value !== 'string')
-    throw new Error(`${m.command} takes one string: ${m.noun}, e.g. ${m.example}`);
-  const trimmed = value.trim();
-  if (!trimmed) throw new Error(`${m.label} is empty: pass ${m.what}, e.g. ${m.command} ${m.example}`);
-  if (trimmed.length > MAX_NOTE_LENGTH)
-    throw new Error(`${m.label} is ${trimmed.length} characters; keep it under ${MAX_NOTE_LENGTH}`);
-  return trimmed;
-}
-
-/** A target's name for people: its repository folder's name (no Node path module in the workflow). */
-export function targetName(repo: string): string {
-  return repo.split(/[\\/]/).filter(Boolean).pop() ?? repo;
+/** An ended run's target as the fold needs it (its frozen files are not checked again). */
+function endedPrepared(
+  config: TargetConfig,
+  runDir: string,
+  branch: string,
+  records: readonly ExperimentRecord[],
+): PreparedRun {
+  return { config, runDir, branch, baseCommit: records[0]?.commit ?? '', frozenBlobs: {} };
 }

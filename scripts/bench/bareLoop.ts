@@ -16,7 +16,7 @@ import type {
   TrainingOutcome,
 } from '../../common/types';
 import { decideStatus } from '../../workflows/keepRule';
-import { experimentRecord } from '../../workflows/runState';
+import { experimentRecord } from '../../workflows/projections';
 import { mockActivityContext } from './context';
 
 export interface BareRun {

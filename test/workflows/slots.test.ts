@@ -1,0 +1,64 @@
+// Interleavings of experiments on several slots, with mocked activities (test/workflows/mocked.ts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BASE, Mock, useMockedWorker } from './mocked';
+
+describe('slots (mocked activities)', () => {
+  const h = useMockedWorker('wf-slots');
+
+  it('three slots finishing out of order: each decision compares with the best at its moment', async () => {
+    // Lower is better: 3 beats the baseline, then 2 beats 3, then 1 (better than the baseline, not than 2).
+    const metrics: Record<number, number> = { 0: 1, 1: 0.95, 2: 0.8, 3: 0.9 };
+    const mock = new Mock((n) => metrics[n]!);
+    mock.hold('train 1', 'train 2', 'train 3');
+    const handle = await h.start(mock, { parallel: 3, maxExperiments: 3 });
+    for (const n of [1, 2, 3]) await mock.seen(`train ${n}`);
+    assert.deepEqual(
+      mock.of('propose').sort(),
+      ['propose 1', 'propose 2', 'propose 3'],
+      'all three start at once',
+    );
+    mock.release('train 3');
+    await mock.seen('record 3 keep');
+    mock.release('train 2');
+    await mock.seen('record 2 keep');
+    mock.release('train 1');
+    const summary = await handle.result();
+    assert.deepEqual(mock.of('record'), [
+      'record 0 keep',
+      'record 3 keep',
+      'record 2 keep',
+      'record 1 discard',
+    ]);
+    assert.equal(summary.best?.n, 2);
+    assert.equal(summary.experimentsDone, 4);
+    assert.deepEqual(
+      mock.records.map((r) => r.parent),
+      [BASE, BASE, BASE, BASE],
+      'all three were proposed on the baseline',
+    );
+  });
+
+  it('a keep while another proposal waits: the proposal made ahead is rebased onto the new best', async () => {
+    const mock = new Mock((n) => (n === 0 ? 1 : n === 1 ? 0.9 : 0.95));
+    mock.hold('train 1');
+    const handle = await h.start(mock, { parallel: 1, pipeline: true, maxExperiments: 2 });
+    // Experiment 2 is proposed while 1 trains, on the baseline.
+    await mock.seen('propose 2');
+    mock.release('train 1');
+    const summary = await handle.result();
+    const kept = mock.records.find((r) => r.n === 1)!;
+    assert.equal(kept.status, 'keep');
+    const rebase = `rebase 2 onto ${kept.commit.slice(0, 4)}`;
+    assert.ok(mock.calls.includes(rebase), `rebased onto the new best: ${mock.calls.join(', ')}`);
+    assert.ok(mock.calls.indexOf(rebase) < mock.calls.indexOf('train 2'), 'before it trains');
+    assert.equal(
+      mock.trainedAt.get(2),
+      mock.records.find((r) => r.n === 2)!.commit,
+      'it trains the rebased commit',
+    );
+    assert.equal(mock.records.find((r) => r.n === 2)!.parent, kept.commit);
+    assert.deepEqual(mock.of('propose'), ['propose 1', 'propose 2'], 'not proposed again');
+    assert.equal(summary.experimentsDone, 3);
+  });
+});
