@@ -8,6 +8,7 @@ import { runsWord } from './keepRule';
 import { madeProposal, type Proposal, type Proposing } from './proposal';
 import { noiseBy, trainAgain } from './reruns';
 import type { RunState } from './runState';
+import { ERROR_TYPE } from '../common/names';
 
 export function isBaseline(n: number): boolean {
   return n === 0;
@@ -65,6 +66,6 @@ export function baselineFailure(
   return ApplicationFailure.nonRetryable(
     `The baseline did not produce a valid ${config.metric.name} (${record.status}: ${evaluation.reason ?? 'no reason given'}). ` +
       `${fix}; log: ${outcome?.logPath ?? 'none'}`,
-    'BaselineFailed',
+    ERROR_TYPE.baselineFailed,
   );
 }

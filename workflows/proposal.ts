@@ -6,6 +6,7 @@ import type { Candidate } from '../common/types';
 import type { Display } from './display';
 import type { RunState } from './runState';
 import * as steps from './steps';
+import { ERROR_TYPE } from '../common/names';
 
 /** A claimed experiment number and its proposal, made now or ahead of a free slot. */
 export interface Proposal {
@@ -56,7 +57,7 @@ export async function proposeUntilAnswered(
       if (
         !(err instanceof ActivityFailure) ||
         !(err.cause instanceof ApplicationFailure) ||
-        err.cause.type !== 'ProposerRefused'
+        err.cause.type !== ERROR_TYPE.proposerRefused
       )
         throw err;
       state.progress.settled(n, state.paused);

@@ -8,6 +8,7 @@ import type { Display } from './display';
 import { experimentRecord } from './projections';
 import type { RunState } from './runState';
 import * as steps from './steps';
+import { ERROR_TYPE } from '../common/names';
 
 /** The decision, against the best at this moment, as the experiment's record. */
 export function decide(
@@ -64,7 +65,7 @@ export class Recorder {
         if (isCancellation(err) || !(err instanceof ActivityFailure) || !recordFailurePauses()) throw err;
         const reason = `experiment ${n}'s record could not be written: ${err.cause?.message ?? err.message}`;
         if (state.stopRequested)
-          throw ApplicationFailure.nonRetryable(`The run stopped, but ${reason}`, 'RecordFailed');
+          throw ApplicationFailure.nonRetryable(`The run stopped, but ${reason}`, ERROR_TYPE.recordFailed);
         state.pause(reason);
         this.display.paused();
         await condition(() => !state.paused || state.stopRequested);

@@ -19,6 +19,7 @@ import type {
 } from '../common/types';
 import { CONTROL_STEP_TIMEOUT, pinnedBaseline, proposeStepSeconds, trainStepBoundSeconds } from './compat';
 import type { RunState } from './runState';
+import { ERROR_TYPE } from '../common/names';
 
 // Control steps touch only git and small files: short timeouts, retried on infrastructure errors.
 // A TargetError is the target's fault (bad config, dirty tree ...): retrying cannot fix it.
@@ -27,7 +28,7 @@ const controlDefaults: ActivityOptions = {
   retry: {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['TargetError'],
+    nonRetryableErrorTypes: [ERROR_TYPE.target],
   },
 };
 const control = proxyActivities<ControlActivities>(controlDefaults);
