@@ -21,6 +21,7 @@ import { register } from 'tsx/esm/api';
 const FAST = [
   'test/workflows/', // the research loop on mocked activities: interleavings, drain, cancellation
   'test/workflowBoundary.test.ts', // Node APIs in workflow code fail the typecheck and the lint
+  'test/clientBoundary.test.ts', // client.ts and the run commands never load the worker's code
   'test/keepRule.test.ts', // the keep rules as plain functions
   'test/rules.test.ts', // decisions, parsing, formats, the mutate proposer, config validation
   'test/agentAllowlist.test.ts', // what a worker lets the command proposer run, from its own flags
