@@ -4,12 +4,10 @@
 // longer parses), the workflow asks the proposer again on the new best.
 // Idempotent: the candidate's ref is moved by compare-and-swap, and a retry finds the move already made,
 // signed by this worker (a ref on the new best that a hostile training planted is not taken for it).
-import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Repo } from '../store/git';
-import { candidateRef, candidateRefPrefix } from '../common/names';
+import { candidateRef } from '../common/names';
+import { whyNotRebased } from '../store/rebase';
 import { publishRef } from '../store/remote';
 import { runDir } from '../store/runDirectory';
 import { readSignedMarker, writeSignedMarker, type MarkerFields } from '../store/signedMarker';
@@ -75,92 +73,4 @@ function rebaseMarker(repo: Repo, input: RebaseInput, commit: string): string {
 
 function ownRebase(repo: Repo, input: RebaseInput, commit: string): boolean {
   return readSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit)) !== null;
-}
-
-/** The rebased tree, or the reason the edit does not carry over to the new best. */
-async function whyNotRebased(repo: Repo, input: RebaseInput): Promise<string | { tree: string }> {
-  const merged: Record<string, string> = {};
-  for (const file of await repo.changedFiles(input.parent, input.commit)) {
-    const [base, ours, theirs] = await Promise.all([
-      repo.readFile(input.parent, file),
-      repo.readFile(input.onto, file),
-      repo.readFile(input.commit, file),
-    ]);
-    if (theirs === null) return `it deletes ${file}`;
-    if (ours === base || ours === theirs) merged[file] = theirs;
-    else if (base === null || ours === null) return `${file} changed on both sides`;
-    else {
-      const result =
-        (await mergeFile(ours, base, theirs)) ??
-        (await applyTightly(
-          ours,
-          file,
-          await repo.raw([
-            'diff',
-            '-U0',
-            '--no-color',
-            '--no-ext-diff',
-            input.parent,
-            input.commit,
-            '--',
-            file,
-          ]),
-        ));
-      if (result === null) return `its edit of ${file} conflicts with the new best`;
-      merged[file] = result;
-    }
-  }
-  const tree = await repo.writeTree(input.onto, merged);
-  if (tree === (await repo.treeOf(input.onto))) return 'the new best already has its edit';
-  if ((await repo.treesUnder(candidateRefPrefix(input.tag))).has(tree))
-    return 'its edit on the new best was tried already';
-  // Not checked again by the edit gate: the merge touches only the files the candidate's own edit did
-  // (which passed it), and this step sits between two trainings on the slot's critical path.
-  return { tree };
-}
-
-/**
- * The candidate's own lines replayed onto the new best with no lines of context (`git apply
- * --unidiff-zero`): two edits of neighbouring lines (two constants in a row, as hyperparameters often
- * are) touch in a three-way merge, yet neither changes what the other replaced. Null when a line the
- * candidate changed is no longer as it was.
- */
-async function applyTightly(ours: string, file: string, patch: string): Promise<string | null> {
-  return inScratchDir('autoresearch-apply-', { [file]: ours, '.patch': patch }, async (dir) => {
-    const result = await execa('git', ['apply', '--unidiff-zero', '.patch'], { cwd: dir, reject: false });
-    return result.exitCode === 0 ? readFileSync(path.join(dir, file), 'utf8') : null;
-  });
-}
-
-/** git's three-way merge of one file's contents; null when the two edits conflict. */
-async function mergeFile(ours: string, base: string, theirs: string): Promise<string | null> {
-  return inScratchDir('autoresearch-merge-', { ours, base, theirs }, async (dir) => {
-    const result = await execa('git', ['merge-file', '-p', 'ours', 'base', 'theirs'], {
-      cwd: dir,
-      reject: false,
-      stripFinalNewline: false,
-    });
-    // The exit code is the number of conflicts; negative (>127 here) is an error.
-    if (result.exitCode === 0) return result.stdout;
-    if (result.exitCode !== undefined && result.exitCode > 0 && result.exitCode < 128) return null;
-    throw new Error(`git merge-file failed: ${result.stderr}`);
-  });
-}
-
-/** Runs `work` in a temporary directory holding `files` (path: content), removed afterwards. */
-async function inScratchDir<T>(
-  prefix: string,
-  files: Record<string, string>,
-  work: (dir: string) => Promise<T>,
-): Promise<T> {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  try {
-    for (const [name, content] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-      writeFileSync(path.join(dir, name), content);
-    }
-    return await work(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

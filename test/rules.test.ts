@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scoreOutcome } from '../activities/evaluate';
-import { seededCommand } from '../activities/train';
+import { seededCommand } from '../training/seededCommand';
 import { extractMetricText, parseSummary } from '../training/metrics';
 import { applyEdits, type FileEdit } from '../proposers/applyEdits';
 import { findNumericConstants, mutate } from '../proposers/mutate/rules';
