@@ -3,21 +3,12 @@
 // is (the metric, whether there is a memory column); then one line per record in experiment order: what
 // results.tsv, the progress chart and the prompt show of it, its position, and the byte where its row ends
 // in results.tsv. A record after the last is appended to both files; one that arrives out of order (with
-// --parallel, decisions come in finishing order) rewrites the few rows after its place, found from the end.
+// --parallel, decisions come in finishing order) rewrites in place the few rows after its place, found
+// from the end.
 // results.tsv stays byte for byte formatResultsTsv(all records). The records stay the truth: an index that
 // is missing (a run begun by older code), damaged (a crash mid-write) or out of step with results.tsv is
 // rebuilt from them, the only time this module reads every record.
-import {
-  appendFileSync,
-  closeSync,
-  copyFileSync,
-  fstatSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-  truncateSync,
-} from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { hasMemoryColumn, resultsHeader, resultsRow, type ResultFields } from './resultsTsv';
 import { readRecords, resultsPath, writeAtomically } from './runDirectory';
@@ -210,14 +201,18 @@ function fileSize(file: string): number {
 }
 
 /**
- * Replaces the file's bytes from `offset` on with `text`. At the end, an append (one write: a reader sees
- * the line or not); inside, a copy cut at `offset` and renamed over it (a reader never sees half a file).
+ * Replaces the file's bytes from `offset` on with `text`, in place by one write: at the end, an append;
+ * inside (a record out of order), the last few rows, which a copy of the whole file would make cost as
+ * much as the run is long. A reader reading at that instant may see those rows mid-change (the index's
+ * readers see a torn line and fall back to the records); at rest the file is whole. A crash mid-write is
+ * seen by the next step (a damaged index, or results.tsv not ending where the index says), which rebuilds.
  */
 function replaceFrom(file: string, offset: number, text: string): void {
-  if (offset === fileSize(file)) return appendFileSync(file, text);
-  const tmp = `${file}.tmp-${process.pid}`;
-  copyFileSync(file, tmp);
-  truncateSync(tmp, offset);
-  appendFileSync(tmp, text);
-  renameSync(tmp, file);
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, text, offset);
+    ftruncateSync(fd, offset + byteLength(text));
+  } finally {
+    closeSync(fd);
+  }
 }

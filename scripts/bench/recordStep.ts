@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { recordExperiment } from '../../activities/record';
+import type { ExperimentRecord } from '../../common/types';
 import { chartsDrawn } from '../../store/backgroundChart';
 import { rebuildResults } from '../../store/resultsIndex';
 import { experimentRecordPath, writeAtomically } from '../../store/runDirectory';
@@ -16,8 +17,12 @@ import { syntheticRun } from './chart';
 import { figure, line, section } from './report';
 
 const SIZES = [100, 1000, 10_000];
-const STEPS = 40;
+const STEPS = 200;
 const CHART = { metricName: 'val_bpb', direction: 'minimize' as const, title: 'bench' };
+
+/** A keep moves the branch in git, at a cost that does not depend on the run's size: measured elsewhere. */
+const withoutGit = (r: ExperimentRecord): ExperimentRecord =>
+  r.status === 'keep' ? { ...r, status: 'discard' } : r;
 
 /** Disk used by a folder, in bytes (du: what the files take on disk, blocks included). */
 function diskBytes(dir: string): number {
@@ -32,7 +37,9 @@ export async function benchRecordStep(): Promise<void> {
   section(
     `record step (${STEPS} records added to a run of N, every other one out of order; chart in its thread):`,
   );
-  const means: number[] = [];
+  // Medians are compared: a step is under a millisecond, and one preempted by the chart's thread (2 cores
+  // on the bench machine) would weigh on a mean more than on the step's own cost.
+  const medians: number[] = [];
   let worstBlock = 0;
   for (const size of SIZES) {
     const runDir = path.join(mkdtempSync(path.join(tmpdir(), 'ar-bench-record-')), 'run');
@@ -51,7 +58,7 @@ export async function benchRecordStep(): Promise<void> {
         repo: runDir,
         runDir,
         branch: 'b',
-        record: records[n]!,
+        record: withoutGit(records[n]!),
         previousBest: 'x',
         chart: CHART,
       });
@@ -62,17 +69,18 @@ export async function benchRecordStep(): Promise<void> {
     const chartLag = performance.now() - chartStarted;
     loop.disable();
     const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    const median = [...times].sort((a, b) => a - b)[times.length >> 1]!;
     const block = loop.max / 1e6;
-    means.push(mean);
+    medians.push(median);
     worstBlock = Math.max(worstBlock, block);
     line(
-      `${size} records: record step mean ${mean.toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms; ` +
+      `${size} records: record step median ${median.toFixed(2)} ms, mean ${mean.toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms; ` +
         `event loop longest block ${block.toFixed(0)} ms; chart settled ${(chartLag / 1000).toFixed(1)} s after the last step; ` +
         `disk ${(diskBytes(runDir) / (size + STEPS) / 1024).toFixed(2)} KB per experiment`,
     );
     rmSync(path.dirname(runDir), { recursive: true, force: true });
   }
-  const ratio = means.at(-1)! / means[0]!;
-  figure('record step at 10,000 vs 100', `${ratio.toFixed(2)}x`, '<= 1.5x', ratio <= 1.5);
+  const ratio = medians.at(-1)! / medians[0]!;
+  figure('record step (median) at 10,000 vs 100', `${ratio.toFixed(2)}x`, '<= 1.5x', ratio <= 1.5);
   figure('event loop longest block', `${worstBlock.toFixed(0)} ms`, '<= 100 ms', worstBlock <= 100);
 }
