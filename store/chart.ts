@@ -1,6 +1,7 @@
 // The progress chart (progress.svg / progress.png), like karpathy/autoresearch's progress.png: one mark per
-// experiment, the running best as a step line, the kept ideas labelled. A pure function of the records, so
-// the record step can redraw it after every experiment and a retry writes the same bytes.
+// experiment, the running best as a step line, the kept ideas labelled. A pure function of what
+// results.tsv shows of the records, so a redraw writes the same bytes; drawn off the record step's path
+// (store/backgroundChart.ts), since it takes seconds at thousands of experiments.
 import { Resvg } from '@resvg/resvg-js';
 import path from 'node:path';
 import * as vega from 'vega';
