@@ -1,17 +1,18 @@
 // Step 4 of an experiment: make the decision durable outside Temporal. On keep the research branch
 // moves to the candidate (compare-and-swap: docs/ARCHITECTURE.md, invariant 2); the record is written as
-// a file of its own and results.tsv and the progress chart are rewritten from all records: projections, so
-// a retry writes the same bytes. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea
+// a file of its own, then added to results.tsv through its index (store/resultsIndex.ts: the same bytes
+// as results.tsv rewritten from all records, at a cost that does not grow with the run; a retry changes
+// nothing), and the progress chart is asked for, drawn in the background. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea
 // goes back to the queue, and trained under a new number it must not be refused as "tried already".
-import { log } from '@temporalio/activity';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import { formatResultsTsv } from '../store/resultsTsv';
+import { requestChart } from '../store/backgroundChart';
+import { addResult } from '../store/resultsIndex';
 import type { ExperimentRecord, MetricDirection } from '../common/types';
 import { Repo } from '../store/git';
 import { cancelledRef, candidateRef } from '../common/names';
 import { publishRef } from '../store/remote';
-import { experimentRecordPath, readRecords, resultsPath } from '../store/runDirectory';
+import { experimentRecordPath, writeAtomically } from '../store/runDirectory';
 
 export interface RecordInput {
   repo: string;
@@ -40,9 +41,10 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
   if (record.status === 'cancelled')
     await setAsideCandidate(await Repo.open(input.repo), input.tag ?? path.basename(input.runDir), record.n);
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
-  const records = readRecords(input.runDir);
-  writeAtomically(resultsPath(input.runDir), formatResultsTsv(records, input.chart?.metricName));
-  if (input.chart) await refreshChart(input.runDir, records, input.chart);
+  addResult(input.runDir, record, input.chart?.metricName);
+  // The chart is a convenience: drawn off this step's path, a failure to draw it is logged and never
+  // holds up the run.
+  if (input.chart) requestChart(input.runDir, input.chart, activityWarning());
 }
 
 /**
@@ -57,25 +59,12 @@ async function setAsideCandidate(repo: Repo, tag: string, n: number): Promise<vo
   await repo.raw(['update-ref', '-d', ref, commit]);
 }
 
-/** The chart is a convenience: a failure to draw it is logged, and never holds up the run. */
-async function refreshChart(
-  runDir: string,
-  records: ExperimentRecord[],
-  chart: NonNullable<RecordInput['chart']>,
-): Promise<void> {
+/** The activity's logger, kept for a warning that comes after the step returned (none outside a worker). */
+function activityWarning(): (message: string) => void {
   try {
-    // Loaded on first use: the charting library is large, and only this step needs it.
-    const { writeProgressChart } = await import('../store/chart');
-    await writeProgressChart(runDir, records, chart);
-  } catch (err) {
-    log.warn(`progress chart not drawn: ${(err as Error).message}`);
+    const logger = Context.current().log;
+    return (message) => logger.warn(message);
+  } catch {
+    return (message) => process.stderr.write(`${message}\n`);
   }
-}
-
-/** Readers (the CLI, a person with `cat`) never see a half-written file. */
-function writeAtomically(file: string, content: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, file);
 }

@@ -5,6 +5,8 @@
 //  overhead  orchestration overhead per experiment against a bare loop doing the same git and process
 //            work without Temporal, and history events per experiment;
 //  chart     drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments;
+//  record    the record step on runs of 100, 1,000 and 10,000 records: its time, the event loop's longest
+//            block, the chart's lag, disk per experiment;
 //  keeps     false keeps on tinylm with the mutate proposer under the strict and the noise-aware keep
 //            rule: every keep re-run with new seeds, and the GPU time each rule spent;
 //  tinylm    the bundled tinylm baseline at its default budget: wall time, val_bpb, peak memory;
@@ -21,13 +23,14 @@ import type { Bench, BenchSettings } from './bench/context';
 import { benchDutyCycle } from './bench/dutyCycle';
 import { benchFalseKeeps } from './bench/falseKeeps';
 import { benchOverhead } from './bench/overhead';
+import { benchRecordStep } from './bench/recordStep';
 import { benchSandboxCost } from './bench/sandboxCost';
 import { benchScaling } from './bench/scaling';
 import { benchTinylm } from './bench/tinylm';
 import type { SimulatedRun } from './bench/runs';
 import { stopOwnServer, testClient, testServer } from '../test/support/temporal';
 
-const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'keeps', 'tinylm', 'sandbox'] as const;
+const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'record', 'keeps', 'tinylm', 'sandbox'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -109,6 +112,7 @@ try {
     if (part === 'scaling') await benchScaling(bench, pipelined);
     if (part === 'overhead') await benchOverhead(bench);
     if (part === 'chart') await benchChart();
+    if (part === 'record') await benchRecordStep();
     if (part === 'keeps') await benchFalseKeeps(bench);
     if (part === 'tinylm') await benchTinylm(bench);
     if (part === 'sandbox') await benchSandboxCost(number('sandbox-runs', values['sandbox-runs'], true));

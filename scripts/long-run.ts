@@ -1,16 +1,19 @@
 // `npm run long-run`: a night's worth of experiments and more, against a target whose training prints
 // its metric at once. It shows that the history stays bounded per execution (continue-as-new) and that
 // the worker's memory stays flat. Prints events per experiment and per execution, and the worker's
-// resident memory at the start, every 10% of the way, and at the end.
+// resident memory at the start, every 10% of the way, and at the end; the record step's time (from the
+// history) around experiments 100, 1,000 and 10,000, and the disk the run takes per experiment in its
+// first and last tenth (the target's .git: objects, refs, the run directory).
 // Options: --experiments N (default 2000), --per-execution N (default 25, the product's default).
 // Uses TEMPORAL_ADDRESS or starts its own server; the worker is a real `autoresearch worker` process.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun } from '../client';
 import type { RunSummary } from '../common/types';
 import { statusQuery } from '../workflows/messages';
-import { fetchChain } from './bench/history';
+import { fetchChain, steps } from './bench/history';
 import { spawnWorker } from '../test/support/commandLines';
 import { makeTarget } from '../test/support/fakeTarget';
 import { assertRunInvariants, checkoutState } from '../test/support/invariants';
@@ -43,6 +46,20 @@ function instantTarget(): Promise<string> {
 }
 const SET_STEP = 'sed -i "s/^STEP = .*/STEP = $AUTORESEARCH_EXPERIMENT/" train.py';
 
+/** Disk used by a folder, in bytes (du). */
+function diskBytes(dir: string): number {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+/** The record step's mean time, in ms, over the 50 experiments from `mark` on (its history's spans). */
+function recordStepMs(list: ReturnType<typeof steps>, mark: number): number | undefined {
+  const spans = list.filter(
+    (s) => s.type === 'recordExperiment' && s.n !== undefined && s.n >= mark && s.n < mark + 50,
+  );
+  if (spans.length === 0) return undefined;
+  return (spans.reduce((a, s) => a + (s.closed - s.started), 0) / spans.length) * 1000;
+}
+
 /** Resident memory of a process in MB, from /proc. */
 function rssMb(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -68,6 +85,7 @@ try {
     ...queues,
   });
   const memory: string[] = [];
+  const disk: { done: number; bytes: number }[] = [];
   let nextMark = 0;
   const result = handle.result() as Promise<RunSummary>;
   let done = false;
@@ -76,6 +94,7 @@ try {
     const status = await handle.query(statusQuery).catch(() => null);
     if (status && status.experimentsDone >= nextMark) {
       memory.push(`${status.experimentsDone}: ${rssMb(worker.pid!).toFixed(0)} MB`);
+      disk.push({ done: status.experimentsDone, bytes: diskBytes(path.join(repo, '.git')) });
       nextMark += Math.max(1, Math.round(experiments / 10));
     }
     await Promise.race([new Promise((r) => setTimeout(r, 1000)), result.catch(() => {})]);
@@ -83,10 +102,10 @@ try {
   const summary = await result;
   const wall = (Date.now() - started) / 1000;
   memory.push(`end: ${rssMb(worker.pid!).toFixed(0)} MB`);
+  disk.push({ done: summary.experimentsDone, bytes: diskBytes(path.join(repo, '.git')) });
   await assertRunInvariants(repo, 'long', summary, checkout);
-  const counts = (await fetchChain(client, handle.workflowId, handle.firstExecutionRunId)).map(
-    (e) => e.length,
-  );
+  const chain = await fetchChain(client, handle.workflowId, handle.firstExecutionRunId);
+  const counts = chain.map((e) => e.length);
   const total = counts.reduce((a, b) => a + b, 0);
   console.log(
     `long run: ${summary.experimentsDone} experiments in ${wall.toFixed(0)}s (${((wall / summary.experimentsDone) * 1000).toFixed(0)} ms each)`,
@@ -95,6 +114,18 @@ try {
     `  executions ${counts.length}; events per execution: max ${Math.max(...counts)}, mean ${(total / counts.length).toFixed(0)}; events per experiment ${(total / summary.experimentsDone).toFixed(1)}`,
   );
   console.log(`  worker RSS (experiments done: MB): ${memory.join(', ')}`);
+  const list = steps(chain);
+  const recordTimes = [100, 1000, 10_000]
+    .map((mark) => [mark, recordStepMs(list, mark)] as const)
+    .filter(([, ms]) => ms !== undefined)
+    .map(([mark, ms]) => `${mark}: ${ms!.toFixed(0)} ms`);
+  console.log(`  record step (mean over 50 experiments from): ${recordTimes.join(', ') || 'n/a'}`);
+  const perExperiment = (a: (typeof disk)[number], b: (typeof disk)[number]) =>
+    `${((b.bytes - a.bytes) / Math.max(1, b.done - a.done) / 1024).toFixed(1)} KB`;
+  if (disk.length >= 3)
+    console.log(
+      `  disk per experiment (.git): first tenth ${perExperiment(disk[0]!, disk[1]!)}, last tenth ${perExperiment(disk.at(-2)!, disk.at(-1)!)}`,
+    );
   console.log(`  invariants hold for all ${summary.experimentsDone} experiments (${path.basename(repo)})`);
 } finally {
   worker.kill('SIGTERM');

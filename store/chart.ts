@@ -1,12 +1,14 @@
 // The progress chart (progress.svg / progress.png), like karpathy/autoresearch's progress.png: one mark per
-// experiment, the running best as a step line, the kept ideas labelled. A pure function of the records, so
-// the record step can redraw it after every experiment and a retry writes the same bytes.
+// experiment, the running best as a step line, the kept ideas labelled. A pure function of what
+// results.tsv shows of the records, so a redraw writes the same bytes; drawn off the record step's path
+// (store/backgroundChart.ts), since it takes seconds at thousands of experiments.
 import { Resvg } from '@resvg/resvg-js';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ExperimentRecord, MetricDirection } from '../common/types';
+import type { MetricDirection } from '../common/types';
+import type { ResultFields } from './resultsTsv';
+import { writeAtomically } from './runDirectory';
 
 export interface ChartOptions {
   metricName: string;
@@ -33,7 +35,7 @@ const WIDTH = 960;
 const HEIGHT = 420;
 const PNG_WIDTH = 1200;
 
-function kindOf(record: ExperimentRecord): Kind {
+function kindOf(record: ResultFields): Kind {
   if (record.status === 'keep') return 'kept';
   if (record.status === 'discard') return 'discarded';
   return 'crashed (no metric)';
@@ -48,10 +50,10 @@ function formatMetric(value: number): string {
   return String(Number(value.toPrecision(7)));
 }
 
-export function chartSpec(records: ExperimentRecord[], options: ChartOptions): TopLevelSpec {
+export function chartSpec(records: ResultFields[], options: ChartOptions): TopLevelSpec {
   const minimize = options.direction === 'minimize';
   const better = (a: number, b: number) => (minimize ? a < b : a > b);
-  const metricOf = (r: ExperimentRecord) =>
+  const metricOf = (r: ResultFields) =>
     kindOf(r) !== 'crashed (no metric)' && Number.isFinite(r.metric) ? r.metric : undefined;
   // An experiment trained with several seeds (the baseline's noise runs, a confirmation) shows each run
   // as a tick around its point, which sits at their mean.
@@ -207,7 +209,7 @@ export function chartSpec(records: ExperimentRecord[], options: ChartOptions): T
   };
 }
 
-export async function renderChartSvg(records: ExperimentRecord[], options: ChartOptions): Promise<string> {
+export async function renderChartSvg(records: ResultFields[], options: ChartOptions): Promise<string> {
   const { spec } = compile(chartSpec(records, options));
   // renderer 'none': no canvas package is needed; toSVG builds the SVG from the scene graph.
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
@@ -235,7 +237,7 @@ export function svgToPng(svg: string): Buffer {
  */
 export async function writeProgressChart(
   runDir: string,
-  records: ExperimentRecord[],
+  records: ResultFields[],
   options: ChartOptions,
 ): Promise<{ svgPath: string; pngPath: string }> {
   const svg = await renderChartSvg(records, options);
@@ -244,12 +246,4 @@ export async function writeProgressChart(
   writeAtomically(svgPath, svg);
   writeAtomically(pngPath, svgToPng(svg));
   return { svgPath, pngPath };
-}
-
-/** A viewer (or a retry) never sees half a file. */
-function writeAtomically(file: string, content: string | Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, file);
 }

@@ -4,11 +4,17 @@
 // there only when the target reports memory (the 4-column file autoresearch-style programs ask for).
 import type { ExperimentRecord } from '../common/types';
 
+/** What a row of results.tsv shows of a record (and all the results index keeps of it). */
+export type ResultFields = Pick<
+  ExperimentRecord,
+  'n' | 'commit' | 'status' | 'metric' | 'memoryGb' | 'description' | 'runs'
+>;
+
 /** karpathy/autoresearch's header, for its layout (metric val_bpb, memory from peak_vram_mb). */
 export const RESULTS_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription';
 
 /** Whether results.tsv has a memory column: always for karpathy's layout, else once memory is reported. */
-export function hasMemoryColumn(records: ExperimentRecord[], metricName: string): boolean {
+export function hasMemoryColumn(records: ResultFields[], metricName: string): boolean {
   return metricName === 'val_bpb' || records.some((r) => r.memoryGb !== undefined);
 }
 
@@ -17,7 +23,7 @@ export function tsvStatus(status: ExperimentRecord['status']): 'keep' | 'discard
   return status === 'keep' || status === 'discard' ? status : 'crash';
 }
 
-export function resultsRow(record: ExperimentRecord, memoryColumn = true): string {
+export function resultsRow(record: ResultFields, memoryColumn = true): string {
   const crashed = tsvStatus(record.status) === 'crash';
   const metric = crashed || record.metric === undefined ? 0 : record.metric;
   const memory = crashed || record.memoryGb === undefined ? 0 : record.memoryGb;
@@ -37,10 +43,14 @@ export function resultsRow(record: ExperimentRecord, memoryColumn = true): strin
   ].join('\t');
 }
 
+/** The header line (without its newline): karpathy's own for val_bpb, else named after the metric. */
+export function resultsHeader(metricName: string, memoryColumn: boolean): string {
+  return ['commit', metricName, ...(memoryColumn ? ['memory_gb'] : []), 'status', 'description'].join('\t');
+}
+
 /** The whole file; `metricName` is the target's metric (absent: karpathy's val_bpb). */
-export function formatResultsTsv(records: ExperimentRecord[], metricName = 'val_bpb'): string {
+export function formatResultsTsv(records: ResultFields[], metricName = 'val_bpb'): string {
   const sorted = [...records].sort((a, b) => a.n - b.n);
   const memory = hasMemoryColumn(records, metricName);
-  const header = ['commit', metricName, ...(memory ? ['memory_gb'] : []), 'status', 'description'].join('\t');
-  return [header, ...sorted.map((r) => resultsRow(r, memory))].join('\n') + '\n';
+  return [resultsHeader(metricName, memory), ...sorted.map((r) => resultsRow(r, memory))].join('\n') + '\n';
 }

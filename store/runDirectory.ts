@@ -1,7 +1,7 @@
 // Where a run keeps its files: inside the repository's git directory, so the user's working tree is
 // never touched (docs/ARCHITECTURE.md, invariant 4), and next to the objects the records point at.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ExperimentRecord } from '../common/types';
 import { homePath } from '../system/home';
@@ -30,6 +30,14 @@ export function readRecords(runDir: string): ExperimentRecord[] {
   return names
     .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ExperimentRecord)
     .sort((a, b) => a.n - b.n);
+}
+
+/** Readers (the CLI, a person with `cat`, a viewer) never see a half-written file. */
+export function writeAtomically(file: string, content: string | Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
 }
 
 export function resultsPath(runDirectory: string): string {

@@ -11,6 +11,7 @@ import { seedRuns } from '../workflows/keepRule';
 import { autoresearch } from './support/commandLines';
 import { makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
 import { useHarness } from './support/temporal';
+import { chartsDrawn } from '../store/backgroundChart';
 
 /** A target running `train` (which prints val_bpb), with the seed in the SEED variable. */
 function targetWithSeed(train: string): Promise<string> {
@@ -228,7 +229,8 @@ describe('noise runs', () => {
         const log = `exp-${String(r.n).padStart(4, '0')}.seed2.log`;
         assert.ok(existsSync(path.join(path.dirname(summary.resultsPath!), 'logs', log)), log);
       }
-      // Each run of each confirmed candidate is a tick in the progress chart.
+      // Each run of each confirmed candidate is a tick in the progress chart (drawn in the background).
+      await chartsDrawn();
       const svg = readFileSync(path.join(path.dirname(summary.resultsPath!), 'progress.svg'), 'utf8');
       assert.equal(
         (svg.match(/aria-roledescription="tick"/g) ?? []).length,

@@ -2,7 +2,8 @@
 // frozen files) goes in the system prompt and is cached; what changes every experiment (the current
 // best code, the results so far, the operator's notes, the last crash) goes in the user message.
 // Pure: builds text, no I/O.
-import type { ExperimentRecord, MetricDirection } from '../../common/types';
+import type { MetricDirection } from '../../common/types';
+import type { ResultFields } from '../../store/resultsTsv';
 
 export interface PromptContext {
   program: string | null;
@@ -14,7 +15,10 @@ export interface PromptContext {
   direction: MetricDirection;
   budgetSeconds?: number;
   n: number;
-  results: ExperimentRecord[];
+  /** The results so far in experiment order: all, or the last ones when `earlierResults` counts the rest. */
+  results: ResultFields[];
+  /** How many results came before `results` (absent: none). */
+  earlierResults?: number;
   notes: string[];
   /** An idea the operator queued for this experiment: the proposal must try it. */
   idea?: string;
@@ -88,13 +92,13 @@ export function systemPrompt(ctx: PromptContext, mode: AnswerMode = 'tool'): str
   ].join('\n');
 }
 
-function resultsTable(results: ExperimentRecord[]): string {
+function resultsTable(results: ResultFields[], earlier = 0): string {
   if (results.length === 0) return '(no experiments yet)';
   const listed = results.slice(-LISTED_RESULTS);
   const lines = listed.map(
     (r) => `${r.n}\t${r.status}\t${r.metric === undefined ? '-' : r.metric.toFixed(6)}\t${r.description}`,
   );
-  const older = results.length - listed.length;
+  const older = earlier + results.length - listed.length;
   return [
     ...(older > 0 ? [`(${older} earlier experiments not listed)`] : []),
     'exp\tstatus\tmetric\tdescription',
@@ -107,7 +111,7 @@ export function userPrompt(ctx: PromptContext, mode: AnswerMode = 'tool'): strin
     `# Experiment ${ctx.n}`,
     '',
     '## Results so far (the best kept result is the current baseline)',
-    resultsTable(ctx.results),
+    resultsTable(ctx.results, ctx.earlierResults),
     '',
     '## The editable files, as of the current best',
     ...Object.entries(ctx.editable).map(([name, text]) => fence(name, text)),

@@ -5,7 +5,7 @@ import { renderChartSvg, svgToPng } from '../../store/chart';
 import { line, section } from './report';
 
 /** A run of `size` experiments with a falling best, some keeps, discards and crashes. */
-function syntheticRun(size: number): ExperimentRecord[] {
+export function syntheticRun(size: number): ExperimentRecord[] {
   return Array.from({ length: size }, (_, n) => ({
     n,
     parent: 'a'.repeat(40),

@@ -1,0 +1,25 @@
+// The progress chart's own thread (started by store/backgroundChart.ts): drawing thousands of points
+// takes seconds of CPU, which must not stall the worker's event loop, where the heartbeats of trainings
+// in the same process are sent. It draws what the results index holds (one file, not every record).
+import { existsSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { writeProgressChart } from './chart';
+import { readResultEntries } from './resultsIndex';
+import { readRecords } from './runDirectory';
+import type { ChartJob, ChartReply } from './backgroundChart';
+
+parentPort!.on('message', (job: ChartJob) => {
+  void draw(job).then((reply) => parentPort!.postMessage(reply));
+});
+
+async function draw({ id, runDir, options }: ChartJob): Promise<ChartReply> {
+  const started = performance.now();
+  try {
+    // A run directory removed meanwhile (a finished test's scratch) is not made again.
+    if (existsSync(runDir))
+      await writeProgressChart(runDir, readResultEntries(runDir) ?? readRecords(runDir), options);
+    return { id, ms: performance.now() - started };
+  } catch (err) {
+    return { id, ms: performance.now() - started, error: (err as Error).message };
+  }
+}
