@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../common/trainBound';
 import { targetError } from '../common/errors';
-import { Repo } from './git';
+import { isLockError, Repo } from './git';
 import { branchName } from '../common/names';
 
 /** autoresearch's own namespace of refs: the only refs it force-pushes (a rebase rewrites a candidate). */
@@ -285,7 +285,7 @@ async function withLockRetries(attempt: () => Promise<GitResult>): Promise<GitRe
   let result = await attempt();
   for (let k = 1; k <= 10 && result.failed; k++) {
     const text = result.stderr + result.stdout;
-    if (!/cannot lock ref|Unable to create '[^']+\.lock'|failed to lock|unable to lock/i.test(text)) break;
+    if (!isLockError(text)) break;
     const lock = /Unable to create '([^']+\.lock)'/.exec(text)?.[1];
     if (lock && existsSync(lock) && Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS)
       rmSync(lock, { force: true });
