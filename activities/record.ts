@@ -11,6 +11,7 @@ import type { ExperimentRecord, MetricDirection } from '../common/types';
 import { Repo } from '../store/git';
 import { cancelledRef, candidateRef } from '../common/names';
 import { publishRef } from '../store/remote';
+import { scheduleHousekeeping } from '../store/housekeeping';
 import { experimentRecordPath, readRecords, resultsPath } from '../store/runDirectory';
 
 export interface RecordInput {
@@ -43,6 +44,7 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
   const records = readRecords(input.runDir);
   writeAtomically(resultsPath(input.runDir), formatResultsTsv(records, input.chart?.metricName));
   if (input.chart) await refreshChart(input.runDir, records, input.chart);
+  scheduleHousekeeping(input.repo, record.n, { warn: (line) => log.warn(line) });
 }
 
 /**

@@ -91,14 +91,27 @@ export function scheduleHousekeeping(
   options: { bare?: boolean; warn?: (line: string) => void } = {},
 ): void {
   if (count <= 0 || count % HOUSEKEEPING_EVERY !== 0 || running.has(repoPath)) return;
-  const warn = options.warn ?? console.warn;
+  // The activity that started the round may be over by the time it warns: a logger that throws then
+  // must not become an unhandled rejection in the worker.
+  const warn = (line: string) => {
+    try {
+      (options.warn ?? console.warn)(line);
+    } catch {
+      console.warn(line);
+    }
+  };
   const round = (async () => {
-    const repo = options.bare ? await Repo.openBare(repoPath) : await Repo.open(repoPath);
-    const { skipped } = await gitHousekeeping(repo);
-    if (skipped.length) warn(`git housekeeping in ${repo.commonDir} skipped ${skipped.join('; ')} (next round retries)`);
-  })()
-    .catch((err: unknown) => warn(`git housekeeping in ${repoPath} failed: ${(err as Error).message}`))
-    .finally(() => running.delete(repoPath));
+    try {
+      const repo = options.bare ? await Repo.openBare(repoPath) : await Repo.open(repoPath);
+      const { skipped } = await gitHousekeeping(repo);
+      if (skipped.length)
+        warn(`git housekeeping in ${repo.commonDir} skipped ${skipped.join('; ')} (next round retries)`);
+    } catch (err) {
+      warn(`git housekeeping in ${repoPath} failed: ${(err as Error).message}`);
+    } finally {
+      running.delete(repoPath);
+    }
+  })();
   running.set(repoPath, round);
 }
 

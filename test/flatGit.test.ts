@@ -4,29 +4,71 @@
 // experiment leaves, without losing one a ref needs.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { candidateRef, candidateRefPrefix } from '../common/names';
 import { Repo } from '../store/git';
-import { gitHousekeeping, looseObjects } from '../store/housekeeping';
+import { recordExperiment } from '../activities/record';
+import type { ExperimentRecord } from '../common/types';
+import {
+  gitHousekeeping,
+  HOUSEKEEPING_EVERY,
+  housekeepingInFlight,
+  looseObjects,
+} from '../store/housekeeping';
 import { git, makeTarget } from './support/fakeTarget';
 
-/** Commits `count` edits of train.py, each on the last: what a run's candidates look like. */
+/**
+ * `count` commits, each an edit of train.py on the last, as loose objects (what a run's candidates leave):
+ * three git processes in all, where one `writeTree` and `commitTree` per commit would take a minute.
+ */
 async function commits(repo: Repo, count: number): Promise<string[]> {
-  const made: string[] = [];
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ar-flat-objects-'));
+  const write = async (type: 'blob' | 'commit', contents: string[]) => {
+    const files = contents.map((content, i) => {
+      const file = path.join(scratch, `${type}-${i}`);
+      writeFileSync(file, content);
+      return file;
+    });
+    const out = await execa('git', ['hash-object', '-w', '-t', type, '--stdin-paths'], {
+      cwd: repo.root,
+      input: files.join('\n') + '\n',
+    });
+    return out.stdout.split('\n');
+  };
+  const blobs = await write(
+    'blob',
+    Array.from({ length: count }, (_, i) => `LR = ${i}\nprint('val_loss: 1.0')\n`),
+  );
+  const mktree = await execa('git', ['mktree', '--batch'], {
+    cwd: repo.root,
+    input: blobs.map((blob) => `100644 blob ${blob}\ttrain.py\n`).join('\n'),
+  });
+  const trees = mktree.stdout.split('\n');
+  // Each commit names its parent's SHA: computed here (git's own object hash), then written in one go.
   let parent = (await repo.resolve('HEAD'))!;
-  for (let i = 0; i < count; i++) {
-    const tree = await repo.writeTree(parent, { 'train.py': `LR = ${i}\nprint('val_loss: 1.0')\n` });
-    parent = await repo.commitTree(tree, parent, `experiment ${i}`);
-    made.push(parent);
-  }
+  const bodies = trees.map((tree, i) => {
+    const who = 'autoresearch <autoresearch@localhost> 0 +0000';
+    const body = `tree ${tree}\nparent ${parent}\nauthor ${who}\ncommitter ${who}\n\nexperiment ${i}\n`;
+    parent = createHash('sha1')
+      .update(`commit ${Buffer.byteLength(body)}\0${body}`)
+      .digest('hex');
+    return body;
+  });
+  const made = await write('commit', bodies);
+  rmSync(scratch, { recursive: true, force: true });
   return made;
 }
 
 /** `count` candidate refs, created in one `update-ref --stdin` (seconds, where one call per ref is minutes). */
 async function candidateRefs(repo: Repo, tag: string, shas: string[], count: number): Promise<void> {
-  const lines = Array.from({ length: count }, (_, n) => `create ${candidateRef(tag, n)} ${shas[n % shas.length]}\n`);
+  const lines = Array.from(
+    { length: count },
+    (_, n) => `create ${candidateRef(tag, n)} ${shas[n % shas.length]}\n`,
+  );
   await execa('git', ['update-ref', '--stdin'], { cwd: repo.root, input: lines.join('') });
 }
 
@@ -36,14 +78,24 @@ async function treesOf(repo: Repo, shas: string[]): Promise<Set<string>> {
 
 describe('git cost per experiment stays flat', () => {
   it('reads the trees of 50,000 candidate refs (past the command-line limit)', async () => {
-    const repo = await Repo.open(await makeTarget({ 'train.py': "print('val_loss: 1.0')\n" }, 'ar-flat-refs-'));
+    const repo = await Repo.open(
+      await makeTarget({ 'train.py': "print('val_loss: 1.0')\n" }, 'ar-flat-refs-'),
+    );
     const shas = await commits(repo, 5);
     await candidateRefs(repo, 'many', shas, 50_000);
-    const started = Date.now();
-    const trees = await repo.treesUnder(candidateRefPrefix('many'));
-    const seconds = (Date.now() - started) / 1000;
-    assert.deepEqual(trees, await treesOf(repo, shas));
-    console.log(`treesUnder over 50,000 loose refs: ${seconds.toFixed(2)} s`);
+    const timed = async () => {
+      const started = Date.now();
+      const trees = await repo.treesUnder(candidateRefPrefix('many'));
+      return { trees, seconds: (Date.now() - started) / 1000 };
+    };
+    const loose = await timed();
+    assert.deepEqual(loose.trees, await treesOf(repo, shas));
+    await gitHousekeeping(repo);
+    const packed = await timed();
+    assert.deepEqual(packed.trees, loose.trees);
+    console.log(
+      `treesUnder over 50,000 refs: ${loose.seconds.toFixed(2)} s loose, ${packed.seconds.toFixed(2)} s packed`,
+    );
   });
 
   it('packs refs and loose objects, and every candidate still resolves', async () => {
@@ -63,11 +115,67 @@ describe('git cost per experiment stays flat', () => {
     assert.ok(after.count < 10, `${after.count} loose objects after`);
     const packed = readFileSync(path.join(repo.commonDir, 'packed-refs'), 'utf8');
     assert.ok(packed.includes(`${shas[2999 % shas.length]} ${candidateRef('gc', 2999)}`));
-    assert.equal(existsSync(path.join(repo.commonDir, candidateRef('gc', 2999))), false, 'the loose ref is gone');
+    assert.equal(
+      existsSync(path.join(repo.commonDir, candidateRef('gc', 2999))),
+      false,
+      'the loose ref is gone',
+    );
 
     // Every candidate still resolves to its commit, and its tree and files are there.
     assert.deepEqual(await repo.treesUnder(candidateRefPrefix('gc')), await treesOf(repo, shas));
-    for (const n of [0, 1, 1499, 2999]) assert.equal(await repo.readRef(candidateRef('gc', n)), shas[n % shas.length]);
+    for (const n of [0, 1, 1499, 2999])
+      assert.equal(await repo.readRef(candidateRef('gc', n)), shas[n % shas.length]);
     assert.equal(await git(repo.root, ['fsck', '--connectivity-only', '--no-progress']), '');
+  });
+
+  it('runs a round in the background after every hundredth record, and the record does not wait for it', async () => {
+    const root = await makeTarget({ 'train.py': "print('val_loss: 1.0')\n" }, 'ar-flat-record-');
+    const repo = await Repo.open(root);
+    const shas = await commits(repo, 50);
+    await candidateRefs(repo, 'rec', shas, 500);
+    const record: ExperimentRecord = {
+      n: HOUSEKEEPING_EVERY,
+      parent: shas[0]!,
+      commit: shas[1]!,
+      description: 'an edit',
+      status: 'discard',
+      metric: 1,
+      trainSeconds: 1,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    const runDir = mkdtempSync(path.join(tmpdir(), 'ar-flat-rundir-'));
+    const input = { repo: root, runDir, branch: 'autoresearch/rec', record, previousBest: shas[0]! };
+    await recordExperiment({ ...input, record: { ...record, n: HOUSEKEEPING_EVERY - 1 } });
+    assert.equal(housekeepingInFlight(root), undefined, 'no round before the cadence');
+    await recordExperiment(input);
+    const round = housekeepingInFlight(root);
+    assert.ok(round, 'the record returned with the round still running');
+    await round;
+    assert.ok((await looseObjects(repo)).count < 10);
+    assert.ok(
+      readFileSync(path.join(repo.commonDir, 'packed-refs'), 'utf8').includes(candidateRef('rec', 499)),
+    );
+  });
+
+  it("never fails a ref's compare-and-swap that runs beside a round", async () => {
+    const repo = await Repo.open(
+      await makeTarget({ 'train.py': "print('val_loss: 1.0')\n" }, 'ar-flat-race-'),
+    );
+    const shas = await commits(repo, 30);
+    await candidateRefs(repo, 'race', shas, 2_000);
+    await repo.createRef('refs/heads/autoresearch/race', shas[0]!);
+    const moves = (async () => {
+      for (let i = 1; i < shas.length; i++) {
+        await repo.moveRef('refs/heads/autoresearch/race', shas[i]!, shas[i - 1]!);
+        await repo.createRef(candidateRef('race', 2_000 + i), shas[i]!);
+      }
+    })();
+    const rounds = (async () => {
+      for (let k = 0; k < 3; k++) assert.deepEqual((await gitHousekeeping(repo)).skipped, []);
+    })();
+    await Promise.all([moves, rounds]);
+    assert.equal(await repo.readRef('refs/heads/autoresearch/race'), shas.at(-1));
+    assert.equal(await repo.readRef(candidateRef('race', 2_000 + shas.length - 1)), shas.at(-1));
   });
 });
