@@ -3,9 +3,7 @@
 // command line passes the kernel's limit), and housekeeping packs the refs and loose objects that every
 // experiment leaves, without losing one a ref needs.
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,57 +18,7 @@ import {
   looseObjects,
 } from '../store/housekeeping';
 import { git, makeTarget } from './support/fakeTarget';
-
-/**
- * `count` commits, each an edit of train.py on the last, as loose objects (what a run's candidates leave):
- * three git processes in all, where one `writeTree` and `commitTree` per commit would take a minute.
- */
-async function commits(repo: Repo, count: number): Promise<string[]> {
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ar-flat-objects-'));
-  const write = async (type: 'blob' | 'commit', contents: string[]) => {
-    const files = contents.map((content, i) => {
-      const file = path.join(scratch, `${type}-${i}`);
-      writeFileSync(file, content);
-      return file;
-    });
-    const out = await execa('git', ['hash-object', '-w', '-t', type, '--stdin-paths'], {
-      cwd: repo.root,
-      input: files.join('\n') + '\n',
-    });
-    return out.stdout.split('\n');
-  };
-  const blobs = await write(
-    'blob',
-    Array.from({ length: count }, (_, i) => `LR = ${i}\nprint('val_loss: 1.0')\n`),
-  );
-  const mktree = await execa('git', ['mktree', '--batch'], {
-    cwd: repo.root,
-    input: blobs.map((blob) => `100644 blob ${blob}\ttrain.py\n`).join('\n'),
-  });
-  const trees = mktree.stdout.split('\n');
-  // Each commit names its parent's SHA: computed here (git's own object hash), then written in one go.
-  let parent = (await repo.resolve('HEAD'))!;
-  const bodies = trees.map((tree, i) => {
-    const who = 'autoresearch <autoresearch@localhost> 0 +0000';
-    const body = `tree ${tree}\nparent ${parent}\nauthor ${who}\ncommitter ${who}\n\nexperiment ${i}\n`;
-    parent = createHash('sha1')
-      .update(`commit ${Buffer.byteLength(body)}\0${body}`)
-      .digest('hex');
-    return body;
-  });
-  const made = await write('commit', bodies);
-  rmSync(scratch, { recursive: true, force: true });
-  return made;
-}
-
-/** `count` candidate refs, created in one `update-ref --stdin` (seconds, where one call per ref is minutes). */
-async function candidateRefs(repo: Repo, tag: string, shas: string[], count: number): Promise<void> {
-  const lines = Array.from(
-    { length: count },
-    (_, n) => `create ${candidateRef(tag, n)} ${shas[n % shas.length]}\n`,
-  );
-  await execa('git', ['update-ref', '--stdin'], { cwd: repo.root, input: lines.join('') });
-}
+import { candidateRefs, commits } from './support/gitObjects';
 
 async function treesOf(repo: Repo, shas: string[]): Promise<Set<string>> {
   return new Set(await Promise.all(shas.map((sha) => repo.treeOf(sha))));
