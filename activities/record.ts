@@ -2,8 +2,10 @@
 // moves to the candidate (compare-and-swap: docs/ARCHITECTURE.md, invariant 2); the record is written as
 // a file of its own, then added to results.tsv through its index (store/resultsIndex.ts: the same bytes
 // as results.tsv rewritten from all records, at a cost that does not grow with the run; a retry changes
-// nothing), and the progress chart is asked for, drawn in the background. A cancelled experiment's candidate moves aside (`cancelled/<n>`): its idea
-// goes back to the queue, and trained under a new number it must not be refused as "tried already".
+// nothing), and the progress chart is asked for, drawn in the background; every 100 experiments git's
+// refs and objects are packed, in the background too (store/housekeeping.ts). A cancelled experiment's
+// candidate moves aside (`cancelled/<n>`): its idea goes back to the queue, and trained under a new
+// number it must not be refused as "tried already".
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { requestChart } from '../store/backgroundChart';
@@ -12,6 +14,7 @@ import type { ExperimentRecord, MetricDirection } from '../common/types';
 import { Repo } from '../store/git';
 import { cancelledRef, candidateRef } from '../common/names';
 import { publishRef } from '../store/remote';
+import { scheduleHousekeeping } from '../store/housekeeping';
 import { experimentRecordPath, writeAtomically } from '../store/runDirectory';
 
 export interface RecordInput {
@@ -42,9 +45,11 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
     await setAsideCandidate(await Repo.open(input.repo), input.tag ?? path.basename(input.runDir), record.n);
   writeAtomically(experimentRecordPath(input.runDir, record.n), JSON.stringify(record, null, 2) + '\n');
   addResult(input.runDir, record, input.chart?.metricName);
-  // The chart is a convenience: drawn off this step's path, a failure to draw it is logged and never
-  // holds up the run.
-  if (input.chart) requestChart(input.runDir, input.chart, activityWarning());
+  // The chart and the housekeeping are conveniences, run after this step returns: a failure is logged
+  // (to the activity's logger, kept now) and never holds up the run.
+  const warn = activityWarning();
+  if (input.chart) requestChart(input.runDir, input.chart, warn);
+  scheduleHousekeeping(input.repo, record.n, { warn });
 }
 
 /**

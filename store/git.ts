@@ -33,6 +33,11 @@ export const GIT_IDENTITY = {
   GIT_COMMITTER_EMAIL: 'autoresearch@localhost',
 };
 
+/** git's words for a lock another git process holds (a ref, packed-refs, the index): worth a retry. */
+export function isLockError(text: string): boolean {
+  return /cannot lock ref|Unable to create '[^']+\.lock'|failed to lock|unable to lock/i.test(text);
+}
+
 export class Repo {
   private constructor(
     readonly root: string,
@@ -140,13 +145,14 @@ export class Repo {
     return (await this.git.raw(['diff', '--name-only', from, to])).split('\n').filter(Boolean);
   }
 
-  /** Tree SHAs of the commits under a ref prefix: what has been tried, for de-duplication. */
+  /**
+   * Tree SHAs of the commits under a ref prefix: what has been tried, for de-duplication. One
+   * for-each-ref reads them all (a candidate ref names a commit, whose tree `%(tree)` is): the refs never
+   * go on a command line, which a run's tens of thousands of them would overflow.
+   */
   async treesUnder(prefix: string): Promise<Set<string>> {
-    const out = await this.git.raw(['for-each-ref', '--format=%(objectname)^{tree}', prefix]);
-    const revs = out.split('\n').filter(Boolean);
-    if (revs.length === 0) return new Set();
-    const trees = await this.git.raw(['rev-parse', ...revs]);
-    return new Set(trees.split('\n').filter(Boolean));
+    const out = await this.git.raw(['for-each-ref', '--format=%(tree)', prefix]);
+    return new Set(out.split('\n').filter(Boolean));
   }
 
   /** Creates a ref only if it does not exist yet; returns what the ref points at afterwards. */

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../common/trainBound';
 import { targetError } from '../common/errors';
-import { Repo } from './git';
+import { isLockError, Repo } from './git';
+import { scheduleHousekeeping } from './housekeeping';
 import { branchName } from '../common/names';
 
 /** autoresearch's own namespace of refs: the only refs it force-pushes (a rebase rewrites a candidate). */
@@ -200,11 +201,11 @@ async function fetchNow(
       ),
     );
   const bySha = await fetch(`+${commit}:${ref}`);
-  if (!bySha.failed && (await hasCommit(clone, commit))) return 'by-sha';
+  if (!bySha.failed && (await hasCommit(clone, commit))) return fetched(clone, 'by-sha');
   // The run's refs: the candidate is published under one of them (refs/autoresearch/<tag>/...).
   const runRefs = ref.split('/').slice(0, 3).join('/');
   const byRef = await fetch(`+${runRefs}/*:${runRefs}/*`);
-  if (!byRef.failed && (await hasCommit(clone, commit))) return 'by-ref';
+  if (!byRef.failed && (await hasCommit(clone, commit))) return fetched(clone, 'by-ref');
   throw new Error(
     `could not fetch commit ${commit.slice(0, 7)} from the remote ${remote} (by SHA: ${why(bySha)}; by the ` +
       `run's refs: ${byRef.failed ? why(byRef) : `no ref under ${runRefs}/ holds it`}). The machine with the ` +
@@ -212,6 +213,16 @@ async function fetchNow(
       'remote (`git ls-remote ' +
       `${remote}\`) and that the control worker runs with it.`,
   );
+}
+
+/** Fetches into each clone by this process: its housekeeping's cadence (every fetch leaves a ref and objects). */
+const fetchesInto = new Map<string, number>();
+
+function fetched<How extends 'by-sha' | 'by-ref'>(clone: Repo, how: How): How {
+  const count = (fetchesInto.get(clone.commonDir) ?? 0) + 1;
+  fetchesInto.set(clone.commonDir, count);
+  scheduleHousekeeping(clone.commonDir, count, { bare: true });
+  return how;
 }
 
 /** A remote is passed to git as an argument: one that reads as an option is never one. */
@@ -285,7 +296,7 @@ async function withLockRetries(attempt: () => Promise<GitResult>): Promise<GitRe
   let result = await attempt();
   for (let k = 1; k <= 10 && result.failed; k++) {
     const text = result.stderr + result.stdout;
-    if (!/cannot lock ref|Unable to create '[^']+\.lock'|failed to lock|unable to lock/i.test(text)) break;
+    if (!isLockError(text)) break;
     const lock = /Unable to create '([^']+\.lock)'/.exec(text)?.[1];
     if (lock && existsSync(lock) && Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS)
       rmSync(lock, { force: true });
