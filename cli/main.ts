@@ -2,7 +2,6 @@
 // `--help` lists them. Each command is wiring: parse, connect, call client.ts / worker.ts.
 import { Command } from 'commander';
 import { isConnectionError, noServerHint, temporalSettings } from '../temporal/connection';
-import { installQuietRuntime } from '../temporal/logging';
 import { addDemoCommand } from './commands/demo';
 import { addLimitsCommand } from './commands/limits';
 import { addPauseCommand } from './commands/pause';
@@ -17,8 +16,6 @@ import { addStartCommand } from './commands/start';
 import { addStatusCommand } from './commands/status';
 import { addStopCommand } from './commands/stop';
 import { addWorkerCommand } from './commands/worker';
-
-installQuietRuntime();
 
 const program = new Command('autoresearch')
   .description(

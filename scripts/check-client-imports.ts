@@ -1,10 +1,10 @@
 // `npm run typecheck`, last part: starting a run loads the client, never the worker. A client (the CLI's
 // run commands, a script, a notebook) that imported worker.ts or an activity would load the worker SDK,
 // its native core and every activity with their dependencies, just to send a workflow start. This follows
-// client.ts's value imports (scripts/importGraph.ts), and each CLI command's but the two that run workers,
-// and fails naming the chain to anything of the worker's.
+// the value imports (scripts/importGraph.ts) of client.ts and of the CLI (cli/main.ts, every command), as
+// loaded at start: the two commands that run a worker (`worker`, `demo`) load it with import() when they
+// run. It fails naming the chain to anything of the worker's.
 // Usage: node --import tsx scripts/check-client-imports.ts [entry.ts ...]   (default: those above)
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { relative, valueImportClosure } from './importGraph';
@@ -13,17 +13,8 @@ import { relative, valueImportClosure } from './importGraph';
 const WORKER_FILES = [/^worker\.ts$/, /^activities\//];
 const WORKER_PACKAGES = ['@temporalio/worker', '@temporalio/activity', '@anthropic-ai/sdk'];
 
-/** The commands whose job is to run workers (`worker`, and `demo`, which runs one in its own process). */
-const WORKER_COMMANDS = ['worker.ts', 'demo.ts'];
-const clientSide = () => [
-  'client.ts',
-  ...readdirSync('cli/commands')
-    .filter((f) => f.endsWith('.ts') && !WORKER_COMMANDS.includes(f))
-    .map((f) => `cli/commands/${f}`),
-];
-
 const entries = process.argv.slice(2);
-const roots = (entries.length ? entries : clientSide()).map((f) => path.resolve(f));
+const roots = (entries.length ? entries : ['client.ts', 'cli/main.ts']).map((f) => path.resolve(f));
 const parsed = ts.getParsedCommandLineOfConfigFile('tsconfig.json', undefined, {
   ...ts.sys,
   onUnRecoverableConfigFileDiagnostic: (d) => {
@@ -33,7 +24,7 @@ const parsed = ts.getParsedCommandLineOfConfigFile('tsconfig.json', undefined, {
 if (!parsed) throw new Error('cannot read tsconfig.json');
 const host = ts.createCompilerHost(parsed.options);
 const program = ts.createProgram({ rootNames: roots, options: parsed.options, host });
-const { files, paths, packages } = valueImportClosure(program, host, roots);
+const { files, paths, packages } = valueImportClosure(program, host, roots, { dynamic: false });
 
 const found = [
   ...[...paths]

@@ -19,8 +19,11 @@ function exportsValues(node: ts.ExportDeclaration): boolean {
   return !clause || ts.isNamespaceExport(clause) || clause.elements.some((e) => !e.isTypeOnly);
 }
 
-/** The modules a file imports as values: static imports, re-exports, `import x = require()`, import(). */
-function valueImports(file: ts.SourceFile): string[] {
+/**
+ * The modules a file imports as values: static imports, re-exports, `import x = require()`, and, unless
+ * `dynamic` is false, import() (a bundler includes those; Node loads them only when the call runs).
+ */
+function valueImports(file: ts.SourceFile, dynamic: boolean): string[] {
   const found: string[] = [];
   const add = (specifier: ts.Node | undefined) => {
     if (specifier && ts.isStringLiteralLike(specifier)) found.push(specifier.text);
@@ -34,7 +37,7 @@ function valueImports(file: ts.SourceFile): string[] {
       if (!node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference)) {
         add(node.moduleReference.expression);
       }
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+    } else if (dynamic && ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       add(node.arguments[0]);
     }
     ts.forEachChild(node, visit);
@@ -55,8 +58,14 @@ function packageName(specifier: string): string {
  * The project's files reached from `roots` along value imports (what a bundler, or Node at run time, loads),
  * each but the roots with the chain of imports that brings it in, and the packages those files import, each
  * with the chain to its first importer. Packages are not followed into: a package's own imports are its own.
+ * `dynamic: false` leaves out what is loaded by import() (what a process loads at start, not on demand).
  */
-export function valueImportClosure(program: ts.Program, host: ts.CompilerHost, roots: readonly string[]) {
+export function valueImportClosure(
+  program: ts.Program,
+  host: ts.CompilerHost,
+  roots: readonly string[],
+  { dynamic = true }: { dynamic?: boolean } = {},
+) {
   const options = program.getCompilerOptions();
   const paths = new Map<string, string>();
   const packages = new Map<string, string>();
@@ -68,7 +77,7 @@ export function valueImportClosure(program: ts.Program, host: ts.CompilerHost, r
     if (!file) continue;
     files.push(file);
     const chain = paths.get(file.fileName) ?? relative(file.fileName);
-    for (const specifier of valueImports(file)) {
+    for (const specifier of valueImports(file, dynamic)) {
       const resolved = ts.resolveModuleName(specifier, file.fileName, options, host).resolvedModule;
       if (!resolved || resolved.isExternalLibraryImport) {
         // A relative import that does not resolve is reported in the importing file ("Cannot find module").

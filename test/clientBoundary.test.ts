@@ -1,4 +1,4 @@
-// The client side never loads the worker: client.ts and the run commands reach no worker.ts, no activity,
+// The client side never loads the worker: client.ts and the CLI as it starts reach no worker.ts, no activity,
 // no worker SDK (scripts/check-client-imports.ts, run by `npm run typecheck`). Before issue 15 client.ts
 // imported worker.ts for the queue names; the probe below is that import, and the check must name it.
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ function check(...entries: string[]): Promise<{ code: number; output: string }> 
 }
 
 describe('the client never loads the worker', () => {
-  it('holds for client.ts and every run command', async () => {
+  it('holds for client.ts and for the CLI as it starts (every command)', async () => {
     const { code, output } = await check();
     assert.equal(code, 0, output);
     assert.match(output, /client imports: \d+ entries, \d+ files, none of the worker's/);

@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { temporalSettings } from '../../temporal/connection';
-import { connectWorkerConnection } from '../../temporal/workerConnection';
 import { ensureUv } from '../../target/pythonTools';
-import { createWorkers, runWorkers } from '../../worker';
 import { bubblewrap, checkSandbox, ensureBubblewrap, sandboxWanted } from '../../training/sandbox';
 import { agentAllowlist } from '../../proposers/command/allowlist';
 import { collect, positiveInt } from '../parse';
@@ -73,6 +71,15 @@ export function addWorkerCommand(program: Command): void {
         checkSandbox(bubblewrap());
       }
       const settings = temporalSettings();
+      // The worker side (the worker SDK, its native core, every activity) loads only when a worker runs,
+      // not for every other command the CLI answers.
+      const [{ installQuietRuntime }, { connectWorkerConnection }, { createWorkers, runWorkers }] =
+        await Promise.all([
+          import('../../temporal/logging'),
+          import('../../temporal/workerConnection'),
+          import('../../worker'),
+        ]);
+      installQuietRuntime();
       // A worker may come up before its server (a Compose stack, a reboot): it waits for it, within bounds.
       const connection = await connectWorkerConnection(settings, { retryForMs: 120_000, log });
       const workers = await createWorkers({
