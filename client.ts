@@ -12,7 +12,7 @@ import { preflight } from './target/inspection';
 import { ALL_SEARCH_ATTRIBUTES, STATUS, TAG, TARGET } from './common/searchAttributes';
 import { CLAUDE_PROPOSAL_SECONDS, DEFAULT_CLAUDE } from './proposers/claude/settings';
 import type { ClaudeSettings, CommandSettings, KeepRule, ProposerKind, RunOptions } from './common/types';
-import { WORKFLOW_TYPE, workflowIdFor } from './common/names';
+import { WORKFLOW_TYPE, branchName, workflowIdFor } from './common/names';
 import { CONTROL_TASK_QUEUE, TRAIN_TASK_QUEUE } from './temporal/queues';
 import type { researchLoop } from './workflows';
 import { describeKeepRule } from './workflows/keepRule';
@@ -185,7 +185,7 @@ function staticDetails(options: RunOptions): string {
         : `mutate (seed ${options.seed})`;
   // One bullet per fact: the UI renders Markdown, where single newlines would run lines together.
   return [
-    `- **Target**: \`${options.repo}\`, branch \`autoresearch/${options.tag}\``,
+    `- **Target**: \`${options.repo}\`, branch \`${branchName(options.tag)}\``,
     ...(options.remote
       ? [`- **Remote**: \`${options.remote}\` (training workers fetch the candidates from it)`]
       : []),

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { runHandle } from '../client';
-import { WORKFLOW_TYPE, workflowIdFor } from '../common/names';
+import { WORKFLOW_TYPE, branchName, workflowIdFor } from '../common/names';
 import { Repo } from '../store/git';
 import { runDir as runDirOf, readRecords } from '../store/runDirectory';
 import { inspectTarget } from '../target/inspection';
@@ -77,7 +77,7 @@ async function closedRunStatus(client: Client, tag: string): Promise<RunStatus |
   return RunState.endedRunStatus(options, records, {
     config: config?.config ?? null,
     runDir: dir,
-    branch: `autoresearch/${tag}`,
+    branch: branchName(tag),
     phase: summary ? (summary.reason === 'stopped' ? 'stopped' : 'finished') : 'failed',
     summary,
   });

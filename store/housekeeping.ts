@@ -13,7 +13,7 @@ import { isLockError, Repo } from './git';
 export const HOUSEKEEPING_EVERY = 100;
 
 /** What `git count-objects -v` says: loose objects, and packs. */
-export interface ObjectCounts {
+interface ObjectCounts {
   count: number;
   sizeKiB: number;
   packs: number;
@@ -47,7 +47,7 @@ const STEPS: { name: string; args: string[] }[] = [
   { name: 'gc --auto', args: ['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'] },
 ];
 
-export interface HousekeepingRound {
+interface HousekeepingRound {
   seconds: number;
   /** Steps that met a lock held by another git process (or failed): tried again next round. */
   skipped: string[];

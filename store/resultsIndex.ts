@@ -23,7 +23,7 @@ interface IndexHeader {
 }
 
 /** One record's line: its place among the records (`i`, from 0) and where its row ends in results.tsv. */
-export interface ResultEntry extends ResultFields {
+interface ResultEntry extends ResultFields {
   i: number;
   end: number;
 }
@@ -60,8 +60,7 @@ const byteLength = (text: string) => Buffer.byteLength(text);
 export function addResult(runDir: string, record: ResultFields, metricName = 'val_bpb'): void {
   const fields = resultFields(record);
   const tail = readTail(resultsIndexPath(runDir), (entries) => entries[0]!.n < fields.n);
-  const memoryColumn =
-    metricName === 'val_bpb' || tail?.header.memoryColumn === true || fields.memoryGb !== undefined;
+  const memoryColumn = tail?.header.memoryColumn === true || hasMemoryColumn([fields], metricName);
   // A new memory column changes every row; a new metric name, the header: both are rare, rewrite all.
   if (!tail || tail.header.metricName !== metricName || tail.header.memoryColumn !== memoryColumn)
     return rebuildResults(runDir, metricName);

@@ -8,9 +8,9 @@ import {
   decideStatus,
   keepRuleInForce,
   needsConfirmation,
-  noiseFromRecords,
   verdict,
 } from '../workflows/keepRule';
+import { RunState } from '../workflows/runState';
 import { normalCdf, studentCdf, tMargin } from '../workflows/studentT';
 
 const noiseAware: KeepRule = { rule: 'noise-aware', margin: 2, confirmRuns: 2, staleAfterKeeps: 3 };
@@ -114,12 +114,17 @@ describe('keep rules', () => {
       status,
       ...(metrics ? { runs: { metrics, std: 0 } } : {}),
     });
-    const noise = noiseFromRecords([
-      record(0, 'keep', [0.99, 1, 1.01]),
-      record(1, 'keep'),
-      record(2, 'discard', [0.97, 0.98, 0.99]),
-      record(3, 'keep'),
-    ] as never);
+    // The path `autoresearch status` takes for a run that has ended: its records folded by RunState.
+    const { noise } = RunState.endedRunStatus(
+      { tag: 'ended', repo: '/targets/ended' } as never,
+      [
+        record(0, 'keep', [0.99, 1, 1.01]),
+        record(1, 'keep'),
+        record(2, 'discard', [0.97, 0.98, 0.99]),
+        record(3, 'keep'),
+      ] as never,
+      { config: null, runDir: null, branch: null, phase: 'finished', summary: null },
+    );
     assert.deepEqual(
       noise?.groups.map((g) => g.n),
       [0, 2],

@@ -197,11 +197,6 @@ export function noiseAfter(noise: NoiseEstimate | null, record: ExperimentRecord
   return runs && runs.metrics.length > 1 ? addMeasurement(aged, record.n, runs.metrics) : aged;
 }
 
-/** The noise estimate a run ended with, rebuilt from its records (for `status` on a finished run). */
-export function noiseFromRecords(records: readonly ExperimentRecord[]): NoiseEstimate | null {
-  return records.reduce<NoiseEstimate | null>(noiseAfter, null);
-}
-
 /**
  * How the run trains an experiment again (the baseline's noise runs, a candidate's confirmation): with
  * other seeds when the target says how to set one; otherwise by repeating the identical run, in runs

@@ -6,13 +6,13 @@ import { CONSTANT_IDEA } from '../proposers/mutate/rules';
 import type { LimitsChange, ProposerKind, RunOptions } from '../common/types';
 
 /** Operator notes kept (newest last); older ones have already been shown to the proposer. */
-export const MAX_NOTES = 20;
-export const MAX_NOTE_LENGTH = 2000;
+const MAX_NOTES = 20;
+const MAX_NOTE_LENGTH = 2000;
 /** Queued ideas waiting at once; a longer plan belongs in program.md. */
-export const MAX_QUEUE = 50;
+const MAX_QUEUE = 50;
 
 /** The operator's notes and queue, as the run's snapshot carries them (this edits them in place). */
-export interface OperatorLists {
+interface OperatorLists {
   notes: string[];
   queue: string[];
 }

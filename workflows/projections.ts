@@ -1,6 +1,6 @@
 // What the run answers, built from its state: the `status` query, the summary it ends with, and the
 // record of each decided experiment. Pure: the CLI builds a finished run's status with the same code,
-// from a state folded from the run's record files (RunState.ofEndedRun).
+// from a state folded from the run's record files (RunState.endedRunStatus).
 import type {
   Candidate,
   Evaluation,

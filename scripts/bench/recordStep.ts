@@ -44,6 +44,10 @@ export async function benchRecordStep(): Promise<void> {
   for (const size of SIZES) {
     const runDir = path.join(mkdtempSync(path.join(tmpdir(), 'ar-bench-record-')), 'run');
     mkdirSync(runDir, { recursive: true });
+    // A real repository for the step's repo: every 100th record starts a git housekeeping round in it, as
+    // in a run (on a folder that is not one, that round would fail and warn inside the timed loop).
+    const repo = path.dirname(runDir);
+    execFileSync('git', ['init', '--quiet', repo]);
     const records = syntheticRun(size + STEPS);
     // Set-up, not timed: the run so far, as the record step would have left it.
     for (const r of records.slice(0, size))
@@ -55,7 +59,7 @@ export async function benchRecordStep(): Promise<void> {
     for (const n of arrivalOrder(size)) {
       const started = performance.now();
       await recordExperiment({
-        repo: runDir,
+        repo,
         runDir,
         branch: 'b',
         record: withoutGit(records[n]!),

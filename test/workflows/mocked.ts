@@ -7,6 +7,7 @@ import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { after, before } from 'node:test';
 import type { ControlActivities, TrainActivities } from '../../activities';
+import { WORKFLOW_TYPE, branchName, workflowIdFor } from '../../common/names';
 import { AUTORESEARCH_DEFAULTS } from '../../target/config';
 import type {
   Candidate,
@@ -90,7 +91,7 @@ export class Mock {
       prepareRun: async (input: { tag: string }): Promise<PreparedRun> => {
         await this.step('prepare');
         return {
-          branch: `autoresearch/${input.tag}`,
+          branch: branchName(input.tag),
           baseCommit: BASE,
           config,
           frozenBlobs: {},
@@ -166,7 +167,7 @@ export function useMockedWorker(name: string): MockedHarness {
     client: undefined as unknown as Client,
     async start(mock, options) {
       const tag = `${name}-${process.pid}-${runs++}`;
-      mocks.set(`autoresearch-${tag}`, mock);
+      mocks.set(workflowIdFor(tag), mock);
       const run: RunOptions = {
         tag,
         repo: '/nowhere/target',
@@ -182,10 +183,10 @@ export function useMockedWorker(name: string): MockedHarness {
         pipeline: false,
         ...options,
       };
-      return harness.client.workflow.start<typeof researchLoop>('researchLoop', {
+      return harness.client.workflow.start<typeof researchLoop>(WORKFLOW_TYPE, {
         args: [run],
         taskQueue: queues.taskQueue,
-        workflowId: `autoresearch-${tag}`,
+        workflowId: workflowIdFor(tag),
       });
     },
   };
