@@ -48,6 +48,19 @@ export async function benchRecordStep(): Promise<void> {
     // in a run (on a folder that is not one, that round would fail and warn inside the timed loop).
     const repo = path.dirname(runDir);
     execFileSync('git', ['init', '--quiet', repo]);
+    execFileSync('git', [
+      '-C',
+      repo,
+      '-c',
+      'user.name=bench',
+      '-c',
+      'user.email=bench@localhost',
+      'commit',
+      '--quiet',
+      '--allow-empty',
+      '-m',
+      'bench',
+    ]);
     const records = syntheticRun(size + STEPS);
     // Set-up, not timed: the run so far, as the record step would have left it.
     for (const r of records.slice(0, size))
