@@ -2,7 +2,8 @@
 // worktree. Heartbeats carry progress; a hard timeout and cancellation kill the whole process group; the
 // log is kept per experiment; secrets never reach the script (docs/ARCHITECTURE.md, invariants 4 and 5).
 // Idempotent: a finished training leaves a result file, so a retry after the worker died between the
-// end of training and the report returns that result instead of training again (invariant 1). Those
+// end of training and the report returns that result instead of training again (invariant 1); one whose
+// worker died as it ended leaves its supervisor's exit note, and a retry evaluates it without training. Those
 // files are signed by the worker (store/signedMarker.ts): one a candidate wrote is never taken.
 // With a git remote (several machines), the worker trains from a clone of its own and never opens the
 // target's repository: slots, logs and results then live in that clone.
@@ -16,7 +17,7 @@ import { runDir as runDirOf } from '../store/runDirectory';
 import { writeSignedMarker } from '../store/signedMarker';
 import { homePath } from '../system/home';
 import { evaluates, runEvaluation } from '../training/evaluation';
-import { resumable, runTraining } from '../training/runTraining';
+import { endedOnItsOwn, resumable, runTraining } from '../training/runTraining';
 import { sandboxFor } from '../training/sandboxFor';
 import { seededCommand } from '../training/seededCommand';
 import { ensureSetup, setupFailure } from '../training/setup';
@@ -82,8 +83,11 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     if (input.remote) await fetchCandidate(repo, input, ctx, beat('fetching'));
 
     // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
-    // what the training wrote.
-    const trained = readFinished(files.trained, files.about('trained'));
+    // what the training wrote. Saved by the worker, or else noted by the supervisor of a training that
+    // ended as its worker died.
+    const exitNote = { file: files.exited, fields: files.about('exited') };
+    const trained =
+      readFinished(files.trained, files.about('trained')) ?? endedOnItsOwn(exitNote, files.log, config);
     const own = slots.take(trained?.slot);
     try {
       const slot = claimSlot(repo, own.name);
@@ -112,6 +116,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
             logPath: files.log,
             onProgress: beat('training'),
             saveTrained: (finished) => writeSignedMarker(files.trained, files.about('trained'), finished),
+            exitNote,
           });
           if (!outcome) throw new CancelledFailure('training cancelled');
         }

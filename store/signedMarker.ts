@@ -9,7 +9,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import path from 'node:path';
 import { homePath } from '../system/home';
 
-export type MarkerPurpose = 'trained' | 'result' | 'setup' | 'candidate' | 'rebased' | 'answer';
+export type MarkerPurpose = 'trained' | 'exited' | 'result' | 'setup' | 'candidate' | 'rebased' | 'answer';
 
 /**
  * What a marker is for: its purpose and the fields that name the step (commit, run id, tag, experiment
@@ -79,12 +79,20 @@ function mac(key: Buffer, payload: unknown): Buffer {
 }
 
 /**
+ * The text of a marker for `fields` holding `data`, signed: what writeSignedMarker writes, for a writer
+ * without the key (the training's supervisor, which writes it only if the training ends on its own).
+ */
+export function signedMarkerText(fields: MarkerFields, data?: unknown): string {
+  const payload = { fields, data };
+  return JSON.stringify({ payload, mac: mac(workerKey(), payload).toString('hex') });
+}
+
+/**
  * Writes `data` with what it is for, signed. Atomically (a file of its own, then renamed): a reader sees
  * the whole marker or none (a torn one would read as absent anyway, and cost a retraining).
  */
 export function writeSignedMarker(file: string, fields: MarkerFields, data?: unknown): void {
-  const payload = { fields, data };
-  const text = JSON.stringify({ payload, mac: mac(workerKey(), payload).toString('hex') });
+  const text = signedMarkerText(fields, data);
   mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(temp, text);

@@ -2,9 +2,12 @@
 // the edit gate, the branch's compare-and-swap, and the training process's lifecycle.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { evaluateCandidate, scoreOutcome } from '../activities/evaluate';
 import { prepareRun } from '../activities/prepare';
@@ -18,12 +21,13 @@ import { trainingEnv } from '../training/environment';
 import { InvalidEdit, validateEdit } from '../proposers/editGate';
 import type { ExperimentRecord, PreparedRun, TrainingOutcome } from '../common/types';
 import { git, makeFakeTarget, makeTarget, signalsDir, signalsSandboxToml } from './support/fakeTarget';
-import { isRunning, pathWithout, withPath } from './support/processes';
+import { isRunning, pathWithout, runningInGroup, withPath } from './support/processes';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 import { slotDir } from '../store/runDirectory';
 
 const prepared = (repo: string, tag: string) => preparedRun(repo, tag);
+const TRAIN_THEN_DIE = fileURLToPath(new URL('./support/trainThenDie.ts', import.meta.url));
 const firstProposal = proposalInput;
 
 describe('prepare and propose', () => {
@@ -289,6 +293,48 @@ describe('training, retried', () => {
   });
 });
 
+describe('training, when its worker dies as it ends', () => {
+  it('lets the training finish, and a retry takes its outcome without training it again', async () => {
+    const dir = mkdtempSync(path.join(signalsDir(), 'dying-'));
+    const ledger = path.join(dir, 'runs');
+    const dieNow = path.join(dir, 'die-now');
+    // The worker dies while train.py is in its last moments; atexit counts the trainings that end on their own.
+    const extra = [
+      'import atexit',
+      `atexit.register(lambda: open(${JSON.stringify(ledger)}, "a").write("done\\n"))`,
+      `open(${JSON.stringify(dieNow)}, "w").close()`,
+      'time.sleep(0.3)',
+    ].join('\n');
+    const repo = await makeFakeTarget({ extra });
+    const run = await prepared(repo, 'dying');
+    const input = { repo, tag: 'dying', n: 0, commit: run.baseCommit, config: run.config };
+    const worker = spawn(
+      process.execPath,
+      ['--import', 'tsx', TRAIN_THEN_DIE, JSON.stringify(input), dieNow],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    const [, signal] = (await once(worker, 'exit')) as [number | null, string | null];
+    assert.equal(signal, 'SIGKILL', 'the worker died before its training ended');
+    const pidFile = path.join(slotDir(path.join(repo, '.git'), 'gpu0'), 'training.pid');
+    const pgid = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor('the dead worker’s training to be gone', () =>
+      runningInGroup(pgid).length ? undefined : true,
+    );
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n', 'the training ran to its end, its worker gone');
+
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const retried: TrainingOutcome = await new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 }).run(
+      trainCandidate,
+      input,
+    );
+    assert.equal(readFileSync(ledger, 'utf8'), 'done\n', 'the retry did not train it again');
+    assert.equal(retried.exitCode, 0);
+    assert.equal(Number(retried.metricText), 0.18, 'its metric is the one the training printed');
+  });
+});
+
 describe('a slot set-up that is slow', () => {
   it("is killed at the target's own set-up timeout, and reported as a slow set-up, not a broken target", async () => {
     const repo = await makeFakeTarget();
@@ -467,6 +513,30 @@ describe('running a training process', () => {
     });
     assert.equal(failed.exitCode, 3);
     assert.equal(readFileSync(path.join(dir, 'b'), 'utf8'), 'boom\n');
+  });
+
+  it('leaves the exit note only for a command that exits 0 on its own, not one stopped or failed', async () => {
+    const dir = tmp();
+    const exits = async (command: string, timeoutSeconds = 60) => {
+      const file = path.join(dir, `note-${Math.random().toString(36).slice(2)}`);
+      const result = await runSupervised({
+        command,
+        cwd: dir,
+        env: process.env,
+        logPath: path.join(dir, 'log'),
+        timeoutSeconds,
+        pidFile: path.join(dir, 'pid'),
+        exitNote: { file, text: 'signed in advance' },
+      });
+      return { result, note: existsSync(file) ? readFileSync(file, 'utf8') : null };
+    };
+    assert.equal((await exits('echo done')).note, 'signed in advance');
+    assert.equal((await exits('exit 3')).note, null, 'a failed command');
+    // It takes the worker's SIGTERM at the timeout and exits 0: stopped, not ended on its own.
+    const stopped = await exits("trap 'exit 0' TERM; sleep 30 & wait", 1);
+    assert.equal(stopped.result.timedOut, true);
+    assert.equal(stopped.result.exitCode, 0);
+    assert.equal(stopped.note, null, 'a command stopped at the timeout');
   });
 
   it('never hands secrets to the training process', async () => {

@@ -64,6 +64,12 @@ export interface SupervisedRun {
    * finished training as short as it can be.
    */
   onFinished?: (result: SupervisedResult) => void;
+  /**
+   * Written by the supervisor itself when the command exits 0 on its own (no timeout, no cancellation):
+   * `text` at `file`, a marker signed in advance. It outlives a worker that dies as the command ends, so
+   * a retry knows the training finished (training/runTraining.ts, endedOnItsOwn).
+   */
+  exitNote?: { file: string; text: string };
 }
 
 export interface SupervisedResult {
@@ -111,6 +117,7 @@ function lastLine(text: string): string {
 
 export async function runSupervised(run: SupervisedRun): Promise<SupervisedResult> {
   mkdirSync(path.dirname(run.logPath), { recursive: true });
+  if (run.exitNote) mkdirSync(path.dirname(run.exitNote.file), { recursive: true });
   const limits = run.limits && {
     ...run.limits,
     minFreeDiskMb: run.limits.minFreeDiskMb ?? diskReserveMb(run.cwd),
@@ -139,6 +146,9 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
     },
   );
   closeSync(log);
+  // The supervisor's first line: what it writes should the command end on its own.
+  child.stdin?.on('error', () => {}); // a supervisor that could not start answers through 'error' below
+  child.stdin?.write(`${JSON.stringify({ exitNote: run.exitNote })}\n`);
   const pgid = child.pid!;
   writeFileSync(run.pidFile, String(pgid));
   let reported = '';

@@ -1,7 +1,8 @@
 // The training itself, in a slot that holds the candidate and its set-up: resumed from the outcome it
 // saved when a retry finds the slot as the training left it, else run for the target's budget.
-import { existsSync } from 'node:fs';
-import type { TrainingOutcome } from '../common/types';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import type { TargetConfig, TrainingOutcome } from '../common/types';
+import { readSignedMarker, signedMarkerText, type MarkerFields } from '../store/signedMarker';
 import { toOutcome } from './outcome';
 import type { Confinement } from './sandboxFor';
 import { runInSlot, type OnProgress, type SlotRun } from './slotRun';
@@ -22,6 +23,44 @@ export async function resumable(
   return head.trim() === commit ? saved : null;
 }
 
+/** Where the supervisor notes that the training exited 0 on its own, and what the note must say it is for. */
+export interface ExitNote {
+  file: string;
+  fields: MarkerFields;
+}
+
+/** What the worker signs in advance for the supervisor's exit note. */
+interface ExitNoteData {
+  slot: string;
+  /** When the training started (ms since the epoch); the note's mtime is when it ended. */
+  startedAt: number;
+}
+
+/**
+ * The outcome of a training whose worker died as it ended, before the worker could save it: what the
+ * supervisor's exit note and the training's log say (exit 0, its summary and metric). Null without a
+ * note signed for exactly this training. The note says nothing of limits: it is only written for a
+ * command that exited 0 on its own, which reached none.
+ */
+export function endedOnItsOwn(note: ExitNote, logPath: string, config: TargetConfig): TrainingOutcome | null {
+  const data = readSignedMarker<ExitNoteData>(note.file, note.fields);
+  if (!data || typeof data.slot !== 'string' || typeof data.startedAt !== 'number') return null;
+  let ended: number;
+  try {
+    ended = statSync(note.file).mtimeMs;
+  } catch {
+    return null;
+  }
+  const seconds = Math.max(0, (ended - data.startedAt) / 1000);
+  return toOutcome(
+    { exitCode: 0, signal: null, timedOut: false, cancelled: false, seconds },
+    logPath,
+    config,
+    data.slot,
+    [],
+  );
+}
+
 export interface TrainingRun {
   command: string;
   logPath: string;
@@ -31,6 +70,8 @@ export interface TrainingRun {
    * between must find it, or a finished training would run again. Not called for a cancelled one.
    */
   saveTrained: (outcome: TrainingOutcome) => void;
+  /** Where the supervisor notes the training's end, should the worker die before saveTrained. */
+  exitNote: ExitNote;
 }
 
 /** The training's outcome; null when it was cancelled. */
@@ -40,12 +81,16 @@ export async function runTraining(
   run: TrainingRun,
 ): Promise<TrainingOutcome | null> {
   const { slot, config } = at;
+  // An earlier attempt's note would vouch for this one: it goes before this training starts.
+  rmSync(run.exitNote.file, { force: true });
+  const note: ExitNoteData = { slot: slot.name, startedAt: Date.now() };
   let finished: TrainingOutcome | undefined;
   const result = await runInSlot(at, confined, {
     command: run.command,
     logPath: run.logPath,
     timeoutSeconds: config.train.timeoutSeconds,
     onProgress: run.onProgress,
+    exitNote: { file: run.exitNote.file, text: signedMarkerText(run.exitNote.fields, note) },
     onFinished: (done) => {
       finished = toOutcome(done, run.logPath, config, slot.name, []);
       if (!done.cancelled) run.saveTrained(finished);

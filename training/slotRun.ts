@@ -45,7 +45,7 @@ export type OnProgress = NonNullable<SupervisedRun['onProgress']>;
 /** What differs between a slot's runs. */
 export type RunSpec = Pick<
   SupervisedRun,
-  'command' | 'logPath' | 'timeoutSeconds' | 'onProgress' | 'onFinished'
+  'command' | 'logPath' | 'timeoutSeconds' | 'onProgress' | 'onFinished' | 'exitNote'
 >;
 
 /** `confined`: the run's sandbox and limits (training/sandboxFor.ts), built just before it starts. */

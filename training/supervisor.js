@@ -1,6 +1,10 @@
 // Runs one training command as the leader of its own process group (the worker starts this script
 // detached) and takes the whole group down if the worker that started it goes away: stdin is a pipe
-// from the worker, so end-of-file means the worker died, even by SIGKILL. No orphan keeps a GPU busy.
+// from the worker, so end-of-file means the worker died, even by SIGKILL. No orphan keeps a GPU busy:
+// the command gets a moment (WORKER_GONE_GRACE_MS) to finish what it is finishing, no more.
+// A command that exits 0 on its own (not stopped by the worker) leaves an exit note, if the worker gave
+// one on stdin (a marker it signed in advance): a worker that died at the end of a training leaves its
+// retry the proof that the training ended, so the training is not run a second time.
 // It also writes the command's output to the log (its own stdout), capped: a script that floods its
 // output must not fill the disk, and the end of the output (the metric summary) must survive, so past
 // the cap only a rolling tail is kept and written after a line saying how much was dropped.
@@ -9,7 +13,7 @@
 // Plain JavaScript on purpose: it starts in milliseconds and needs nothing but Node itself.
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statfsSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { clearInterval, setInterval } from 'node:timers';
 
@@ -30,6 +34,9 @@ const wrapper = wrapperArg ? JSON.parse(wrapperArg) : [];
 /** @type {{ path: string, minFreeMb: number } | null} */
 const watch = watchArg ? JSON.parse(watchArg) : null;
 
+/** How long a command may go on once its worker is gone: long enough to exit if it was exiting. */
+const WORKER_GONE_GRACE_MS = 2000;
+
 const killGroup = () => {
   try {
     process.kill(-process.pid, 'SIGKILL');
@@ -37,14 +44,54 @@ const killGroup = () => {
     process.exit(137);
   }
 };
-process.stdin.on('end', killGroup);
-process.stdin.on('error', killGroup);
+
+// The worker's first line on stdin: { exitNote?: { file, text } }.
+/** @type {{ file: string, text: string } | undefined} */
+let exitNote;
+let fromWorker = '';
+let workerGone = false;
+process.stdin.on('data', (/** @type {Buffer} */ chunk) => {
+  if (exitNote !== undefined || fromWorker.includes('\n')) return;
+  fromWorker += chunk.toString();
+  const end = fromWorker.indexOf('\n');
+  if (end < 0) return;
+  try {
+    exitNote = JSON.parse(fromWorker.slice(0, end)).exitNote;
+  } catch {
+    // not a line this worker wrote: no exit note, the safe side (a retry trains again)
+  }
+});
+const onWorkerGone = () => {
+  if (workerGone) return;
+  workerGone = true;
+  setTimeout(killGroup, WORKER_GONE_GRACE_MS);
+};
+process.stdin.on('end', onWorkerGone);
+process.stdin.on('error', onWorkerGone);
 process.stdin.resume();
 
-// The worker stops a run by signalling the whole group: the command gets the signal itself and this
-// supervisor stays to report how it ended.
-process.on('SIGTERM', () => {});
-process.on('SIGINT', () => {});
+// The worker stops a run (timeout, cancellation) by signalling the whole group: the command gets the
+// signal itself and this supervisor stays to report how it ended. A command so stopped leaves no exit
+// note, even one that exits 0 on the signal: it did not end on its own.
+let stopped = false;
+process.on('SIGTERM', () => {
+  stopped = true;
+});
+process.on('SIGINT', () => {
+  stopped = true;
+});
+
+/** The exit note, whole or not at all (a file of its own, then renamed). */
+const writeExitNote = () => {
+  if (!exitNote || typeof exitNote.file !== 'string' || typeof exitNote.text !== 'string') return;
+  const temp = `${exitNote.file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, exitNote.text);
+    renameSync(temp, exitNote.file);
+  } catch {
+    // no note: a retry trains again, which costs time and never a result
+  }
+};
 
 // A log that cannot be written (a full disk) loses output, not the training: the metric may still come.
 const write = (/** @type {Buffer | string} */ data) => {
@@ -113,6 +160,9 @@ const finish = (/** @type {number | null} */ code, /** @type {NodeJS.Signals | n
   if (finished) return;
   finished = true;
   flushTail();
+  if (code === 0 && !stopped) writeExitNote();
+  // With no worker to kill what the command left behind in the group, this supervisor does.
+  if (workerGone) killGroup();
   process.exit(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
 };
 // 'close' comes once the pipe is drained too; a background process the command left holding the pipe

@@ -1,7 +1,7 @@
-// The files one training leaves in the run directory: its log, its evaluation's log, and the two
-// outcomes it saves (signed by the worker, store/signedMarker.ts): `trained` the moment the training
-// ends, `result` once its evaluation is done too. A retry reads them back instead of training again
-// (docs/ARCHITECTURE.md, invariant 1).
+// The files one training leaves in the run directory: its log, its evaluation's log, and the markers
+// signed by the worker (store/signedMarker.ts): `exited`, which the supervisor writes when the training
+// exits 0 on its own, `trained` the moment the worker sees the training end, `result` once its evaluation
+// is done too. A retry reads them back instead of training again (docs/ARCHITECTURE.md, invariant 1).
 import type { TrainingOutcome } from '../common/types';
 import { experimentLogPath } from '../store/runDirectory';
 import { readSignedMarker, type MarkerFields } from '../store/signedMarker';
@@ -18,12 +18,14 @@ export interface TrainingOf {
 export interface TrainingFiles {
   log: string;
   evalLog: string;
+  /** The supervisor's note that the training exited 0 on its own (training/runTraining.ts, endedOnItsOwn). */
+  exited: string;
   /** The outcome saved the moment the training ended (a retry resumes from it, in the same slot). */
   trained: string;
   /** The outcome saved once training and evaluation are done (a retry returns it). */
   result: string;
   /** What a saved outcome must say it is for: this very training (experiment, seed or repeat, commit, run). */
-  about(purpose: 'trained' | 'result'): MarkerFields;
+  about(purpose: 'exited' | 'trained' | 'result'): MarkerFields;
 }
 
 /**
@@ -46,6 +48,7 @@ export function trainingFiles(runDir: string, training: TrainingOf, runId: strin
   return {
     log,
     evalLog: beside('.eval.log'),
+    exited: beside('.exited.json'),
     trained: beside('.trained.json'),
     result: beside('.result.json'),
     about: (purpose) => ({
