@@ -1,7 +1,10 @@
 // `npm run bench`: the figures the project promises, measured on this machine (each part in scripts/bench/).
 //  duty      share of slot time spent training, sequential and pipelined, on a simulated trainer (sleeps
 //            for its budget) and proposer (sleeps for a share of it, then edits one knob);
-//  scaling   experiments per hour with 1, 2, 4 and 8 slots, pipelined, and the scaling efficiency;
+//  scaling   experiments per hour with 1 to 64 slots, pipelined, and the scaling efficiency (past 8 slots,
+//            training worker processes of 8 slots each and the bench's control worker: a simulated fleet);
+//  ceiling   the single-run ceiling: experiments per minute with every slot of the widest row and a
+//            training and proposer that take no time, against what 64 GPUs at a 5-minute budget need;
 //  overhead  orchestration overhead per experiment against a bare loop doing the same git and process
 //            work without Temporal, and history events per experiment;
 //  chart     drawing the progress chart (SVG and PNG) for runs of 100 and 1,000 experiments;
@@ -13,11 +16,13 @@
 //  sandbox   the training sandbox's cost per experiment: a trivial training with and without it.
 // Each figure is printed next to its target; the bench measures and never fails on a figure.
 // Options: --only PART[,PART] | --skip PART[,PART] (--skip-tinylm), --budget SECONDS (20),
-// --proposer-share SHARE (0.2), --experiments N (6), --rounds N (3), --slots LIST (1,2,4,8),
+// --proposer-share SHARE (0.2), --experiments N (6), --rounds N (3), --slots LIST (1,2,4,8,16,32,64),
+// --slots-per-worker N (8), --ceiling-experiments N (200),
 // --overhead-experiments N (20), --keeps-experiments N (12), --keeps-budget SECONDS (8),
 // --reruns N (3), --sandbox-runs N (30). Uses TEMPORAL_ADDRESS or starts its own server.
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchCeiling } from './bench/ceiling';
 import { benchChart } from './bench/chart';
 import type { Bench, BenchSettings } from './bench/context';
 import { benchDutyCycle } from './bench/dutyCycle';
@@ -30,7 +35,17 @@ import { benchTinylm } from './bench/tinylm';
 import type { SimulatedRun } from './bench/runs';
 import { stopOwnServer, testClient, testServer } from '../test/support/temporal';
 
-const PARTS = ['duty', 'scaling', 'overhead', 'chart', 'record', 'keeps', 'tinylm', 'sandbox'] as const;
+const PARTS = [
+  'duty',
+  'scaling',
+  'ceiling',
+  'overhead',
+  'chart',
+  'record',
+  'keeps',
+  'tinylm',
+  'sandbox',
+] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -42,7 +57,9 @@ const { values } = parseArgs({
     'proposer-share': { type: 'string', default: '0.2' },
     experiments: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '3' },
-    slots: { type: 'string', default: '1,2,4,8' },
+    slots: { type: 'string', default: '1,2,4,8,16,32,64' },
+    'slots-per-worker': { type: 'string', default: '8' },
+    'ceiling-experiments': { type: 'string', default: '200' },
     'overhead-experiments': { type: 'string', default: '20' },
     'keeps-experiments': { type: 'string', default: '12' },
     'keeps-budget': { type: 'string', default: '8' },
@@ -81,6 +98,7 @@ const settings: BenchSettings = {
     .split(',')
     .map((s) => number('slots', s.trim(), true))
     .sort((a, b) => a - b),
+  slotsPerWorker: number('slots-per-worker', values['slots-per-worker'], true),
   overheadExperiments: number('overhead-experiments', values['overhead-experiments'], true),
   keepsExperiments: number('keeps-experiments', values['keeps-experiments'], true),
   keepsBudget: number('keeps-budget', values['keeps-budget'], false),
@@ -110,6 +128,8 @@ try {
   for (const part of selected) {
     if (part === 'duty') pipelined = await benchDutyCycle(bench);
     if (part === 'scaling') await benchScaling(bench, pipelined);
+    if (part === 'ceiling')
+      await benchCeiling(bench, number('ceiling-experiments', values['ceiling-experiments'], true));
     if (part === 'overhead') await benchOverhead(bench);
     if (part === 'chart') await benchChart();
     if (part === 'record') await benchRecordStep();

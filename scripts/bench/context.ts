@@ -14,6 +14,8 @@ export interface BenchSettings {
   rounds: number;
   /** Slot counts of the scaling table. */
   slots: number[];
+  /** Slots a training worker process offers; wider rows run as several such processes. */
+  slotsPerWorker: number;
   /** Experiments after the baseline in the overhead runs (Temporal and bare). */
   overheadExperiments: number;
   /** Experiments after the baseline under each keep rule in the false-keeps part (tinylm). */

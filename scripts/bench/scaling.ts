@@ -1,7 +1,8 @@
 // Part "scaling": experiments per hour with 1, 2, 4 and 8 slots (pipelined, one experiment in flight per
 // slot, about three rounds each), and how close each comes to slots × the one-slot rate.
 import Table from 'cli-table3';
-import { withWorkers, type Bench } from './context';
+import type { Bench } from './context';
+import { slotsPerProcess, withFleet } from './fleet';
 import { gapBreakdown, stepCounts } from './history';
 import { block, figure, line, percent, section, seconds } from './report';
 import { simulatedRun, type SimulatedRun } from './runs';
@@ -32,7 +33,7 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
       rows.push({ slots, run: oneSlot, measured, note: `the pipelined duty-cycle run's first ${rounds}` });
       continue;
     }
-    const run = await withWorkers(bench, `p${slots}`, slots, (queues) =>
+    const run = await withFleet(bench, `p${slots}`, slots, (queues) =>
       simulatedRun(bench, queues, `p${slots}`, {
         parallel: slots,
         pipeline: true,
@@ -48,6 +49,7 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
   const table = new Table({
     head: [
       'slots',
+      'workers',
       'trainings',
       'window',
       'exp/hour',
@@ -63,6 +65,7 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
     const counts = stepCounts(r.run.run.steps);
     table.push([
       r.note ? `${r.slots} *` : String(r.slots),
+      workers(r.slots, bench.settings.slotsPerWorker),
       String(r.measured.length),
       seconds(windowSeconds(r.measured), 1),
       perHour(r.measured).toFixed(0),
@@ -79,6 +82,8 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
   line(
     'slot gap: mean idle time between two trainings in one slot; rebases and proposals: steps in the history',
   );
+  line('workers: "1 process" is the bench itself (control and training); "k + control" is k training worker');
+  line("processes (autoresearch worker --train-only --slots N) and the bench's own control worker");
   for (const r of rows)
     if (r.note)
       line(
@@ -94,6 +99,13 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
       efficiency(top) >= 0.9,
     );
   else line('scaling efficiency: needs a 1-slot row and a larger one (--slots 1,2,4,8)');
+}
+
+/** How a row's slots were served. */
+function workers(slots: number, perWorker: number): string {
+  if (slots <= perWorker) return '1 process';
+  const sizes = slotsPerProcess(slots, perWorker);
+  return `${sizes.length} + control`;
 }
 
 /** Where the time of the widest run goes: trainings of a round that do not start (or end) together, and the slots' gaps. */

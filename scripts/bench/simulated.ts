@@ -64,7 +64,10 @@ print("peak_vram_mb:     1024.0")
       'train.py': train,
       'prepare.py': '# frozen: data and evaluation\n',
       'program.md': '# program\nLower val_bpb.\n',
-      'autoresearch.toml': '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n',
+      // The ledger lies outside the worktree: the sandbox lets the training write there and nowhere else.
+      'autoresearch.toml':
+        '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n' +
+        `[sandbox]\nwrite_paths = [${JSON.stringify(path.dirname(ledger))}]\n`,
     },
     'ar-bench-',
   );
