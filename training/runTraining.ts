@@ -93,7 +93,11 @@ export async function runTraining(
     exitNote: { file: run.exitNote.file, text: signedMarkerText(run.exitNote.fields, note) },
     onFinished: (done) => {
       finished = toOutcome(done, run.logPath, config, slot.name, []);
-      if (!done.cancelled) run.saveTrained(finished);
+      if (done.cancelled) return;
+      run.saveTrained(finished);
+      // The supervisor's note stood in for the saved outcome until now (it was written before the
+      // supervisor exited, so before this runs): the saved outcome, which says more, is the one to read.
+      rmSync(run.exitNote.file, { force: true });
     },
   });
   if (result.cancelled) return null;
