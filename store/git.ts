@@ -3,8 +3,8 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { targetError } from '../common/errors';
+import { runGit } from './gitProcess';
 
 /** Commits made by autoresearch carry this identity, so a machine without git user config works. */
 /** The environment git runs with: just enough to find itself and the user's config, nothing else. */
@@ -17,13 +17,14 @@ function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   return env;
 }
 
-/** simple-git guards GIT_* variables; these are the ones we set on purpose. */
-function gitAt(dir: string, extra: Record<string, string> = {}): SimpleGit {
+/** A git to run commands with: in `dir`, with the environment above (plus `extra`). */
+interface Git {
+  raw(args: string[]): Promise<string>;
+}
+
+function gitAt(dir: string, extra: Record<string, string> = {}): Git {
   const env = gitEnv(extra);
-  return simpleGit({
-    baseDir: dir,
-    allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')),
-  }).env(env);
+  return { raw: (args) => runGit(dir, args, env) };
 }
 
 export const GIT_IDENTITY = {
@@ -42,7 +43,7 @@ export class Repo {
   private constructor(
     readonly root: string,
     readonly commonDir: string,
-    private readonly git: SimpleGit,
+    private readonly git: Git,
   ) {}
 
   /** Repositories already validated by this process: every activity opens its target, often. */
@@ -55,7 +56,7 @@ export class Repo {
     if (cached && existsSync(cached.commonDir)) return cached;
     if (!existsSync(root) || !statSync(root).isDirectory())
       throw targetError(`Target ${root} does not exist: pass the path of a git repository holding train.py.`);
-    const git = simpleGit(root);
+    const git = gitAt(root);
     let top: string;
     try {
       top = (await git.raw(['rev-parse', '--show-toplevel'])).trim();
