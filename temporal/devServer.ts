@@ -1,13 +1,13 @@
 // The embedded Temporal dev server: `temporal server start-dev` with a persistent SQLite file, the Web UI
 // and this project's search attributes registered. Started by `autoresearch server`, and by `npm start`
 // and the tests when no server answers.
-import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ALL_SEARCH_ATTRIBUTES, devServerSearchAttributeFlags } from '../common/searchAttributes';
+import { devServerSearchAttributeFlags } from '../common/searchAttributes';
 import { findOnPath } from '../system/executables';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './cliProvisioning';
+import { READY_TIMEOUT_MS, waitUntilReady } from './serverReady';
 
 export interface DevServerOptions {
   port: number;
@@ -74,68 +74,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
   const namespace = options.namespace ?? 'default';
   try {
-    await waitUntilReady(address, namespace, child, () => stderr, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
+    await waitUntilReady(address, {
+      namespace,
+      child,
+      output: () => stderr,
+      timeoutMs: options.readyTimeoutMs ?? READY_TIMEOUT_MS,
+    });
   } catch (err) {
     await stop();
     throw err;
   }
   return { address, uiUrl: options.headless ? null : `http://localhost:${uiPort}`, stop };
-}
-
-/**
- * How long a new server may take to be usable. A fresh SQLite file on a loaded 2-core machine takes
- * tens of seconds to create its schema and the namespace; a server that fails exits, and is seen at once.
- */
-export const READY_TIMEOUT_MS = 300_000;
-
-/**
- * Ready means usable, not only answering: the frontend answers, the namespace is registered and the
- * project's search attributes are listed on it (a run started before that fails on them).
- */
-async function waitUntilReady(
-  address: string,
-  namespace: string,
-  child: ChildProcess,
-  stderr: () => string,
-  timeoutMs: number,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let exited: string | null = child.exitCode !== null ? `code ${child.exitCode}` : null;
-  child.once('exit', (code, signal) => (exited = code !== null ? `code ${code}` : `signal ${signal}`));
-  let waiting = 'the frontend to answer';
-  let lastError = '';
-  let pause = 250;
-  while (Date.now() < deadline) {
-    if (exited !== null)
-      throw new Error(
-        `The Temporal dev server exited (${exited}) before it was ready: ${stderr().trim().slice(-800) || 'it printed nothing'}`,
-      );
-    let connection: Connection | undefined;
-    try {
-      waiting = 'the frontend to answer';
-      connection = await Connection.connect({ address, connectTimeout: 5000 });
-      await connection.workflowService.getSystemInfo({});
-      waiting = `namespace "${namespace}" to be registered`;
-      await connection.workflowService.describeNamespace({ namespace });
-      waiting = `the search attributes to be listed on namespace "${namespace}"`;
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-      const missing = ALL_SEARCH_ATTRIBUTES.map((key) => key.name).filter(
-        (name) => !customAttributes?.[name],
-      );
-      if (missing.length === 0) return;
-      lastError = `not listed yet: ${missing.join(', ')}`;
-    } catch (err) {
-      lastError = (err as Error).message.split('\n')[0]!;
-    } finally {
-      await connection?.close().catch(() => {});
-    }
-    await new Promise((r) => setTimeout(r, pause));
-    pause = Math.min(pause * 2, 2000);
-  }
-  throw new Error(
-    `The Temporal dev server at ${address} was not ready within ${timeoutMs / 1000}s: still waiting for ${waiting} ` +
-      `(last answer: ${lastError || 'none'}). Its output: ${stderr().trim().slice(-800) || 'none'}`,
-  );
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -1,6 +1,7 @@
 // docker-compose.yml cannot run here (no Docker engine), so it is checked instead: against the Compose
 // Specification's JSON schema (the copy the dclint package ships), and for what would break only when
-// someone runs it: dependencies, the GPU reservation, the search attributes, secrets, image pins.
+// someone runs it: dependencies, the GPU reservation, the search attributes, secrets, image pins. Its setup
+// jobs run deploy/temporal/'s scripts, which test/postgresCluster.test.ts runs on a real server.
 import Ajv from 'ajv';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ type Service = {
   build?: unknown;
   restart?: string;
   command?: string | string[];
+  entrypoint?: string | string[];
+  configs?: (string | { source: string; target?: string })[];
   user?: string;
   environment?: Record<string, string | number | boolean | null> | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
@@ -42,6 +45,7 @@ type Service = {
 };
 type Compose = {
   services: Record<string, Service>;
+  configs?: Record<string, { file?: string; content?: string }>;
   volumes?: Record<string, unknown>;
   networks?: Record<string, { internal?: boolean } | null>;
 };
@@ -111,6 +115,19 @@ function networksOf(service: Service): string[] {
 
 function script(service: Service): string {
   return Array.isArray(service.command) ? service.command.join(' ') : (service.command ?? '');
+}
+
+/**
+ * The shell script a one-shot job runs: `/bin/sh <file>` where the file is a config mounted from this
+ * repository (deploy/temporal/: the scripts test/postgresCluster.test.ts runs for real); its path and text.
+ */
+function jobScript(service: Service): { file: string; text: string } | null {
+  const entry = Array.isArray(service.entrypoint) ? service.entrypoint : [];
+  if (entry.length !== 2 || entry[0] !== '/bin/sh') return null;
+  const mount = (service.configs ?? []).find((c) => typeof c !== 'string' && c.target === entry[1]);
+  const file = mount && typeof mount !== 'string' ? compose.configs?.[mount.source]?.file : undefined;
+  if (!file) return null;
+  return { file: path.normalize(file), text: readFileSync(path.join(ROOT, file), 'utf8') };
 }
 
 /** What breaks only at `docker compose up`: each dependency exists, its condition can be met, no cycle. */
@@ -242,22 +259,44 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it("runs deploy/temporal's scripts in its setup jobs: the files test/postgresCluster.test.ts runs on a real server", () => {
+    const jobs = Object.fromEntries(
+      imageOf('temporalio/admin-tools').map(([name, job]) => [
+        name,
+        jobScript(job)?.file ?? 'no mounted script',
+      ]),
+    );
+    assert.deepEqual(jobs, {
+      'temporal-schema': path.join('deploy', 'temporal', 'schema.sh'),
+      'temporal-setup': path.join('deploy', 'temporal', 'setup.sh'),
+    });
+    assert.match(
+      jobScript(services['temporal-schema']!)!.text,
+      /temporal-sql-tool --db temporal_visibility update-schema/,
+    );
+    for (const [name, job] of imageOf('temporalio/admin-tools'))
+      assert.equal(job.command, undefined, `${name}: the script is the whole job, no command beside it`);
+  });
+
   it("registers exactly common/searchAttributes.ts's attributes, with their types, within Postgres's limits", () => {
     const expected = devServerSearchAttributeFlags()
       .filter((flag) => flag !== '--search-attribute')
       .sort();
-    const setup = Object.entries(services).filter(([, s]) => script(s).includes('search-attribute create'));
+    const setup = Object.entries(services).filter(([, s]) =>
+      jobScript(s)?.text.includes('search-attribute create'),
+    );
     assert.equal(setup.length, 1, 'one job registers the search attributes');
     const [name, job] = setup[0]!;
+    const text = jobScript(job)!.text;
     assert.equal(job.restart, 'no');
     assert.ok(job.image?.startsWith('temporalio/admin-tools:'), `${name} runs the admin tools`);
     assert.equal(dependencies(job)[serverName], 'service_healthy', `${name} waits for the server`);
-    const create = script(job).slice(script(job).indexOf('search-attribute create'));
+    const create = text.slice(text.indexOf('search-attribute create'));
     const pairs = [...create.matchAll(/--name\s+(\S+)\s+--type\s+(\S+)/g)]
       .map((m) => `${m[1]}=${m[2]}`)
       .sort();
     assert.deepEqual(pairs, expected);
-    assert.match(script(job), /namespace create/, `${name} creates the namespace`);
+    assert.match(text, /namespace create/, `${name} creates the namespace`);
     const limits: Record<string, number> = { Keyword: 10, Double: 3, Int: 3, Bool: 3, Datetime: 3, Text: 3 };
     const perType = new Map<string, number>();
     for (const pair of pairs) {
@@ -285,7 +324,7 @@ describe('docker-compose.yml', () => {
       JSON.stringify(devices),
     );
     const setupJob = Object.entries(services).find(([, s]) =>
-      script(s).includes('search-attribute create'),
+      jobScript(s)?.text.includes('search-attribute create'),
     )![0];
     for (const [name, worker] of workers) {
       assert.equal(

@@ -35,19 +35,19 @@ import type {
   TrainingOutcome,
 } from '../common/types';
 import { spawnWorker } from './support/commandLines';
-import { git, holdTraining, makeFakeTarget, makeGate, waitInTraining } from './support/fakeTarget';
+import {
+  bareRemote,
+  git,
+  holdTraining,
+  makeFakeTarget,
+  makeGate,
+  waitInTraining,
+} from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
 import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
 import { slotDir, slotsRoot } from '../store/runDirectory';
-
-/** A bare clone of the target: the remote every machine reaches. */
-async function bareRemote(repo: string): Promise<string> {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'ar-remote-')), 'target.git');
-  await git(tmpdir(), ['clone', '-q', '--bare', repo, dir]);
-  return dir;
-}
 
 function workdir(name: string): string {
   return mkdtempSync(path.join(tmpdir(), `ar-workdir-${name}-`));

@@ -167,6 +167,13 @@ export async function makeTarget(files: Record<string, string>, prefix = 'ar-tar
   return dir;
 }
 
+/** A bare clone of the target: the git remote every machine of a run reaches (`start --remote`). */
+export async function bareRemote(repo: string): Promise<string> {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'ar-remote-')), 'target.git');
+  await git(tmpdir(), ['clone', '-q', '--bare', repo, dir]);
+  return dir;
+}
+
 /** git in a test repository, with an identity of its own (a fresh machine may have no git user set). */
 export async function git(dir: string, args: string[]): Promise<string> {
   return (await execa('git', args, { cwd: dir, env: GIT_IDENTITY })).stdout.trim();

@@ -65,6 +65,27 @@ export function trainingProcesses(repo: string): number[] {
 }
 
 /**
+ * Whether a `python3 train.py` (the fake target's training) runs with its working directory under
+ * `dir`: a worker whose home is `dir` holds a training in one of its slots.
+ */
+export function trainingUnder(dir: string): boolean {
+  const root = path.resolve(dir) + path.sep;
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .some((pid) => {
+      try {
+        return (
+          readlinkSync(`/proc/${pid}/cwd`).startsWith(root) &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('python3\0train.py') &&
+          isRunning(Number(pid))
+        );
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/**
  * A PATH of one new directory that links every program on the current PATH except those whose name
  * matches `without` (say, no python3): a machine that lacks them, with everything else where it was.
  */
