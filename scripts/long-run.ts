@@ -122,9 +122,16 @@ try {
   console.log(`  record step (mean over 50 experiments from): ${recordTimes.join(', ') || 'n/a'}`);
   const perExperiment = (a: (typeof disk)[number], b: (typeof disk)[number]) =>
     `${((b.bytes - a.bytes) / Math.max(1, b.done - a.done) / 1024).toFixed(1)} KB`;
-  if (disk.length >= 3)
+  // The samples a tenth of the run apart by experiment count: the last poll may land on the end itself,
+  // so the last tenth is measured back from the end sample, never between two samples of the same count.
+  const tenth = Math.max(1, Math.round(summary.experimentsDone / 10));
+  const end = disk.at(-1)!;
+  const firstEnd = disk.find((d) => d.done >= disk[0]!.done + tenth);
+  const lastStart = [...disk].reverse().find((d) => d.done <= end.done - tenth);
+  if (firstEnd && lastStart)
     console.log(
-      `  disk per experiment (.git): first tenth ${perExperiment(disk[0]!, disk[1]!)}, last tenth ${perExperiment(disk.at(-2)!, disk.at(-1)!)}`,
+      `  disk per experiment (.git): first tenth ${perExperiment(disk[0]!, firstEnd)}, last tenth ${perExperiment(lastStart, end)}` +
+        ` (experiments ${disk[0]!.done}-${firstEnd.done} and ${lastStart.done}-${end.done})`,
     );
   console.log(`  invariants hold for all ${summary.experimentsDone} experiments (${path.basename(repo)})`);
 } finally {
