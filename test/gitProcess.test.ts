@@ -1,0 +1,30 @@
+// git as the record store runs it (store/gitProcess.ts): output whole, failures in git's own words.
+// (What a quiet command costs is the bench's to measure, not a test's: no verdict here depends on speed.)
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { GitError, runGit } from '../store/gitProcess';
+import { git, makeFakeTarget } from './support/fakeTarget';
+
+const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+
+describe('running git', () => {
+  it("answers its stdout, and a failure with git's own message", async () => {
+    const repo = await makeFakeTarget();
+    const head = await git(repo, ['rev-parse', 'HEAD']);
+    assert.equal(await runGit(repo, ['rev-parse', 'HEAD'], env), `${head}\n`, 'the output as git wrote it');
+    await assert.rejects(runGit(repo, ['rev-parse', '--verify', 'no-such-ref'], env), (err: unknown) => {
+      assert.ok(err instanceof GitError);
+      assert.match(err.message, /fatal: Needed a single revision/);
+      assert.equal(err.exitCode, 128);
+      return true;
+    });
+    // Non-zero in silence is an answer, not a failure (a missing ref read with --quiet).
+    assert.equal(await runGit(repo, ['rev-parse', '--verify', '--quiet', 'no-such-ref'], env), '');
+    await assert.rejects(
+      runGit(path.join(mkdtempSync(path.join(tmpdir(), 'ar-gone-')), 'gone'), ['status'], env),
+    );
+  });
+});
