@@ -185,13 +185,31 @@ describe(
 
     /** The list's header labels and the run's row, cell by cell, keyed by header. */
     async function rowByHeader(): Promise<Record<string, string>> {
-      const headers = await page.locator('table thead th').allInnerTexts();
       const row = page
         .getByTestId('workflows-summary-configurable-table-row')
         .filter({ has: page.getByRole('link', { name: workflowId, exact: true }) });
       await row.waitFor();
-      const cells = await row.locator('td').allInnerTexts();
-      assert.equal(cells.length, headers.length, `cells ${JSON.stringify(cells)}`);
+      // The header and the row render apart (a page just loaded may show the default header a moment
+      // longer): read both until they agree on the columns.
+      const read = async () => ({
+        headers: await page.locator('table thead th').allInnerTexts(),
+        cells: await row.locator('td').allInnerTexts(),
+      });
+      let seen = await read();
+      await waitFor(
+        'the table header to match the row',
+        async () => {
+          seen = await read();
+          return seen.headers.length === seen.cells.length ? true : undefined;
+        },
+        15_000,
+      ).catch(() => undefined);
+      const { headers, cells } = seen;
+      assert.equal(
+        cells.length,
+        headers.length,
+        `cells ${JSON.stringify(cells)}, headers ${JSON.stringify(headers)}`,
+      );
       return Object.fromEntries(headers.map((h, i) => [h.trim(), cells[i]!.trim()]));
     }
 
