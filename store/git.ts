@@ -39,6 +39,11 @@ export function isLockError(text: string): boolean {
   return /cannot lock ref|Unable to create '[^']+\.lock'|failed to lock|unable to lock/i.test(text);
 }
 
+/** Worktree administration in progress per repository (its common dir), in this process. */
+const worktreeAdmin = new Map<string, Promise<string>>();
+/** git reading another worktree's admin folder while that worktree is being made. */
+const HALF_MADE_WORKTREE = /failed to read .*worktrees\/[^/\s]+\/(commondir|gitdir)/;
+
 export class Repo {
   private constructor(
     readonly root: string,
@@ -93,6 +98,34 @@ export class Repo {
 
   raw(args: string[]): Promise<string> {
     return this.git.raw(args);
+  }
+
+  /**
+   * `git worktree <args>` (add, prune, remove). Each reads the admin folder of every worktree of the
+   * repository, which another's `add` may be writing at that moment ("failed to read
+   * .git/worktrees/<name>/commondir"): within this process they run one at a time per repository (64
+   * concurrent proposals met that), and one that meets another process's half-made worktree is retried.
+   */
+  async worktree(args: string[]): Promise<string> {
+    const previous = worktreeAdmin.get(this.commonDir) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(() => this.worktreeWithRetries(args));
+    worktreeAdmin.set(this.commonDir, mine);
+    try {
+      return await mine;
+    } finally {
+      if (worktreeAdmin.get(this.commonDir) === mine) worktreeAdmin.delete(this.commonDir);
+    }
+  }
+
+  private async worktreeWithRetries(args: string[]): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.git.raw(['worktree', ...args]);
+      } catch (err) {
+        if (attempt >= 5 || !HALF_MADE_WORKTREE.test((err as Error).message)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
   }
 
   /** Runs git inside one of this repository's worktrees. */

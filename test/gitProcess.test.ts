@@ -1,10 +1,11 @@
 // git as the record store runs it (store/gitProcess.ts): output whole, failures in git's own words.
 // (What a quiet command costs is the bench's to measure, not a test's: no verdict here depends on speed.)
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Repo } from '../store/git';
 import { GitError, runGit } from '../store/gitProcess';
 import { git, makeFakeTarget } from './support/fakeTarget';
 
@@ -26,5 +27,28 @@ describe('running git', () => {
     await assert.rejects(
       runGit(path.join(mkdtempSync(path.join(tmpdir(), 'ar-gone-')), 'gone'), ['status'], env),
     );
+  });
+});
+
+describe('worktree administration', () => {
+  it("waits out another worktree that is still being made, and runs this process's one at a time", async () => {
+    const target = await makeFakeTarget();
+    const repo = await Repo.open(target);
+    // What another process's `git worktree add` leaves for a moment: an admin folder not yet written.
+    const half = path.join(repo.commonDir, 'worktrees', 'half-made');
+    mkdirSync(half, { recursive: true });
+    writeFileSync(path.join(half, 'gitdir'), path.join(tmpdir(), 'ar-elsewhere', '.git') + '\n');
+    writeFileSync(path.join(half, 'commondir'), '');
+    setTimeout(() => rmSync(half, { recursive: true, force: true }), 150);
+    const scratch = mkdtempSync(path.join(tmpdir(), 'ar-worktrees-'));
+    await repo.worktree(['add', '--detach', path.join(scratch, 'first'), 'HEAD']);
+    // As many proposals at once as a wide run makes: every one gets its worktree.
+    await Promise.all(
+      [...Array(16).keys()].map((k) =>
+        repo.worktree(['add', '--detach', path.join(scratch, `w${k}`), 'HEAD']),
+      ),
+    );
+    const listed = await git(target, ['worktree', 'list', '--porcelain']);
+    assert.equal(listed.split('\n').filter((l) => l.startsWith('worktree ')).length, 18);
   });
 });

@@ -141,9 +141,9 @@ export async function checkoutWorktree(
   keep?: string[],
 ): Promise<void> {
   if (!existsSync(path.join(dir, '.git'))) {
-    await repo.raw(['worktree', 'prune']);
+    await repo.worktree(['prune']);
     rmSync(dir, { recursive: true, force: true });
-    await repo.raw(['worktree', 'add', '--detach', '--force', dir, commit]);
+    await repo.worktree(['add', '--detach', '--force', dir, commit]);
     return;
   }
   await cleanWorktree(repo, dir, commit, keep);

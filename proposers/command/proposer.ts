@@ -187,7 +187,7 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
     return { files, description };
   } finally {
     // Only this attempt's own worktree: a later attempt's is its own business.
-    await repo.raw(['worktree', 'remove', '--force', worktree]).catch(() => undefined);
+    await repo.worktree(['remove', '--force', worktree]).catch(() => undefined);
     if (isLive()) rmSync(attempts, { recursive: true, force: true });
   }
 }
@@ -262,7 +262,7 @@ async function stopEarlierAttempts(
   }
   for (const entry of existsSync(worktrees) ? readdirSync(worktrees) : []) {
     if (entry === `${name}-${mine}` || (entry !== name && !entry.startsWith(`${name}-attempt`))) continue;
-    await repo.raw(['worktree', 'remove', '--force', path.join(worktrees, entry)]).catch(() => undefined);
+    await repo.worktree(['remove', '--force', path.join(worktrees, entry)]).catch(() => undefined);
     rmSync(path.join(worktrees, entry), { recursive: true, force: true });
   }
   // What git still lists of them is pruned by checkoutWorktree, which creates this attempt's next.
