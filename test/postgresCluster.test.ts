@@ -33,7 +33,13 @@ import {
 } from './support/postgres';
 import { trainingUnder } from './support/processes';
 import { startTemporalCluster, type TemporalCluster } from './support/temporalCluster';
-import { startWorkers, testClient, uniqueQueues, type RunningWorkers } from './support/temporal';
+import {
+  activityPollers,
+  startWorkers,
+  testClient,
+  uniqueQueues,
+  type RunningWorkers,
+} from './support/temporal';
 import { waitFor } from './support/waitFor';
 
 const log = (line: string) => console.error(`[postgres cluster] ${line}`);
@@ -140,14 +146,7 @@ describe('a Temporal cluster on PostgreSQL (the compose setup, without Docker)',
         ),
       ),
     );
-    await waitFor('both training workers to poll', async () => {
-      const { pollers } = await client!.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: queues.trainTaskQueue },
-        taskQueueType: 2, // activity
-      });
-      return (pollers ?? []).length >= 2 ? true : undefined;
-    });
+    await activityPollers(client!, queues.trainTaskQueue, 2); // both training workers
     const checkout = await checkoutState(repo);
     const handle = await startRun(client!, {
       repo,

@@ -46,7 +46,14 @@ import {
 import { assertRunInvariants, checkoutState } from './support/invariants';
 import { preparedRun, proposalInput } from './support/prepared';
 import { waitFor } from './support/waitFor';
-import { startWorkers, testClient, testServer, uniqueQueues, type RunningWorkers } from './support/temporal';
+import {
+  activityPollers,
+  startWorkers,
+  testClient,
+  testServer,
+  uniqueQueues,
+  type RunningWorkers,
+} from './support/temporal';
 import { slotDir, slotsRoot } from '../store/runDirectory';
 
 function workdir(name: string): string {
@@ -286,14 +293,7 @@ describe('a run across machines: training workers with clones of their own', () 
       trainers.push(
         spawnWorker(address, queues, ['ignore', 'ignore', 'inherit'], ['--train-only', '--workdir', dir]),
       );
-    await waitFor('both training workers to poll', async () => {
-      const { pollers } = await client.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: queues.trainTaskQueue },
-        taskQueueType: 2, // activity
-      });
-      return (pollers ?? []).length >= 2 ? true : undefined;
-    });
+    await activityPollers(client, queues.trainTaskQueue, 2); // both training workers
     const checkout = await checkoutState(repo);
     // Two experiments in flight: one on each worker.
     const request: StartRunRequest = {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startDevServer, type DevServer } from '../../temporal/devServer';
 import { installQuietRuntime } from '../../temporal/logging';
 import { createWorkers, runWorkers, type WorkerSetup } from '../../worker';
+import { waitFor } from './waitFor';
 
 installQuietRuntime();
 
@@ -44,6 +45,18 @@ export async function testClient(address: string): Promise<Client> {
 }
 
 let counter = 0;
+/** Waits until `count` workers poll the activity task queue `queue` (training workers that came up). */
+export function activityPollers(client: Client, queue: string, count: number): Promise<true> {
+  return waitFor(`${count} workers to poll ${queue}`, async () => {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: queue },
+      taskQueueType: 2, // activity
+    });
+    return (pollers ?? []).length >= count ? true : undefined;
+  });
+}
+
 export function uniqueQueues(name: string): { taskQueue: string; trainTaskQueue: string } {
   const id = `${name}-${process.pid}-${Date.now()}-${counter++}`;
   return { taskQueue: `t-${id}`, trainTaskQueue: `t-${id}-gpu` };
