@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { targetError } from '../common/errors';
 import { runGit } from './gitProcess';
+import { oneAtATime } from './oneAtATime';
 
-/** Commits made by autoresearch carry this identity, so a machine without git user config works. */
 /** The environment git runs with: just enough to find itself and the user's config, nothing else. */
 function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { ...GIT_IDENTITY, ...extra };
@@ -27,6 +27,7 @@ function gitAt(dir: string, extra: Record<string, string> = {}): Git {
   return { raw: (args) => runGit(dir, args, env) };
 }
 
+/** Commits made by autoresearch carry this identity, so a machine without git user config works. */
 export const GIT_IDENTITY = {
   GIT_AUTHOR_NAME: 'autoresearch',
   GIT_AUTHOR_EMAIL: 'autoresearch@localhost',
@@ -39,8 +40,6 @@ export function isLockError(text: string): boolean {
   return /cannot lock ref|Unable to create '[^']+\.lock'|failed to lock|unable to lock/i.test(text);
 }
 
-/** Worktree administration in progress per repository (its common dir), in this process. */
-const worktreeAdmin = new Map<string, Promise<string>>();
 /** git reading another worktree's admin folder while that worktree is being made. */
 const HALF_MADE_WORKTREE = /failed to read .*worktrees\/[^/\s]+\/(commondir|gitdir)/;
 
@@ -106,15 +105,8 @@ export class Repo {
    * .git/worktrees/<name>/commondir"): within this process they run one at a time per repository (64
    * concurrent proposals met that), and one that meets another process's half-made worktree is retried.
    */
-  async worktree(args: string[]): Promise<string> {
-    const previous = worktreeAdmin.get(this.commonDir) ?? Promise.resolve();
-    const mine = previous.catch(() => {}).then(() => this.worktreeWithRetries(args));
-    worktreeAdmin.set(this.commonDir, mine);
-    try {
-      return await mine;
-    } finally {
-      if (worktreeAdmin.get(this.commonDir) === mine) worktreeAdmin.delete(this.commonDir);
-    }
+  worktree(args: string[]): Promise<string> {
+    return oneAtATime(`worktrees ${this.commonDir}`, () => this.worktreeWithRetries(args));
   }
 
   private async worktreeWithRetries(args: string[]): Promise<string> {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GIT_TRANSFER_TIMEOUT_SECONDS } from '../common/trainBound';
 import { targetError } from '../common/errors';
 import { isLockError, Repo } from './git';
+import { oneAtATime } from './oneAtATime';
 import { scheduleHousekeeping } from './housekeeping';
 import { branchName } from '../common/names';
 
@@ -156,9 +157,6 @@ function cloneName(remote: string): string {
   return `${slug}-${createHash('sha256').update(remote).digest('hex').slice(0, 12)}.git`;
 }
 
-/** Fetches in one clone run one at a time within this process; other processes are met with retries. */
-const fetching = new Map<string, Promise<unknown>>();
-
 /**
  * Makes `commit` present in the clone, kept under `ref` there. First by its SHA (`git fetch <remote>
  * <sha>`: protocol v2, git's default since 2.26, serves any object the remote has); if the server refuses
@@ -174,14 +172,8 @@ export async function fetchCommit(
 ): Promise<'present' | 'by-sha' | 'by-ref'> {
   refuseOption(remote);
   if (await hasCommit(clone, commit)) return 'present';
-  const previous = fetching.get(clone.commonDir) ?? Promise.resolve();
-  const mine = previous.catch(() => {}).then(() => fetchNow(clone, remote, commit, ref, options.cancel));
-  fetching.set(clone.commonDir, mine);
-  try {
-    return await mine;
-  } finally {
-    if (fetching.get(clone.commonDir) === mine) fetching.delete(clone.commonDir);
-  }
+  // Fetches in one clone run one at a time within this process; other processes are met with retries.
+  return oneAtATime(`fetches ${clone.commonDir}`, () => fetchNow(clone, remote, commit, ref, options.cancel));
 }
 
 async function fetchNow(

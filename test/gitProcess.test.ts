@@ -31,7 +31,7 @@ describe('running git', () => {
 });
 
 describe('worktree administration', () => {
-  it("waits out another worktree that is still being made, and runs this process's one at a time", async () => {
+  it('waits out another worktree that is still being made', async () => {
     const target = await makeFakeTarget();
     const repo = await Repo.open(target);
     // What another process's `git worktree add` leaves for a moment: an admin folder not yet written.
@@ -42,13 +42,7 @@ describe('worktree administration', () => {
     setTimeout(() => rmSync(half, { recursive: true, force: true }), 150);
     const scratch = mkdtempSync(path.join(tmpdir(), 'ar-worktrees-'));
     await repo.worktree(['add', '--detach', path.join(scratch, 'first'), 'HEAD']);
-    // As many proposals at once as a wide run makes: every one gets its worktree.
-    await Promise.all(
-      [...Array(16).keys()].map((k) =>
-        repo.worktree(['add', '--detach', path.join(scratch, `w${k}`), 'HEAD']),
-      ),
-    );
     const listed = await git(target, ['worktree', 'list', '--porcelain']);
-    assert.equal(listed.split('\n').filter((l) => l.startsWith('worktree ')).length, 18);
+    assert.equal(listed.split('\n').filter((l) => l.startsWith('worktree ')).length, 2);
   });
 });

@@ -195,16 +195,15 @@ describe(
         headers: await page.locator('table thead th').allInnerTexts(),
         cells: await row.locator('td').allInnerTexts(),
       });
-      let seen = await read();
-      await waitFor(
+      // Past the wait, the last read goes to the assertion below, which says what differed.
+      const { headers, cells } = await waitFor(
         'the table header to match the row',
         async () => {
-          seen = await read();
-          return seen.headers.length === seen.cells.length ? true : undefined;
+          const seen = await read();
+          return seen.headers.length === seen.cells.length ? seen : undefined;
         },
         15_000,
-      ).catch(() => undefined);
-      const { headers, cells } = seen;
+      ).catch(read);
       assert.equal(
         cells.length,
         headers.length,

@@ -92,8 +92,8 @@ export async function runTraining(
     onProgress: run.onProgress,
     exitNote: { file: run.exitNote.file, text: signedMarkerText(run.exitNote.fields, note) },
     onFinished: (done) => {
-      finished = toOutcome(done, run.logPath, config, slot.name, []);
       if (done.cancelled) return;
+      finished = toOutcome(done, run.logPath, config, slot.name, []);
       run.saveTrained(finished);
       // The supervisor's note stood in for the saved outcome until now (it was written before the
       // supervisor exited, so before this runs): the saved outcome, which says more, is the one to read.
@@ -101,5 +101,6 @@ export async function runTraining(
     },
   });
   if (result.cancelled) return null;
-  return finished ?? toOutcome(result, run.logPath, config, slot.name, []);
+  // runSupervised calls onFinished before it returns: a training that was not cancelled has its outcome.
+  return finished!;
 }

@@ -51,7 +51,7 @@ let exitNote;
 let fromWorker = '';
 let workerGone = false;
 process.stdin.on('data', (/** @type {Buffer} */ chunk) => {
-  if (exitNote !== undefined || fromWorker.includes('\n')) return;
+  if (fromWorker.includes('\n')) return; // the first line is all the worker says
   fromWorker += chunk.toString();
   const end = fromWorker.indexOf('\n');
   if (end < 0) return;

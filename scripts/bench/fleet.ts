@@ -1,15 +1,14 @@
 // A fleet on one run, as the bench simulates it: the control worker in the bench's own process, and the
 // training slots in worker processes of their own (`autoresearch worker --train-only --slots N`), the way
 // a GPU box per machine would serve them. Their output goes to a log file, named when one fails.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnWorker } from '../../test/support/commandLines';
 import { startWorkers, uniqueQueues } from '../../test/support/temporal';
-import { benchAgentCommands, withWorkers, type Bench, type BenchWorkers } from './context';
+import { benchAgentCommands, workersWithSlots, type Bench, type BenchWorkers } from './context';
 
-const CLI = fileURLToPath(new URL('../../bin/autoresearch.js', import.meta.url));
 /** How long a training worker process may take to say it polls (loading the SDK, connecting). */
 const START_TIMEOUT_MS = 120_000;
 
@@ -51,6 +50,7 @@ export async function fleetWorkers(bench: Bench, name: string, slots: number): P
   return { queues, stop };
 }
 
+/** `autoresearch worker --train-only --slots N`, its output appended to `log`. */
 function trainingWorker(
   address: string,
   queues: BenchWorkers['queues'],
@@ -59,15 +59,7 @@ function trainingWorker(
 ): ChildProcess {
   const out = openSync(log, 'a');
   try {
-    return spawn(process.execPath, [CLI, 'worker', '--train-only', '--slots', String(slots)], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        AUTORESEARCH_TASK_QUEUE: queues.taskQueue,
-        AUTORESEARCH_TRAIN_TASK_QUEUE: queues.trainTaskQueue,
-      },
-      stdio: ['ignore', out, out],
-    });
+    return spawnWorker(address, queues, ['ignore', out, out], ['--train-only', '--slots', String(slots)]);
   } finally {
     closeSync(out);
   }
@@ -124,8 +116,10 @@ export async function withFleet<T>(
   slots: number,
   body: (queues: BenchWorkers['queues']) => Promise<T>,
 ): Promise<T> {
-  if (slots <= bench.settings.slotsPerWorker) return withWorkers(bench, name, slots, body);
-  const workers = await fleetWorkers(bench, name, slots);
+  const workers =
+    slots <= bench.settings.slotsPerWorker
+      ? await workersWithSlots(bench, name, slots)
+      : await fleetWorkers(bench, name, slots);
   try {
     return await body(workers.queues);
   } finally {

@@ -30,8 +30,6 @@ export interface TemporalCluster {
   /** Starts the server (again) and waits until it is usable: namespace and search attributes listed. */
   startServer(): Promise<void>;
   stopServer(): Promise<void>;
-  /** The server's log so far (every start), for a failure's message. */
-  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -70,7 +68,6 @@ export async function startTemporalCluster(
       return '';
     }
   };
-  const logTail = () => log().slice(-3000);
   // The server logs a line of JSON per event, a fatal one with its stack: the last fatal or error
   // line's message and error say why it stopped, where 800 characters of the log's end may not.
   const why = () => {
@@ -145,7 +142,6 @@ export async function startTemporalCluster(
       await ready(server, false);
     },
     stopServer,
-    logTail,
     async stop() {
       await stopServer();
       rmSync(dir, { recursive: true, force: true });
