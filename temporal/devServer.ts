@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { devServerSearchAttributeFlags } from '../common/searchAttributes';
+import { devServerDynamicConfigFlags } from './serverSettings';
 import { findOnPath } from '../system/executables';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './cliProvisioning';
 import { READY_TIMEOUT_MS, waitUntilReady } from './serverReady';
@@ -53,6 +54,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level',
     'error',
     ...devServerSearchAttributeFlags(),
+    ...devServerDynamicConfigFlags(),
     ...(options.headless ? ['--headless'] : []),
   ];
   // However this process ends, the server it started does not outlive it: on exit (an error,
@@ -117,7 +119,7 @@ async function startWithSdkDownload(
         uiPort,
         dbFilename: options.dbFile,
         namespace: options.namespace ?? 'default',
-        extraArgs: devServerSearchAttributeFlags(),
+        extraArgs: [...devServerSearchAttributeFlags(), ...devServerDynamicConfigFlags()],
       },
     });
     return {

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { devServerSearchAttributeFlags } from '../common/searchAttributes';
+import { SERVER_DYNAMIC_CONFIG } from '../temporal/serverSettings';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPOSE_TEXT = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -305,6 +306,26 @@ describe('docker-compose.yml', () => {
     }
     for (const [type, count] of perType)
       assert.ok(count <= (limits[type] ?? 0), `${count} ${type} attributes`);
+  });
+
+  it("gives the server deploy/temporal/dynamicconfig.yaml, which sets temporal/serverSettings.ts's values", () => {
+    const server = services[serverName]!;
+    const target = env(server).DYNAMIC_CONFIG_FILE_PATH;
+    const mount = (server.configs ?? []).find((c) => typeof c !== 'string' && c.target === target);
+    assert.ok(mount && typeof mount !== 'string', `the server mounts a config at ${target}`);
+    const file = compose.configs?.[mount.source]?.file;
+    assert.equal(file && path.normalize(file), path.join('deploy', 'temporal', 'dynamicconfig.yaml'));
+    const values = parse(readFileSync(path.join(ROOT, file!), 'utf8')) as Record<
+      string,
+      { value: unknown }[]
+    >;
+    const settings = Object.fromEntries(Object.entries(values).map(([key, list]) => [key, list[0]?.value]));
+    assert.deepEqual(settings, SERVER_DYNAMIC_CONFIG);
+    assert.match(
+      readFileSync(path.join(ROOT, 'deploy', 'temporal', 'postgres.yaml'), 'utf8'),
+      /dynamicConfigClient:\n {2}filepath: .*"deploy\/temporal\/dynamicconfig\.yaml"/,
+      'the server set up by hand reads the same file',
+    );
   });
 
   it('runs a control worker and a GPU worker that reserves NVIDIA GPUs, both after the setup', () => {

@@ -22,6 +22,7 @@ import {
   TEMPORAL_SERVER_VERSION,
   type TemporalServerBinaries,
 } from '../temporal/serverProvisioning';
+import { backlogGaps } from './support/backlogLatency';
 import { spawnWorker } from './support/commandLines';
 import { bareRemote, git, makeFakeTarget, makeGate } from './support/fakeTarget';
 import { assertRunInvariants, checkoutState } from './support/invariants';
@@ -113,6 +114,15 @@ describe('a Temporal cluster on PostgreSQL (the compose setup, without Docker)',
     );
     const info = await client!.workflowService.getSystemInfo({});
     assert.equal(`v${info.serverVersion}`, TEMPORAL_SERVER_VERSION);
+  });
+
+  it('reads deploy/temporal/dynamicconfig.yaml: an activity that waited starts as soon as its worker is free', async (t) => {
+    const gaps = await backlogGaps(client!, cluster!.address, 8);
+    t.diagnostic(`ms from one activity's end to the next one's start: ${gaps.join(', ')}`);
+    assert.ok(
+      gaps.every((ms) => ms < 800),
+      `ms from one activity's end to the next one's start: ${gaps.join(', ')}`,
+    );
   });
 
   it('carries a --parallel 2 run on two workers sharing a remote through a server restart: every invariant holds', async () => {

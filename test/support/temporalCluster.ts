@@ -58,6 +58,7 @@ export async function startTemporalCluster(
     SQL_PASSWORD: postgres.password,
     TEMPORAL_PORT: String(port),
     TEMPORAL_LOG_LEVEL: 'warn',
+    TEMPORAL_DYNAMIC_CONFIG: path.join(DEPLOY_DIR, 'dynamicconfig.yaml'),
     TEMPORAL_ADDRESS: address,
     TEMPORAL_NAMESPACE: NAMESPACE,
   };
