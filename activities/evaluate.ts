@@ -15,11 +15,27 @@ export interface EvaluateInput {
 }
 
 export async function evaluateCandidate(input: EvaluateInput): Promise<Evaluation> {
-  const { outcome, config } = input;
   const repo = await Repo.open(input.repo);
+  return verdict(await frozenChangedIn(repo, input.commit, input.frozenBlobs), input.outcome, input.config);
+}
+
+/** The frozen files whose blob in `commit` differs from the baseline's (`frozenBlobs`). */
+export async function frozenChangedIn(
+  repo: Repo,
+  commit: string,
+  frozenBlobs: Record<string, string>,
+): Promise<string[]> {
   const changed: string[] = [];
-  for (const [file, blob] of Object.entries(input.frozenBlobs))
-    if ((await repo.blobSha(input.commit, file)) !== blob) changed.push(file);
+  for (const [file, blob] of Object.entries(frozenBlobs))
+    if ((await repo.blobSha(commit, file)) !== blob) changed.push(file);
+  return changed;
+}
+
+/**
+ * The verdict on a training, given the frozen files its commit changed: the evaluate step's, and the
+ * training worker's own for a run that hands it the baseline's frozen blobs (activities/train.ts).
+ */
+export function verdict(changed: string[], outcome: TrainingOutcome, config: TargetConfig): Evaluation {
   if (changed.length > 0)
     return { status: 'invalid', reason: `frozen file changed in the candidate: ${changed.join(', ')}` };
   if (outcome.frozenModified.length > 0)

@@ -9,6 +9,7 @@
 // target's repository: slots, logs and results then live in that clone.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { frozenChangedIn, verdict } from './evaluate';
 import type { TargetConfig, TrainingOutcome } from '../common/types';
 import { candidateRef } from '../common/names';
 import { Repo } from '../store/git';
@@ -24,6 +25,7 @@ import { ensureSetup, setupFailure } from '../training/setup';
 import { checkoutSlot, claimSlot, cleanSlot, modifiedInSlot } from '../training/slot';
 import { SlotPool, type SlotSpec } from '../training/slotPool';
 import { slotRun, type OnProgress } from '../training/slotRun';
+import { SupervisorStandby } from '../training/supervisorStandby';
 import { readFinished, trainingFiles } from '../training/trainingFiles';
 
 export type { SlotSpec };
@@ -38,6 +40,11 @@ export interface TrainInput {
   remote?: string;
   /** Train with this random seed, the way the target's config says (seed_env or seed_arg). */
   seed?: number;
+  /**
+   * The baseline's frozen blobs (file: blob SHA): with them, the worker also gives the verdict (the
+   * outcome's `evaluation`), so the workflow has no evaluate step to wait for between two trainings.
+   */
+  frozenBlobs?: Record<string, string>;
   /**
    * The k-th repeat of the identical run (no seed set: a target that declares none), to measure the
    * noise or to confirm a result; it logs and saves its result apart from the first run.
@@ -66,6 +73,7 @@ export interface TrainWorkerOptions {
 export function createTrainActivities(worker: TrainWorkerOptions) {
   const slots = new SlotPool(worker.slots ?? [{ name: worker.slot ?? 'gpu0', gpus: worker.gpus }]);
   const sandboxed = worker.sandbox ?? true;
+  const standby = new SupervisorStandby();
 
   async function trainCandidate(input: TrainInput): Promise<TrainingOutcome> {
     const ctx = Context.current();
@@ -81,6 +89,9 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
     const done = readFinished(files.result, files.about('result'));
     if (done) return done;
     if (input.remote) await fetchCandidate(repo, input, ctx, beat('fetching'));
+    // The commit's frozen files are compared while it trains: the verdict is ready when the training is.
+    const committedFrozen = input.frozenBlobs && frozenChangedIn(repo, commit, input.frozenBlobs);
+    committedFrozen?.catch(() => undefined); // awaited below; a failure is thrown there
 
     // A retry goes back to the slot that trained the candidate, if it is free: its worktree may hold
     // what the training wrote. Saved by the worker, or else noted by the supervisor of a training that
@@ -98,6 +109,7 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         seeded: seeded.env,
         sandboxed,
         cancel: ctx.cancellationSignal,
+        standby,
       });
       // A training that ran to completion is never run again (docs/ARCHITECTURE.md, invariant 1): its
       // outcome is saved the moment it ends, and a retry (after the worker died in the evaluation or the
@@ -130,6 +142,8 @@ export function createTrainActivities(worker: TrainWorkerOptions) {
         if (!evaluated) throw new CancelledFailure('evaluation cancelled');
         outcome = evaluated;
       }
+      if (committedFrozen)
+        outcome = { ...outcome, evaluation: verdict(await committedFrozen, outcome, config) };
       // The result first: a retry after this point returns it and never touches the slot again.
       writeSignedMarker(files.result, files.about('result'), outcome);
       // Leave the worktree clean for the next experiment (and for anyone looking at it); were the worker

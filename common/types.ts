@@ -247,6 +247,11 @@ export interface TrainingOutcome {
   evalLogPath?: string;
   /** The sandbox's limit that stopped a failed training, set-up or evaluation (training/sandboxLimits.ts). */
   limitReached?: 'memory' | 'processes' | 'disk' | 'file-size';
+  /**
+   * The verdict, given by the training worker when it was handed the baseline's frozen blobs: the
+   * workflow then has no evaluate step to wait for. Absent from workers and runs older than that.
+   */
+  evaluation?: Evaluation;
 }
 
 /**

@@ -46,9 +46,20 @@ function instantTarget(): Promise<string> {
 }
 const SET_STEP = 'sed -i "s/^STEP = .*/STEP = $AUTORESEARCH_EXPERIMENT/" train.py';
 
-/** Disk used by a folder, in bytes (du). */
+/**
+ * Disk used by a folder, in bytes (du). Git's housekeeping may remove a loose-object folder while du
+ * walks the tree: du then exits 1 with its total still printed, which is the figure wanted.
+ */
 function diskBytes(dir: string): number {
-  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+  let out: string;
+  try {
+    out = execFileSync('du', ['-sb', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (err) {
+    out = String((err as { stdout?: unknown }).stdout ?? '');
+  }
+  const bytes = Number(out.split('\t')[0]);
+  if (!out || !Number.isFinite(bytes)) throw new Error(`du -sb ${dir} printed no total: ${out}`);
+  return bytes;
 }
 
 /** The record step's mean time, in ms, over the 50 experiments from `mark` on (its history's spans). */

@@ -293,6 +293,98 @@ describe('training, retried', () => {
   });
 });
 
+describe('training, one after the other in a slot', () => {
+  it("starts the next training under a supervisor started while the last one trained, with none of the worker's secrets", async () => {
+    // train.py notes how long its supervisor had been running when it started, and whether the
+    // supervisor's environment holds the worker's API key (unsandboxed, /proc shows it).
+    const ledger = path.join(mkdtempSync(path.join(signalsDir(), 'ahead-')), 'supervisors');
+    const note = `
+def _supervisor():
+    pid = os.getppid()
+    while pid > 1:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        if b"supervisor.js" in open(f"/proc/{pid}/cmdline", "rb").read():
+            now = float(open("/proc/uptime").read().split()[0]) * os.sysconf("SC_CLK_TCK")
+            age_ms = (now - int(fields[19])) * 1000 / os.sysconf("SC_CLK_TCK")
+            secret = b"sk-ant-worker-secret" in open(f"/proc/{pid}/environ", "rb").read()
+            return f"{age_ms:.0f} {secret}"
+        pid = int(fields[1])
+    return "none"
+open(${JSON.stringify(ledger)}, "a").write(_supervisor() + "\\n")
+`;
+    const repo = await makeFakeTarget({ extra: note, sleepSeconds: 0.1 });
+    const run = await prepared(repo, 'ahead');
+    const saved = process.env.ANTHROPIC_API_KEY;
+    process.env.ANTHROPIC_API_KEY = 'sk-ant-worker-secret';
+    try {
+      const { trainCandidate } = createTrainActivities({ slot: 'gpu0', sandbox: false });
+      const train = (n: number) =>
+        new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 }).run(trainCandidate, {
+          repo,
+          tag: 'ahead',
+          n,
+          commit: run.baseCommit,
+          config: run.config,
+        });
+      await train(0);
+      // The workflow deciding, the next proposal coming: the slot is idle for a while.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await train(1);
+    } finally {
+      if (saved === undefined) delete process.env.ANTHROPIC_API_KEY;
+      else process.env.ANTHROPIC_API_KEY = saved;
+    }
+    const [first, second] = readFileSync(ledger, 'utf8').trim().split('\n');
+    assert.equal(first?.split(' ')[1], 'False', "the first supervisor's environment holds no secret");
+    const [age, secret] = (second ?? '').split(' ');
+    assert.equal(secret, 'False', 'the supervisor started ahead holds no secret');
+    assert.ok(
+      Number(age) >= 2500,
+      `the second training's supervisor was running for ${age} ms when it started: it was started for it, not ahead`,
+    );
+  });
+});
+
+describe('training, scored by its worker', () => {
+  it("gives the evaluate step's verdict with the outcome when handed the frozen blobs, a changed frozen file included", async () => {
+    const repo = await makeFakeTarget();
+    const run = await prepared(repo, 'scored');
+    const { trainCandidate } = createTrainActivities({ slot: 'gpu0' });
+    const train = (n: number, commit: string, frozenBlobs?: Record<string, string>) =>
+      new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 }).run(trainCandidate, {
+        repo,
+        tag: 'scored',
+        n,
+        commit,
+        config: run.config,
+        ...(frozenBlobs ? { frozenBlobs } : {}),
+      }) as Promise<TrainingOutcome>;
+    const evaluated = (commit: string, outcome: TrainingOutcome) =>
+      evaluateCandidate({ repo, commit, config: run.config, frozenBlobs: run.frozenBlobs, outcome });
+
+    const older = await train(0, run.baseCommit);
+    assert.equal(older.evaluation, undefined, 'without the frozen blobs (an older workflow), no verdict');
+    const baseline = await train(1, run.baseCommit, run.frozenBlobs);
+    assert.deepEqual(baseline.evaluation, { status: 'ok', metric: 0.18, memoryGb: 1.5 });
+    const { evaluation, ...outcome } = baseline;
+    assert.deepEqual(evaluation, await evaluated(run.baseCommit, outcome));
+
+    const git = await Repo.open(repo);
+    const cheat = await git.commitTree(
+      await git.writeTree(run.baseCommit, {
+        'prepare.py': '# frozen: data and evaluation\nEVAL_TOKENS = 1\n',
+      }),
+      run.baseCommit,
+      'fewer evaluation tokens',
+    );
+    const cheated = await train(2, cheat, run.frozenBlobs);
+    assert.deepEqual(cheated.evaluation, {
+      status: 'invalid',
+      reason: 'frozen file changed in the candidate: prepare.py',
+    });
+  });
+});
+
 describe('training, when its worker dies as it ends', () => {
   it('lets the training finish, and a retry takes its outcome without training it again', async () => {
     const dir = mkdtempSync(path.join(signalsDir(), 'dying-'));

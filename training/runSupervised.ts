@@ -1,7 +1,6 @@
 // Runs a shell command the way training must run: in its own process group, output to a log file,
 // progress reported while it runs, a hard timeout, cancellation, and the whole group killed at the
 // end, so nothing it spawned outlives it (docs/ARCHITECTURE.md, invariant 4).
-import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -14,7 +13,6 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import {
   diskReserveMb,
   enforceLimits,
@@ -24,8 +22,8 @@ import {
   type LimitReached,
   type SandboxLimits,
 } from './sandboxLimits';
+import { spawnSupervisor, type SupervisorStandby } from './supervisorStandby';
 
-const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url));
 /** How long a stopped command may take to exit on SIGTERM before the group gets SIGKILL. */
 const KILL_GRACE_MS = 5000;
 /** A log keeps this much of the start of the output, then only its end (the metric summary comes last). */
@@ -70,6 +68,8 @@ export interface SupervisedRun {
    * a retry knows the training finished (training/runTraining.ts, endedOnItsOwn).
    */
   exitNote?: { file: string; text: string };
+  /** Supervisors started ahead, per slot (with `slot`): the run takes its slot's, and one starts for the next. */
+  standby?: SupervisorStandby;
 }
 
 export interface SupervisedResult {
@@ -123,32 +123,32 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
     minFreeDiskMb: run.limits.minFreeDiskMb ?? diskReserveMb(run.cwd),
   };
   const enforced = limits ? await enforceLimits(limits, run.slot ?? 'run') : undefined;
-  let log: number;
   try {
-    log = openSync(run.logPath, 'w');
+    // Created empty here, where a bad path is this worker's error; the supervisor writes the output.
+    closeSync(openSync(run.logPath, 'w'));
   } catch (err) {
     if (enforced) await releaseLimits(enforced);
     throw err;
   }
   const started = Date.now();
-  const cap = String(run.maxLogBytes ?? maxLogBytes());
   const wrapper = [...(enforced?.prefix ?? []), ...(run.sandbox ?? [])];
   const watch = limits ? { path: run.cwd, minFreeMb: limits.minFreeDiskMb } : null;
-  const child = spawn(
-    process.execPath,
-    [SUPERVISOR, run.command, cap, String(LOG_TAIL_BYTES), JSON.stringify(wrapper), JSON.stringify(watch)],
-    {
+  const child = run.standby && run.slot ? run.standby.take(run.slot) : spawnSupervisor();
+  // The supervisor's first line: the run, and what it writes should the command end on its own.
+  child.stdin?.on('error', () => {}); // a supervisor that could not start answers through 'error' below
+  child.stdin?.write(
+    `${JSON.stringify({
+      command: run.command,
       cwd: run.cwd,
       env: run.env,
-      detached: true,
-      // fd 3: the supervisor says there which limit it enforced itself (the disk); the training never has it.
-      stdio: ['pipe', log, log, 'pipe'],
-    },
+      log: run.logPath,
+      maxLogBytes: run.maxLogBytes ?? maxLogBytes(),
+      tailBytes: LOG_TAIL_BYTES,
+      wrapper,
+      watch,
+      exitNote: run.exitNote,
+    })}\n`,
   );
-  closeSync(log);
-  // The supervisor's first line: what it writes should the command end on its own.
-  child.stdin?.on('error', () => {}); // a supervisor that could not start answers through 'error' below
-  child.stdin?.write(`${JSON.stringify({ exitNote: run.exitNote })}\n`);
   const pgid = child.pid!;
   writeFileSync(run.pidFile, String(pgid));
   let reported = '';

@@ -5,6 +5,7 @@ import type { Repo } from '../store/git';
 import { trainingEnv, type TrainingEnvOptions } from './environment';
 import { runSupervised, type SupervisedResult, type SupervisedRun } from './runSupervised';
 import { freshPycachePrefix, type Slot } from './slot';
+import type { SupervisorStandby } from './supervisorStandby';
 
 /** Where a slot's runs happen and what they share: one training's set-up, training and evaluation. */
 export interface SlotRun {
@@ -15,6 +16,8 @@ export interface SlotRun {
   cancel: AbortSignal;
   /** Whether this worker sandboxes candidate code (its operator's choice, never a run's). */
   sandboxed: boolean;
+  /** The worker's supervisors started ahead: a run starts under the slot's, without waiting for Node. */
+  standby?: SupervisorStandby;
 }
 
 export interface SlotRunOptions extends TrainingEnvOptions {
@@ -22,6 +25,7 @@ export interface SlotRunOptions extends TrainingEnvOptions {
   seeded: Record<string, string>;
   sandboxed: boolean;
   cancel: AbortSignal;
+  standby?: SupervisorStandby;
 }
 
 /**
@@ -29,14 +33,14 @@ export interface SlotRunOptions extends TrainingEnvOptions {
  * script, docs/ARCHITECTURE.md, invariant 5), with the target's declared variables and the seed's.
  */
 export function slotRun(repo: Repo, slot: Slot, config: TargetConfig, options: SlotRunOptions): SlotRun {
-  const { seeded, sandboxed, cancel, ...envOptions } = options;
+  const { seeded, sandboxed, cancel, standby, ...envOptions } = options;
   const env: NodeJS.ProcessEnv = {
     ...trainingEnv(process.env, envOptions, config.sandbox?.env),
     ...seeded,
     // Byte code outside the worktree (see freshPycachePrefix): none the candidate wrote is ever loaded.
     PYTHONPYCACHEPREFIX: freshPycachePrefix(slot),
   };
-  return { repo, slot, config, env, cancel, sandboxed };
+  return { repo, slot, config, env, cancel, sandboxed, ...(standby ? { standby } : {}) };
 }
 
 /** Called with the log's last line as a run goes (the activity's heartbeat). */
@@ -63,5 +67,6 @@ export function runInSlot(
     sandbox: confined.sandbox,
     limits: confined.limits,
     slot: at.slot.name,
+    ...(at.standby ? { standby: at.standby } : {}),
   });
 }

@@ -40,7 +40,7 @@ export async function runExperiment(run: Run, p: Proposal): Promise<void> {
       const trainee = candidate;
       // 3. Train (a slot that failed every attempt is a crash).
       display.experiment(n, 'training', trainee.description);
-      const trained = await scope.run(() => steps.train(state.options, config, trainee));
+      const trained = await scope.run(() => steps.train(state.options, state.prepared!, trainee));
       display.experiment(n, 'evaluating');
       if ('failure' in trained) evaluation = { status: 'crash', reason: trained.failure };
       else {

@@ -40,7 +40,6 @@ export async function trainAgain(
 ): Promise<Evaluation> {
   const { state, display } = run;
   const { options } = state;
-  const config = state.prepared!.config;
   display.experiment(candidate.n, 'training', doing);
   const by = noiseBy(state) ?? 'seed';
   const agains: steps.Again[] = Array.from({ length: more }, (_, k) =>
@@ -48,7 +47,7 @@ export async function trainAgain(
   );
   const results = await Promise.all(
     agains.map(async (again) => {
-      const trained = await steps.train(options, config, candidate, again);
+      const trained = await steps.train(options, state.prepared!, candidate, again);
       if ('failure' in trained)
         return { seconds: 0, failed: `${steps.againText(again)}: ${trained.failure}` };
       const evaluation = await steps.evaluate(state, candidate, trained, again);

@@ -165,10 +165,11 @@ export function againText(again: Again): string {
  */
 export async function train(
   options: RunOptions,
-  config: TargetConfig,
+  prepared: PreparedRun,
   candidate: Candidate,
   again?: Again,
 ): Promise<TrainingOutcome | { failure: string }> {
+  const { config, frozenBlobs } = prepared;
   const activityOptions = trainOptions(options, config);
   try {
     return await proxyActivities<TrainActivities>(activityOptions).trainCandidate.executeWithOptions(
@@ -183,6 +184,8 @@ export async function train(
           n: candidate.n,
           commit: candidate.commit,
           config,
+          // The worker gives the verdict with them (steps.evaluate); an older worker ignores them.
+          frozenBlobs,
           ...remoteOf(options),
           ...again,
         },
@@ -194,13 +197,19 @@ export async function train(
   }
 }
 
-/** Parse the metrics from a training's outcome; check the frozen files are the baseline's. */
+/**
+ * Parse the metrics from a training's outcome; check the frozen files are the baseline's. A training
+ * worker that was handed the frozen blobs did both (activities/train.ts): its verdict is the outcome's,
+ * and no step runs. The branch follows the recorded outcome, so a replay takes it the same way; outcomes
+ * from older workers, and every one recorded before, have no verdict and go to the evaluate step.
+ */
 export function evaluate(
   state: RunState,
   candidate: Candidate,
   outcome: TrainingOutcome,
   again?: Again,
 ): Promise<Evaluation> {
+  if (outcome.evaluation) return Promise.resolve(outcome.evaluation);
   const options = state.options;
   const prepared = state.prepared!;
   return control.evaluateCandidate.executeWithOptions(

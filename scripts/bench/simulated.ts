@@ -1,5 +1,6 @@
 // The simulated research the bench measures the orchestration with: a trainer that sleeps for its budget
 // and a proposer that thinks for a set time, so that what is left of a slot's time is the orchestration.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,7 @@ print("peak_vram_mb:     1024.0")
       'program.md': '# program\nLower val_bpb.\n',
       // The ledger lies outside the worktree: the sandbox lets the training write there and nowhere else.
       'autoresearch.toml':
-        '[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = 600\n' +
+        `[train]\ncommand = ${JSON.stringify(`${trainerPython()} -S train.py`)}\nsetup = []\ntimeout_seconds = 600\n` +
         `[sandbox]\nwrite_paths = [${JSON.stringify(path.dirname(ledger))}]\n`,
     },
     'ar-bench-',
@@ -96,6 +97,16 @@ with open(os.environ["AUTORESEARCH_DESCRIPTION_FILE"], "w") as f:
 `,
   );
   return `python3 ${script}`;
+}
+
+/**
+ * The interpreter `python3` runs, by its own path: the simulated trainer starts as fast as Python can
+ * (a version manager's shim, such as pyenv's, adds 100 ms or more of shell scripts; with -S no
+ * site-packages are scanned, where a machine's .pth files may import libraries the trainer never uses).
+ * Its start-up is the target's own, not the orchestration's the bench measures.
+ */
+function trainerPython(): string {
+  return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 }
 
 /** The trainings in the ledger, by start time. */

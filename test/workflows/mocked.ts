@@ -40,6 +40,12 @@ export class Mock {
   readonly trainedAt = new Map<number, string>();
   private gates = new Map<string, Gate>();
 
+  /**
+   * Whether the training mock scores its own outcome when the workflow hands it the frozen blobs, as
+   * a worker of this version does (activities/train.ts); otherwise it answers as an older worker.
+   */
+  scoresOnWorker = false;
+
   /** The metric experiment `n` scores (lower is better). */
   constructor(public metricOf: (n: number) => number = (n) => (n === 0 ? 1 : 1 + n / 100)) {}
 
@@ -122,10 +128,16 @@ export class Mock {
       },
     };
     const train = {
-      trainCandidate: async (input: { n: number; commit: string }): Promise<TrainingOutcome> => {
+      trainCandidate: async (input: {
+        n: number;
+        commit: string;
+        frozenBlobs?: Record<string, string>;
+      }): Promise<TrainingOutcome> => {
         this.trainedAt.set(input.n, input.commit);
         await this.step(`train ${input.n}`);
+        const scored = this.scoresOnWorker && input.frozenBlobs !== undefined;
         return {
+          ...(scored ? { evaluation: { status: 'ok' as const, metric: this.metricOf(input.n) } } : {}),
           exitCode: 0,
           signal: null,
           timedOut: false,

@@ -39,6 +39,22 @@ describe('slots (mocked activities)', () => {
     );
   });
 
+  it("a training its worker scored goes straight to the decision, with no evaluate step; an older worker's is evaluated", async () => {
+    const mock = new Mock((n) => (n === 2 ? 0.9 : 1 + n / 100));
+    mock.scoresOnWorker = true;
+    const summary = await (await h.start(mock, { parallel: 1, pipeline: true, maxExperiments: 3 })).result();
+    assert.deepEqual(mock.of('evaluate'), [], `no evaluate step: ${mock.calls.join(', ')}`);
+    assert.deepEqual(
+      mock.of('record'),
+      ['record 0 keep', 'record 1 discard', 'record 2 keep', 'record 3 discard'],
+      "decided on the worker's verdicts",
+    );
+    assert.equal(summary.best?.n, 2);
+    const older = new Mock();
+    await (await h.start(older, { maxExperiments: 1 })).result();
+    assert.deepEqual(older.of('evaluate'), ['evaluate 0', 'evaluate 1']);
+  });
+
   it('a keep while another proposal waits: the proposal made ahead is rebased onto the new best', async () => {
     const mock = new Mock((n) => (n === 0 ? 1 : n === 1 ? 0.9 : 0.95));
     mock.hold('train 1');
