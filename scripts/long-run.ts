@@ -4,7 +4,9 @@
 // resident memory at the start, every 10% of the way, and at the end; the record step's time (from the
 // history) around experiments 100, 1,000 and 10,000, and the disk the run takes per experiment in its
 // first and last tenth (the target's .git: objects, refs, the run directory).
-// Options: --experiments N (default 2000), --per-execution N (default 25, the product's default).
+// Options: --experiments N (default 2000), --per-execution N (default 25, the product's default),
+// --parallel N (default 1: experiments in flight at once, each on a slot of the one worker; a fleet's
+// run on fewer hours of wall clock, with the same history and record paths).
 // Uses TEMPORAL_ADDRESS or starts its own server; the worker is a real `autoresearch worker` process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,10 +25,12 @@ const { values } = parseArgs({
   options: {
     experiments: { type: 'string', default: '2000' },
     'per-execution': { type: 'string', default: '25' },
+    parallel: { type: 'string', default: '1' },
   },
 });
 const experiments = Number(values.experiments);
 const perExecution = Number(values['per-execution']);
+const parallel = Number(values.parallel);
 
 /**
  * The instant target: train.py prints a metric at once, derived from STEP. The proposer is a one-line
@@ -81,7 +85,12 @@ const address = await testServer();
 const client = await testClient(address);
 const queues = uniqueQueues('long');
 // The worker runs the one proposer command of this script, as `--agent-command` allows it.
-const worker = spawnWorker(address, queues, undefined, ['--agent-command', SET_STEP]);
+const worker = spawnWorker(address, queues, undefined, [
+  '--agent-command',
+  SET_STEP,
+  '--slots',
+  String(parallel),
+]);
 try {
   const repo = await instantTarget();
   const checkout = await checkoutState(repo);
@@ -93,6 +102,7 @@ try {
     proposer: 'command',
     command: { command: SET_STEP, timeoutSeconds: 60 },
     experimentsPerRun: perExecution,
+    ...(parallel > 1 ? { parallel } : {}),
     ...queues,
   });
   const memory: string[] = [];
@@ -119,7 +129,7 @@ try {
   const counts = chain.map((e) => e.length);
   const total = counts.reduce((a, b) => a + b, 0);
   console.log(
-    `long run: ${summary.experimentsDone} experiments in ${wall.toFixed(0)}s (${((wall / summary.experimentsDone) * 1000).toFixed(0)} ms each)`,
+    `long run: ${summary.experimentsDone} experiments on ${parallel} slot(s) in ${wall.toFixed(0)}s (${((wall / summary.experimentsDone) * 1000).toFixed(0)} ms each)`,
   );
   console.log(
     `  executions ${counts.length}; events per execution: max ${Math.max(...counts)}, mean ${(total / counts.length).toFixed(0)}; events per experiment ${(total / summary.experimentsDone).toFixed(1)}`,
