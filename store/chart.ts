@@ -234,16 +234,18 @@ export function svgToPng(svg: string): Buffer {
 /**
  * Writes `<runDir>/progress.svg` and `<runDir>/progress.png`. With no records it still writes a chart
  * (empty axes, "0 experiments" in the title), so the files always exist once a run has a directory.
+ * `makeDir` false: into `runDir` only if it still exists when the chart is written (ENOENT otherwise).
  */
 export async function writeProgressChart(
   runDir: string,
   records: ResultFields[],
   options: ChartOptions,
+  makeDir = true,
 ): Promise<{ svgPath: string; pngPath: string }> {
   const svg = await renderChartSvg(records, options);
   const svgPath = path.join(runDir, 'progress.svg');
   const pngPath = path.join(runDir, 'progress.png');
-  writeAtomically(svgPath, svg);
-  writeAtomically(pngPath, svgToPng(svg));
+  writeAtomically(svgPath, svg, makeDir);
+  writeAtomically(pngPath, svgToPng(svg), makeDir);
   return { svgPath, pngPath };
 }

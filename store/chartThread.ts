@@ -15,11 +15,13 @@ parentPort!.on('message', (job: ChartJob) => {
 async function draw({ id, runDir, options }: ChartJob): Promise<ChartReply> {
   const started = performance.now();
   try {
-    // A run directory removed meanwhile (a finished test's scratch) is not made again.
+    // A run directory removed meanwhile (its records no longer wanted: `rm -rf` of a finished run, a
+    // test's scratch), before the draw or while it renders, is not made again.
     if (existsSync(runDir))
-      await writeProgressChart(runDir, readResultEntries(runDir) ?? readRecords(runDir), options);
+      await writeProgressChart(runDir, readResultEntries(runDir) ?? readRecords(runDir), options, false);
     return { id, ms: performance.now() - started };
   } catch (err) {
+    if (!existsSync(runDir)) return { id, ms: performance.now() - started };
     return { id, ms: performance.now() - started, error: (err as Error).message };
   }
 }

@@ -32,9 +32,12 @@ export function readRecords(runDir: string): ExperimentRecord[] {
     .sort((a, b) => a.n - b.n);
 }
 
-/** Readers (the CLI, a person with `cat`, a viewer) never see a half-written file. */
-export function writeAtomically(file: string, content: string | Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Readers (the CLI, a person with `cat`, a viewer) never see a half-written file. With `makeDir` false,
+ * a folder that is gone (removed meanwhile) fails the write (ENOENT) instead of being made again.
+ */
+export function writeAtomically(file: string, content: string | Buffer, makeDir = true): void {
+  if (makeDir) mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, content);
   renameSync(tmp, file);
