@@ -8,7 +8,7 @@ import { CHAOS_PHASES, formatChaosReport, runChaos } from './support/chaos';
 
 describe('chaos', () => {
   it('loses nothing and runs nothing twice with workers SIGKILLed in every phase and a server restart', async () => {
-    const report = await runChaos({ kills: 8, restarts: 1, experiments: 6 });
+    const report = await runChaos({ kills: 8, restarts: 1, experiments: 10 });
     const text = formatChaosReport(report);
     console.log(text);
     const context = `${text}\n\ntimeline:\n${report.timeline.join('\n')}`;
@@ -19,7 +19,7 @@ describe('chaos', () => {
     assert.equal(report.restarts, 1, context);
     for (const phase of CHAOS_PHASES)
       assert.ok(report.killsByPhase[phase] >= 1, `a kill in ${phase}\n${context}`);
-    assert.equal(report.experiments, 7, context);
+    assert.equal(report.experiments, 11, context);
     assert.ok(report.continueAsNew >= 1, `continue-as-new happened under chaos\n${context}`);
   });
 });

@@ -50,7 +50,8 @@ const pureNoiseTarget = () =>
  */
 const knownNoiseTarget = () =>
   targetWithSeed(
-    'import os\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\n' +
+    // Each training sleeps 0.2 s so that its seconds (rounded to 0.1) are a floor, not a coincidence.
+    'import os, time\nGAIN = 0.0\nseed = int(os.environ.get("SEED", "0"))\ntime.sleep(0.2)\n' +
       'if GAIN > 0.31 and seed == 2: raise SystemExit("diverged")\n' +
       'print("---")\nprint(f"val_bpb: {1 - GAIN + [0, 0.01, -0.01][seed]:.6f}")\n',
   );
@@ -284,8 +285,9 @@ describe('noise runs', () => {
     );
     assert.match(records[3]!.verdict!, /^one run: gain 0\.17 >= .* at 6 degrees of freedom/);
     assert.match(records[5]!.verdict!, /^a confirmation run failed: seed 2: crash/);
-    // Confirmation runs are GPU time: three trainings' seconds in one record.
-    assert.ok(records[1]!.trainSeconds > records[3]!.trainSeconds);
+    // Confirmation runs are GPU time: three trainings' seconds in one record (each sleeps 0.2 s).
+    assert.ok(records[1]!.trainSeconds >= 0.6, `3 trainings in ${records[1]!.trainSeconds} s`);
+    assert.ok(records[3]!.trainSeconds >= 0.2, `1 training in ${records[3]!.trainSeconds} s`);
     const status = await handle.query(statusQuery);
     assert.deepEqual(
       status.noise?.groups.map((g) => g.n),

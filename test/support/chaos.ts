@@ -6,7 +6,9 @@
 //
 // How a kill finds its phase: the run's `status` query is polled every ~20 ms, and the one worker alive
 // is SIGKILLed as soon as the phase it aims at shows up (round-robin over the four phases; a training is
-// killed at a random moment inside it). A query is answered by a worker, so an answer also proves the
+// killed at a random moment inside it). The training worker scores what it trained (the target's
+// evaluate.py, inside the training step), so a kill in evaluating is one while that evaluation's process
+// runs: the training has finished and must not run again. A query is answered by a worker, so an answer also proves the
 // new worker is up and running the workflow. Kills are counted by the phase seen just before the kill.
 // After a kill a new worker starts (after 0-0.5 s); the run stalls ~15 s per kill: the dead worker's
 // step waits out its heartbeat timeout, then the next workflow task waits out the dead worker's sticky
@@ -137,6 +139,17 @@ function trainingRunning(repo: string): boolean {
   return false;
 }
 
+/** Whether the target's evaluation (evaluate.py, after a finished training) runs in one of its slots. */
+function evaluationRunning(repo: string): boolean {
+  return trainingProcesses(repo).some((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('evaluate.py');
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** The fake target, plus a ledger line (the commit trained) each time a training finishes. */
 async function chaosTarget(sleepSeconds: number, ledger: string): Promise<string> {
   // atexit runs only on a normal exit: a training killed midway (SIGKILL from its supervisor) writes nothing.
@@ -148,7 +161,8 @@ async function chaosTarget(sleepSeconds: number, ledger: string): Promise<string
     '        f.write(head + "\\n")',
     'atexit.register(_ledger)',
   ].join('\n');
-  return makeFakeTarget({ sleepSeconds, extra });
+  // An evaluation of its own, long enough for a kill to land in it.
+  return makeFakeTarget({ sleepSeconds, extra, evaluationSeconds: 1 });
 }
 
 /** Finished trainings per experiment: the ledger's commits, matched to the experiments' candidates. */
@@ -312,7 +326,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (s && lastSeen && s.phase !== lastSeen.phase)
         note(`  ${s.phase} (experiment ${s.currentExperiment})`);
       if (s) lastSeen = s;
-      const match = s?.inFlight.find((a) => a.phase === aim);
+      // The evaluation runs inside the training step: the workflow still shows that experiment training.
+      const match =
+        aim === 'evaluating'
+          ? s?.inFlight.find((a) => a.phase === 'training' && evaluationRunning(repo))
+          : s?.inFlight.find((a) => a.phase === aim);
       target = match ? { n: match.n, phase: aim } : undefined;
       if (target) {
         // A training lasts seconds: kill at a random moment of it, not always at its start.

@@ -26,6 +26,11 @@ export interface FakeTargetOptions {
   gate?: Gate;
   /** More lines of the target's `[sandbox]` table (limits, network). */
   sandbox?: string;
+  /**
+   * A separate evaluation (`[eval]`, evaluate.py, frozen) that takes this many seconds: the training
+   * leaves its loss in checkpoint.txt and the evaluation prints the metric from it.
+   */
+  evaluationSeconds?: number;
 }
 
 /**
@@ -144,14 +149,24 @@ print("---")
 print(f"val_bpb:          {loss:.6f}")
 print(f"training_seconds: {SLEEP:.1f}")
 print("peak_vram_mb:     1536.0")
+${options.evaluationSeconds === undefined ? '' : 'open("checkpoint.txt", "w").write(str(loss))'}
 `;
+  const evaluation = options.evaluationSeconds !== undefined && {
+    'evaluate.py': `import time\ntime.sleep(${options.evaluationSeconds})\nloss = float(open("checkpoint.txt").read())\nprint("---")\nprint(f"val_bpb: {loss:.6f}")\n`,
+    '.gitignore': 'checkpoint.txt\n',
+  };
   return makeTarget({
     'train.py': train,
     'prepare.py': '# frozen: data and evaluation\nEVAL_TOKENS = 1000\n',
     'program.md': '# program\nLower val_bpb.\n',
+    ...evaluation,
     'autoresearch.toml':
       `[train]\ncommand = "python3 train.py"\nsetup = []\ntimeout_seconds = ${options.timeoutSeconds ?? 60}\n` +
       (options.noise ? 'seed_env = "SEED"\n' : '') +
+      (evaluation
+        ? '[eval]\ncommand = "python3 evaluate.py"\ntimeout_seconds = 30\n' +
+          '[files]\neditable = ["train.py"]\nfrozen = ["prepare.py", "evaluate.py"]\nprogram = "program.md"\n'
+        : '') +
       signalsSandboxToml() +
       (options.sandbox ?? ''),
   });
