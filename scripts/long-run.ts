@@ -66,10 +66,13 @@ function diskBytes(dir: string): number {
   return bytes;
 }
 
-/** The record step's mean time, in ms, over the 50 experiments from `mark` on (its history's spans). */
+/**
+ * The record step's mean time, in ms, over the 50 experiments up to `mark` (its history's spans): ending
+ * there, so that the last mark of a run (experiment 10,000 of 10,000) has its 50 too.
+ */
 function recordStepMs(list: ReturnType<typeof steps>, mark: number): number | undefined {
   const spans = list.filter(
-    (s) => s.type === 'recordExperiment' && s.n !== undefined && s.n >= mark && s.n < mark + 50,
+    (s) => s.type === 'recordExperiment' && s.n !== undefined && s.n > mark - 50 && s.n <= mark,
   );
   if (spans.length === 0) return undefined;
   return (spans.reduce((a, s) => a + (s.closed - s.started), 0) / spans.length) * 1000;
@@ -140,7 +143,7 @@ try {
     .map((mark) => [mark, recordStepMs(list, mark)] as const)
     .filter(([, ms]) => ms !== undefined)
     .map(([mark, ms]) => `${mark}: ${ms!.toFixed(0)} ms`);
-  console.log(`  record step (mean over 50 experiments from): ${recordTimes.join(', ') || 'n/a'}`);
+  console.log(`  record step (mean over the 50 experiments up to): ${recordTimes.join(', ') || 'n/a'}`);
   const perExperiment = (a: (typeof disk)[number], b: (typeof disk)[number]) =>
     `${((b.bytes - a.bytes) / Math.max(1, b.done - a.done) / 1024).toFixed(1)} KB`;
   // The samples a tenth of the run apart by experiment count: the last poll may land on the end itself,
