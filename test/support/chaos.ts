@@ -8,8 +8,8 @@
 // is SIGKILLed as soon as the phase it aims at shows up (round-robin over the four phases; a training is
 // killed at a random moment inside it). The training worker scores what it trained (the target's
 // evaluate.py, inside the training step), so a kill in evaluating is one while that evaluation's process
-// runs: the training has finished and must not run again. A query is answered by a worker, so an answer also proves the
-// new worker is up and running the workflow. Kills are counted by the phase seen just before the kill.
+// runs: the training has finished and must not run again. A query is answered by a worker, so an answer
+// also proves the new worker is up and running the workflow. Kills are counted by the phase seen just before the kill.
 // After a kill a new worker starts (after 0-0.5 s); the run stalls ~15 s per kill: the dead worker's
 // step waits out its heartbeat timeout, then the next workflow task waits out the dead worker's sticky
 // queue (the SDK's 10 s stickyQueueScheduleToStartTimeout) before another worker may take it.
@@ -327,9 +327,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         note(`  ${s.phase} (experiment ${s.currentExperiment})`);
       if (s) lastSeen = s;
       // The evaluation runs inside the training step: the workflow still shows that experiment training.
+      // One look at /proc per poll, not one per experiment in flight.
       const match =
         aim === 'evaluating'
-          ? s?.inFlight.find((a) => a.phase === 'training' && evaluationRunning(repo))
+          ? evaluationRunning(repo)
+            ? s?.inFlight.find((a) => a.phase === 'training')
+            : undefined
           : s?.inFlight.find((a) => a.phase === aim);
       target = match ? { n: match.n, phase: aim } : undefined;
       if (target) {
