@@ -2,11 +2,14 @@
 // waited, so it is replayed onto the new best (a three-way merge of its own edit, file by file) before it
 // trains. When the edit no longer applies (it conflicts, the new best already has it, it was tried, it no
 // longer parses), the workflow asks the proposer again on the new best.
+// Rebased ahead (`speculative`): while another candidate trains, the proposal waiting for a slot is
+// replayed onto it under `speculative/<n>`, so that if it is kept, the slot trains this one at once with
+// no rebase in between (workflows/speculation.ts); `exp/<n>` does not move until the record step.
 // Idempotent: the candidate's ref is moved by compare-and-swap, and a retry finds the move already made,
 // signed by this worker (a ref on the new best that a hostile training planted is not taken for it).
 import path from 'node:path';
 import { Repo } from '../store/git';
-import { candidateRef } from '../common/names';
+import { candidateRef, speculativeRef } from '../common/names';
 import { whyNotRebased } from '../store/rebase';
 import { publishRef } from '../store/remote';
 import { runDir } from '../store/runDirectory';
@@ -22,6 +25,8 @@ export interface RebaseInput {
   /** The best now. */
   onto: string;
   remote?: string;
+  /** Onto a candidate still in training: under `speculative/<n>`, `exp/<n>` left as it is. */
+  speculative?: boolean;
 }
 
 /** The rebased candidate, or why its edit no longer applies (its ref then moves to `stale/<n>`). */
@@ -33,15 +38,23 @@ export function staleRef(tag: string, n: number): string {
 
 export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult> {
   const repo = await Repo.open(input.repo);
+  if (input.speculative) return rebaseAhead(repo, input);
   const ref = candidateRef(input.tag, input.n);
   const current = await repo.readRef(ref);
   // A retry: the move was made already (or the edit was found stale).
-  if (current && current !== input.commit && ownRebase(repo, input, current)) {
-    const parent = await repo.resolve(`${current}^`);
-    if (parent === input.onto) return { commit: current };
-  }
+  if (current && current !== input.commit && (await madeHere(repo, input, current)))
+    return { commit: current };
   if (!current && (await repo.readRef(staleRef(input.tag, input.n))) === input.commit)
     return { stale: 'its edit no longer applies to the new best' };
+  // Rebased ahead onto this very best, by a run execution that did not get to use it (it continued as
+  // new first): taken, rather than refused as "tried already" by its own speculative ref.
+  const ahead = await repo.readRef(speculativeRef(input.tag, input.n));
+  if (current === input.commit && ahead && (await madeHere(repo, input, ahead))) {
+    await repo.raw(['update-ref', ref, ahead, current]);
+    await repo.raw(['update-ref', '-d', speculativeRef(input.tag, input.n), ahead]);
+    await publishRef(repo, ref, input.remote);
+    return { commit: ahead };
+  }
 
   const why = await whyNotRebased(repo, input);
   if (typeof why === 'string') {
@@ -59,6 +72,30 @@ export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult>
   await repo.raw(['update-ref', ref, commit, current ?? '']);
   await publishRef(repo, ref, input.remote);
   return { commit };
+}
+
+/**
+ * The candidate replayed onto a candidate in training, under `speculative/<n>`. A stale edit moves no
+ * ref: the workflow then takes the ordinary path if that candidate is kept, which sets the edit aside.
+ */
+async function rebaseAhead(repo: Repo, input: RebaseInput): Promise<RebaseResult> {
+  const ref = speculativeRef(input.tag, input.n);
+  const current = await repo.readRef(ref);
+  if (current && (await madeHere(repo, input, current))) return { commit: current };
+  const why = await whyNotRebased(repo, input);
+  if (typeof why === 'string') return { stale: why };
+  const message = await repo.commitMessage(input.commit);
+  const commit = await repo.commitTree(why.tree, input.onto, message.trimEnd());
+  writeSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit), true);
+  await repo.raw(['update-ref', ref, commit, current ?? '']);
+  // A training worker with a clone of its own fetches it from there.
+  await publishRef(repo, ref, input.remote);
+  return { commit };
+}
+
+/** Whether `commit` is this worker's replay of the candidate onto `input.onto` (a retry finding it). */
+async function madeHere(repo: Repo, input: RebaseInput, commit: string): Promise<boolean> {
+  return ownRebase(repo, input, commit) && (await repo.resolve(`${commit}^`)) === input.onto;
 }
 
 /** What a rebase's marker says: this worker replayed `input.commit` onto `input.onto` as `commit`. */

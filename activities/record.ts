@@ -5,14 +5,15 @@
 // nothing), and the progress chart is asked for, drawn in the background; every 100 experiments git's
 // refs and objects are packed, in the background too (store/housekeeping.ts). A cancelled experiment's
 // candidate moves aside (`cancelled/<n>`): its idea goes back to the queue, and trained under a new
-// number it must not be refused as "tried already".
+// number it must not be refused as "tried already". A candidate rebased ahead (activities/rebase.ts)
+// trained from `speculative/<n>`: its `exp/<n>` moves there now, and an unused one is dropped.
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { requestChart } from '../store/backgroundChart';
 import { addResult } from '../store/resultsIndex';
 import type { ExperimentRecord, MetricDirection } from '../common/types';
 import { Repo } from '../store/git';
-import { cancelledRef, candidateRef } from '../common/names';
+import { cancelledRef, candidateRef, speculativeRef } from '../common/names';
 import { publishRef } from '../store/remote';
 import { scheduleHousekeeping } from '../store/housekeeping';
 import { experimentRecordPath, writeAtomically } from '../store/runDirectory';
@@ -30,10 +31,14 @@ export interface RecordInput {
   chart?: { metricName: string; direction: MetricDirection; title: string };
   /** The run's git remote: on keep, the research branch is published there too. */
   remote?: string;
+  /** The experiment was rebased ahead: `proposed` is the commit `exp/<n>` held until it trained. */
+  speculation?: { proposed: string };
 }
 
 export async function recordExperiment(input: RecordInput): Promise<void> {
   const { record } = input;
+  if (input.speculation)
+    await settleSpeculation(await Repo.open(input.repo), input, input.speculation.proposed);
   if (record.status === 'keep') {
     const repo = await Repo.open(input.repo);
     const branch = `refs/heads/${input.branch}`;
@@ -50,6 +55,24 @@ export async function recordExperiment(input: RecordInput): Promise<void> {
   const warn = activityWarning();
   if (input.chart) requestChart(input.runDir, input.chart, warn);
   scheduleHousekeeping(input.repo, record.n, { warn });
+}
+
+/**
+ * After a training of a candidate rebased ahead: `exp/<n>` moves from the candidate as proposed to the
+ * commit that trained (compare-and-swap; a retry finds it moved), and `speculative/<n>` goes, used or
+ * not. Only a ref this run's rebase step wrote is ever followed: the workflow names the commit trained.
+ */
+async function settleSpeculation(repo: Repo, input: RecordInput, proposed: string): Promise<void> {
+  const tag = input.tag ?? path.basename(input.runDir);
+  const { n, commit } = input.record;
+  const ahead = speculativeRef(tag, n);
+  const speculated = await repo.readRef(ahead);
+  const ref = candidateRef(tag, n);
+  if (speculated === commit && (await repo.readRef(ref)) !== commit) {
+    await repo.raw(['update-ref', ref, commit, proposed]);
+    await publishRef(repo, ref, input.remote);
+  }
+  if (speculated) await repo.raw(['update-ref', '-d', ahead, speculated]);
 }
 
 /**

@@ -24,6 +24,21 @@ export function candidateRef(tag: string, n: number): string {
 export function candidateRefPrefix(tag: string): string {
   return `refs/autoresearch/${tag}/exp/`;
 }
+/**
+ * A candidate replayed ahead onto the candidate in training (workflows/speculation.ts): what it trains
+ * if that one is kept. Kept apart from `exp/<n>` until then, so `exp/<n>` stays the candidate on the
+ * parent it was proposed on; the record step moves `exp/<n>` to it once it trained.
+ */
+export function speculativeRef(tag: string, n: number): string {
+  return `refs/autoresearch/${tag}/speculative/${n}`;
+}
+/**
+ * The refs whose trees count as tried: every candidate's, and every one replayed ahead (the best may
+ * move to the one it was replayed onto while the record step has yet to move `exp/<n>`).
+ */
+export function triedRefPrefixes(tag: string): string[] {
+  return [candidateRefPrefix(tag), `refs/autoresearch/${tag}/speculative/`];
+}
 /** Where a cancelled experiment's candidate is set aside: still reachable, but not counted as tried. */
 export function cancelledRef(tag: string, n: number): string {
   return `refs/autoresearch/${tag}/cancelled/${n}`;

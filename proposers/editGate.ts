@@ -6,7 +6,7 @@
 import { execa } from 'execa';
 import type { TargetConfig } from '../common/types';
 import { targetError } from '../common/errors';
-import { candidateRefPrefix } from '../common/names';
+import { triedRefPrefixes } from '../common/names';
 import type { Repo } from '../store/git';
 import type { ProposeInput } from './proposal';
 
@@ -17,7 +17,7 @@ export async function triedTrees(
   repo: Repo,
   input: Pick<ProposeInput, 'tag' | 'parent'>,
 ): Promise<Set<string>> {
-  const tried = await repo.treesUnder(candidateRefPrefix(input.tag));
+  const tried = await repo.treesUnder(triedRefPrefixes(input.tag));
   tried.add(await repo.treeOf(input.parent));
   return tried;
 }

@@ -172,12 +172,12 @@ export class Repo {
   }
 
   /**
-   * Tree SHAs of the commits under a ref prefix: what has been tried, for de-duplication. One
+   * Tree SHAs of the commits under some ref prefixes: what has been tried, for de-duplication. One
    * for-each-ref reads them all (a candidate ref names a commit, whose tree `%(tree)` is): the refs never
    * go on a command line, which a run's tens of thousands of them would overflow.
    */
-  async treesUnder(prefix: string): Promise<Set<string>> {
-    const out = await this.git.raw(['for-each-ref', '--format=%(tree)', prefix]);
+  async treesUnder(prefixes: string[]): Promise<Set<string>> {
+    const out = await this.git.raw(['for-each-ref', '--format=%(tree)', ...prefixes]);
     return new Set(out.split('\n').filter(Boolean));
   }
 

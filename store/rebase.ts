@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { candidateRefPrefix } from '../common/names';
+import { triedRefPrefixes } from '../common/names';
 import type { Repo } from './git';
 
 /** A candidate (`commit`, proposed on `parent`) to replay onto `onto`, in the run `tag`. */
@@ -51,7 +51,7 @@ export async function whyNotRebased(repo: Repo, input: Replay): Promise<string |
   }
   const tree = await repo.writeTree(input.onto, merged);
   if (tree === (await repo.treeOf(input.onto))) return 'the new best already has its edit';
-  if ((await repo.treesUnder(candidateRefPrefix(input.tag))).has(tree))
+  if ((await repo.treesUnder(triedRefPrefixes(input.tag))).has(tree))
     return 'its edit on the new best was tried already';
   // Not checked again by the edit gate: the merge touches only the files the candidate's own edit did
   // (which passed it), and this step sits between two trainings on the slot's critical path.

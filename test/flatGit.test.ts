@@ -33,7 +33,7 @@ describe('git cost per experiment stays flat', () => {
     await candidateRefs(repo, 'many', shas, 50_000);
     const timed = async () => {
       const started = Date.now();
-      const trees = await repo.treesUnder(candidateRefPrefix('many'));
+      const trees = await repo.treesUnder([candidateRefPrefix('many')]);
       return { trees, seconds: (Date.now() - started) / 1000 };
     };
     const loose = await timed();
@@ -70,7 +70,7 @@ describe('git cost per experiment stays flat', () => {
     );
 
     // Every candidate still resolves to its commit, and its tree and files are there.
-    assert.deepEqual(await repo.treesUnder(candidateRefPrefix('gc')), await treesOf(repo, shas));
+    assert.deepEqual(await repo.treesUnder([candidateRefPrefix('gc')]), await treesOf(repo, shas));
     for (const n of [0, 1, 1499, 2999])
       assert.equal(await repo.readRef(candidateRef('gc', n)), shas[n % shas.length]);
     assert.equal(await git(repo.root, ['fsck', '--connectivity-only', '--no-progress']), '');

@@ -6,6 +6,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { rebaseCandidate } from '../activities/rebase';
+import { recordExperiment } from '../activities/record';
+import { triedTrees } from '../proposers/editGate';
+import { Repo } from '../store/git';
 import { startRun } from '../client';
 import type { RunSummary } from '../common/types';
 import { trainingSlots } from '../worker';
@@ -202,8 +205,18 @@ describe('parallel slots', () => {
     const history = await handle.fetchHistory();
     const rebases = (history.events ?? []).filter(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rebaseCandidate',
-    ).length;
-    assert.equal(rebases, 4, 'experiments 2 to 5 were proposed on the best before last');
+    );
+    assert.equal(rebases.length, 4, 'experiments 2 to 5 were proposed on the best before last');
+    // Each was rebased ahead, onto the candidate in training before it was kept: no rebase between trainings.
+    for (const e of rebases) {
+      const input = JSON.parse(
+        Buffer.from(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!.data!).toString(),
+      ) as { speculative?: boolean };
+      assert.equal(input.speculative, true, 'rebased ahead');
+    }
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/pipe/speculative']), '', 'all settled');
+    for (const r of records)
+      assert.equal(await git(repo, ['rev-parse', `refs/autoresearch/pipe/exp/${r.n}`]), r.commit);
     assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/pipe/stale']), '');
     assert.equal(proposals.length, 5, 'no proposal was made twice');
     // The rebased candidate holds both edits: its own and the new best's.
@@ -255,6 +268,83 @@ describe('parallel slots', () => {
 
     const already = await rebaseCandidate({ ...input, n: 4, commit: sameEdit });
     assert.ok('stale' in already && /already has its edit/.test(already.stale));
+  });
+
+  it('rebases ahead onto a candidate in training: exp/<n> stays until the record step moves it, and counts as tried', async () => {
+    const repo = await makeFakeTarget();
+    const base = await git(repo, ['rev-parse', 'HEAD']);
+    const commitWith = async (from: string, to: string, n: number) => {
+      await git(repo, ['checkout', '-q', '--detach', base]);
+      const text = readFileSync(path.join(repo, 'train.py'), 'utf8');
+      writeFileSync(path.join(repo, 'train.py'), text.replace(from, to));
+      await git(repo, ['commit', '-qam', `set ${to}`]);
+      const commit = await git(repo, ['rev-parse', 'HEAD']);
+      await git(repo, ['update-ref', `refs/autoresearch/ra/exp/${n}`, commit]);
+      return commit;
+    };
+    const training = await commitWith('WIDTH = 16', 'WIDTH = 20', 1);
+    const waiting = await commitWith('LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.03', 2);
+    await git(repo, ['checkout', '-q', 'main']);
+    const input = { repo, tag: 'ra', n: 2, commit: waiting, parent: base, onto: training, speculative: true };
+
+    const ahead = await rebaseCandidate(input);
+    assert.ok('commit' in ahead);
+    assert.equal(await git(repo, ['rev-parse', `${ahead.commit}^`]), training);
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/ra/speculative/2']), ahead.commit);
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/ra/exp/2']), waiting, 'exp/2 untouched');
+    assert.deepEqual(await rebaseCandidate(input), ahead, 'a retry finds it done');
+    const tree = await git(repo, ['rev-parse', `${ahead.commit}^{tree}`]);
+    assert.ok((await triedTrees(await Repo.open(repo), { tag: 'ra', parent: base })).has(tree), 'tried');
+
+    // Experiment 1 kept: experiment 2 trains the commit made ahead; its record step moves exp/2 there.
+    const runDir = mkdtempSync(path.join(signalsDir(), 'ra-run-'));
+    const record = {
+      n: 2,
+      parent: training,
+      commit: ahead.commit,
+      description: 'set LEARNING_RATE',
+      status: 'discard' as const,
+      metric: 1,
+      trainSeconds: 1,
+      startedAt: 0,
+      finishedAt: 1,
+    };
+    const recordInput = {
+      repo,
+      tag: 'ra',
+      runDir,
+      branch: 'autoresearch/ra',
+      record,
+      previousBest: training,
+      speculation: { proposed: waiting },
+    };
+    await recordExperiment(recordInput);
+    await recordExperiment(recordInput); // a retry
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/ra/exp/2']), ahead.commit);
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/ra/speculative']), '');
+
+    // Experiment 1 discarded: experiment 3 trains as proposed; the unused commit made ahead is dropped.
+    const third = await commitWith('WIDTH = 16', 'WIDTH = 12', 3);
+    await git(repo, ['checkout', '-q', 'main']);
+    const unused = await rebaseCandidate({ ...input, n: 3, commit: third, onto: waiting });
+    assert.ok('commit' in unused);
+    await recordExperiment({
+      ...recordInput,
+      record: { ...record, n: 3, parent: base, commit: third },
+      speculation: { proposed: third },
+    });
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/ra/exp/3']), third);
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/ra/speculative']), '');
+
+    // A run that continued as new before it used one: the ordinary rebase onto that commit takes it.
+    const fourth = await commitWith('LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.05', 4);
+    await git(repo, ['checkout', '-q', 'main']);
+    const carried = { ...input, n: 4, commit: fourth };
+    const made = await rebaseCandidate(carried);
+    assert.ok('commit' in made);
+    assert.deepEqual(await rebaseCandidate({ ...carried, speculative: false }), made);
+    assert.equal(await git(repo, ['rev-parse', 'refs/autoresearch/ra/exp/4']), made.commit);
+    assert.equal(await git(repo, ['for-each-ref', 'refs/autoresearch/ra/speculative']), '');
   });
 
   it('reads --gpus as one slot per GPU, each pinned, and refuses a malformed list', () => {

@@ -83,6 +83,18 @@ export function identicalRunsAreExact(
   return rule?.identicalRunsExact === true;
 }
 
+/** patched() id: a proposal waiting for a slot is rebased ahead onto a candidate in training. */
+const REBASE_AHEAD = 'rebase-ahead';
+
+/**
+ * Whether a proposal made ahead is replayed onto the candidate in training before that one is decided
+ * (workflows/speculation.ts), so a keep needs no rebase between two trainings. Change: rebasing ahead.
+ * Guard: patched('rebase-ahead'), asked only where a rebase ahead would start.
+ */
+export function rebasesAhead(): boolean {
+  return patched(REBASE_AHEAD);
+}
+
 /** patched() id: a record that cannot be written pauses the run (see recordFailurePauses). */
 const RECORD_FAILURE_PAUSES = 'record-failure-pauses';
 

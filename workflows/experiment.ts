@@ -34,6 +34,7 @@ export async function runExperiment(run: Run, p: Proposal): Promise<void> {
     // 1. Propose (or take the proposal made ahead); 2. rebase it if the best moved since.
     candidate = await scope.run(async () => freshen(run, p, await p.result));
     if (!candidate) return await slots.abandon(p, null);
+    if (!candidate.invalid) slots.speculation.started(candidate);
     slots.proposeAhead();
     if (candidate.invalid) evaluation = { status: 'invalid', reason: candidate.invalid };
     else {
@@ -65,7 +66,7 @@ export async function runExperiment(run: Run, p: Proposal): Promise<void> {
   }
   // 6. Decide, against the best at this moment; 7. record (pipelined, the next experiment need not wait).
   const record = decide(state, candidate, evaluation, outcome, startedAt);
-  const recorded = run.recorder.record(record);
+  const recorded = run.recorder.record(record, slots.speculation.settle(n));
   // Pipelined, a failure surfaces where the run awaits the last record (never as an unhandled one).
   if (!slots.pipelined || isBaseline(n)) await recorded;
   else recorded.catch(() => undefined);

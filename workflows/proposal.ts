@@ -5,6 +5,7 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, condition } fro
 import type { Candidate } from '../common/types';
 import type { Display } from './display';
 import type { RunState } from './runState';
+import type { Speculation } from './speculation';
 import * as steps from './steps';
 import { ERROR_TYPE } from '../common/names';
 
@@ -75,11 +76,12 @@ export async function proposeUntilAnswered(
 }
 
 /**
- * A proposal made on an older best is replayed onto the best as it is now; when its edit no longer
- * applies there, the proposer is asked again on the new best.
+ * A proposal made on an older best is replayed onto the best as it is now (already done, if it was
+ * rebased ahead onto the candidate that became the best); when its edit no longer applies there, the
+ * proposer is asked again on the new best.
  */
 export async function freshen(
-  run: Proposing,
+  run: Proposing & { slots: { speculation: Speculation } },
   p: Proposal,
   proposed: Candidate | null,
 ): Promise<Candidate | null> {
@@ -87,6 +89,8 @@ export async function freshen(
   let candidate = proposed;
   for (let round = 1; candidate && !candidate.invalid && candidate.parent !== state.parentCommit; round++) {
     const onto = state.parentCommit;
+    const ahead = round === 1 ? await run.slots.speculation.rebasedOnto(p.n, onto) : null;
+    if (ahead) return { ...candidate, parent: onto, commit: ahead };
     const rebased = await steps.rebase(state, p.n, candidate, onto);
     if ('commit' in rebased) return { ...candidate, parent: onto, commit: rebased.commit };
     candidate = await proposeUntilAnswered(run, p.n, p.idea, round);

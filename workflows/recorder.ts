@@ -35,14 +35,17 @@ export class Recorder {
     return this.writing;
   }
 
-  /** Folds the decision into the state now, and writes it out after the records decided before it. */
-  record(record: ExperimentRecord): Promise<void> {
+  /**
+   * Folds the decision into the state now, and writes it out after the records decided before it
+   * (with the rebase made ahead for it, if one was: its refs are settled there).
+   */
+  record(record: ExperimentRecord, speculation?: { proposed: string }): Promise<void> {
     const { state, display } = this;
     const previousBest = state.parentCommit;
     state.finish(record);
     display.experiment(record.n, 'recording', `${record.status}: ${record.description}`);
     const write = async () => {
-      await this.untilWritten(record.n, () => steps.record(state, record, previousBest));
+      await this.untilWritten(record.n, () => steps.record(state, record, previousBest, speculation));
       state.progress.settled(record.n, state.paused);
       display.recorded();
     };

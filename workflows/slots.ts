@@ -18,6 +18,7 @@ import type { Display } from './display';
 import { madeProposal, proposeUntilAnswered, unproposed, type Proposal } from './proposal';
 import { decide, type Recorder } from './recorder';
 import type { RunState } from './runState';
+import { Speculation } from './speculation';
 
 export class Slots {
   readonly count: number;
@@ -27,6 +28,8 @@ export class Slots {
   /** Experiments a slot has taken (proposal included): what `pause --now` cancels. */
   private taken = new Map<number, Proposal>();
   private continuingAsNew = false;
+  /** Proposals made ahead are rebased ahead onto the candidates in training. */
+  readonly speculation: Speculation;
 
   constructor(
     private readonly state: RunState,
@@ -36,6 +39,7 @@ export class Slots {
   ) {
     this.count = slotCount(state.options);
     this.pipelined = pipelined(state.options);
+    this.speculation = new Speculation(state);
     for (const candidate of state.takeReady()) this.ready.push(madeProposal(candidate, root));
   }
 
@@ -71,6 +75,7 @@ export class Slots {
   }
   release(n: number): void {
     this.taken.delete(n);
+    this.speculation.done(n);
   }
 
   /** `pause --now`: cancel every experiment a slot has taken (proposals made ahead wait for resume). */
@@ -84,7 +89,7 @@ export class Slots {
    */
   ideaQueued(): void {
     if (!this.pipelined || !this.mayStartProposal) return;
-    const proposal = this.propose();
+    const proposal = this.propose(true);
     if (proposal) this.ready.unshift(proposal);
   }
 
@@ -92,7 +97,7 @@ export class Slots {
   proposeAhead(): void {
     if (!this.pipelined) return;
     while (this.ready.length < this.count) {
-      const proposal = this.propose();
+      const proposal = this.propose(true);
       if (!proposal) return;
       this.ready.push(proposal);
     }
@@ -111,6 +116,7 @@ export class Slots {
    */
   async abandon(p: Proposal, candidate: Candidate | null): Promise<void> {
     const { state } = this;
+    const speculation = this.speculation.settle(p.n);
     if (p.n === state.nextExperiment - 1) {
       state.addSpend(candidate?.cost);
       state.unclaim(p.n);
@@ -125,7 +131,7 @@ export class Slots {
       undefined,
       Date.now(),
     );
-    await this.recorder.record(record);
+    await this.recorder.record(record, speculation);
   }
 
   /** Proposals made ahead when the run ends: nothing trains them, so their numbers are given back. */
@@ -154,8 +160,11 @@ export class Slots {
     return carried;
   }
 
-  /** Claims the next number and starts its proposal, on the best as it is now; null if none may start. */
-  private propose(): Proposal | null {
+  /**
+   * Claims the next number and starts its proposal, on the best as it is now; null if none may start.
+   * Made `ahead` of a free slot, it is rebased ahead once made (workflows/speculation.ts).
+   */
+  private propose(ahead = false): Proposal | null {
     if (!this.mayStartProposal) return null;
     const n = this.state.claim();
     const idea = this.state.input.takeIdea();
@@ -163,6 +172,13 @@ export class Slots {
     const result = scope.run(() =>
       proposeUntilAnswered({ state: this.state, display: this.display }, n, idea),
     );
+    // Registered before any slot awaits the result, and with no step of its own in the result's
+    // chain: runs recorded before rebasing ahead see their steps in the order they were recorded.
+    if (ahead)
+      result.then(
+        (candidate) => candidate && this.speculation.proposed(candidate, scope),
+        () => undefined,
+      );
     // Awaited later (by a slot, or when the run ends); a failure is handled there, not as unhandled.
     result.catch(() => undefined);
     return { n, ...(idea !== undefined ? { idea } : {}), scope, result };

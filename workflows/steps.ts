@@ -127,28 +127,33 @@ export function propose(
   );
 }
 
-/** Replay a candidate's edit onto `onto` (the best as it is now). */
+/**
+ * Replay a candidate's edit onto `onto`: the best as it is now, or (`ahead`) experiment `ahead.n`'s
+ * candidate while it trains, in case it is kept (workflows/speculation.ts).
+ */
 export function rebase(
   state: RunState,
   n: number,
   candidate: Candidate,
   onto: string,
+  ahead?: { n: number },
 ): Promise<RebaseResult> {
   const options = state.options;
-  return control.rebaseCandidate.executeWithOptions(
-    controlOptions(options, `exp ${n} rebase onto exp ${state.best?.n ?? 0}`),
-    [
-      {
-        repo: options.repo,
-        tag: options.tag,
-        n,
-        commit: candidate.commit,
-        parent: candidate.parent,
-        onto,
-        ...remoteOf(options),
-      },
-    ],
-  );
+  const summary = ahead
+    ? `exp ${n} rebase ahead onto exp ${ahead.n} (in training)`
+    : `exp ${n} rebase onto exp ${state.best?.n ?? 0}`;
+  return control.rebaseCandidate.executeWithOptions(controlOptions(options, summary), [
+    {
+      repo: options.repo,
+      tag: options.tag,
+      n,
+      commit: candidate.commit,
+      parent: candidate.parent,
+      onto,
+      ...remoteOf(options),
+      ...(ahead ? { speculative: true } : {}),
+    },
+  ]);
 }
 
 /** A training of an experiment again: with another seed, or the identical run repeated. */
@@ -229,8 +234,16 @@ export function evaluate(
   );
 }
 
-/** Write a decided experiment out: move the branch on a keep (from `previousBest`), rewrite results. */
-export function record(state: RunState, record: ExperimentRecord, previousBest: string): Promise<void> {
+/**
+ * Write a decided experiment out: move the branch on a keep (from `previousBest`), rewrite results; an
+ * experiment rebased ahead (`speculation`) has its candidate ref moved to what it trained.
+ */
+export function record(
+  state: RunState,
+  record: ExperimentRecord,
+  previousBest: string,
+  speculation?: { proposed: string },
+): Promise<void> {
   const options = state.options;
   const prepared = state.prepared!;
   return control.recordExperiment.executeWithOptions(
@@ -244,6 +257,7 @@ export function record(state: RunState, record: ExperimentRecord, previousBest: 
         record,
         previousBest,
         ...remoteOf(options),
+        ...(speculation ? { speculation } : {}),
         chart: {
           metricName: prepared.config.metric.name,
           direction: prepared.config.metric.direction,

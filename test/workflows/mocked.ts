@@ -36,6 +36,8 @@ type Gate = { promise: Promise<void>; release: () => void };
 export class Mock {
   readonly calls: string[] = [];
   readonly records: ExperimentRecord[] = [];
+  /** What each record step was told about a rebase made ahead for its experiment (by number). */
+  readonly speculations = new Map<number, unknown>();
   /** The commit each experiment trained (the last time it did). */
   readonly trainedAt = new Map<number, string>();
   private gates = new Map<string, Gate>();
@@ -113,8 +115,10 @@ export class Mock {
           description: `edit ${input.n}`,
         };
       },
-      rebaseCandidate: async (input: { n: number; onto: string }) => {
-        await this.step(`rebase ${input.n} onto ${input.onto.slice(0, 4)}`);
+      rebaseCandidate: async (input: { n: number; onto: string; speculative?: boolean }) => {
+        await this.step(
+          `rebase ${input.n} onto ${input.onto.slice(0, 4)}${input.speculative ? ' ahead' : ''}`,
+        );
         return { commit: sha(`c${input.n}on${input.onto.slice(0, 4)}`) };
       },
       evaluateCandidate: async (input: { commit: string; outcome: TrainingOutcome }): Promise<Evaluation> => {
@@ -122,9 +126,10 @@ export class Mock {
         await this.step(`evaluate ${n}`);
         return { status: 'ok', metric: this.metricOf(n) };
       },
-      recordExperiment: async (input: { record: ExperimentRecord }) => {
+      recordExperiment: async (input: { record: ExperimentRecord; speculation?: unknown }) => {
         await this.step(`record ${input.record.n} ${input.record.status}`);
         this.records.push(input.record);
+        if (input.speculation !== undefined) this.speculations.set(input.record.n, input.speculation);
       },
     };
     const train = {

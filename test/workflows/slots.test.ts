@@ -55,26 +55,56 @@ describe('slots (mocked activities)', () => {
     assert.deepEqual(older.of('evaluate'), ['evaluate 0', 'evaluate 1']);
   });
 
-  it('a keep while another proposal waits: the proposal made ahead is rebased onto the new best', async () => {
+  it('a keep while another proposal waits: it was rebased ahead onto the candidate in training, and trains that commit with no rebase between', async () => {
     const mock = new Mock((n) => (n === 0 ? 1 : n === 1 ? 0.9 : 0.95));
     mock.hold('train 1');
     const handle = await h.start(mock, { parallel: 1, pipeline: true, maxExperiments: 2 });
-    // Experiment 2 is proposed while 1 trains, on the baseline.
-    await mock.seen('propose 2');
+    // Experiment 2 is proposed while 1 trains, on the baseline, and replayed onto 1 before 1 ends.
+    const ahead = `rebase 2 onto ${'c1r0'} ahead`;
+    await mock.seen(ahead);
     mock.release('train 1');
     const summary = await handle.result();
     const kept = mock.records.find((r) => r.n === 1)!;
+    const second = mock.records.find((r) => r.n === 2)!;
     assert.equal(kept.status, 'keep');
-    const rebase = `rebase 2 onto ${kept.commit.slice(0, 4)}`;
-    assert.ok(mock.calls.includes(rebase), `rebased onto the new best: ${mock.calls.join(', ')}`);
-    assert.ok(mock.calls.indexOf(rebase) < mock.calls.indexOf('train 2'), 'before it trains');
-    assert.equal(
-      mock.trainedAt.get(2),
-      mock.records.find((r) => r.n === 2)!.commit,
-      'it trains the rebased commit',
+    assert.deepEqual(mock.of('rebase'), [ahead], `one rebase, made ahead: ${mock.calls.join(', ')}`);
+    assert.ok(mock.calls.indexOf(ahead) < mock.calls.indexOf('record 1 keep'), 'made before 1 was decided');
+    assert.equal(second.parent, kept.commit);
+    assert.equal(mock.trainedAt.get(2), second.commit, 'it trains the commit rebased ahead');
+    assert.notEqual(second.commit, 'c2r0'.padEnd(40, '0'));
+    assert.deepEqual(
+      mock.speculations.get(2),
+      { proposed: 'c2r0'.padEnd(40, '0') },
+      'the record step is told which commit exp/2 was, to move its ref',
     );
-    assert.equal(mock.records.find((r) => r.n === 2)!.parent, kept.commit);
     assert.deepEqual(mock.of('propose'), ['propose 1', 'propose 2'], 'not proposed again');
     assert.equal(summary.experimentsDone, 3);
+  });
+
+  it('a discard while another proposal waits: the rebase made ahead goes unused, and the proposal trains as proposed', async () => {
+    const mock = new Mock((n) => (n === 0 ? 1 : 1.1));
+    mock.hold('train 1');
+    const handle = await h.start(mock, { parallel: 1, pipeline: true, maxExperiments: 2 });
+    await mock.seen('rebase 2 onto c1r0 ahead');
+    mock.release('train 1');
+    await handle.result();
+    const second = mock.records.find((r) => r.n === 2)!;
+    assert.equal(mock.records.find((r) => r.n === 1)!.status, 'discard');
+    assert.equal(second.commit, 'c2r0'.padEnd(40, '0'));
+    assert.equal(second.parent, BASE);
+    assert.equal(mock.trainedAt.get(2), second.commit);
+    assert.deepEqual(mock.of('rebase'), ['rebase 2 onto c1r0 ahead']);
+    assert.deepEqual(
+      mock.speculations.get(2),
+      { proposed: second.commit },
+      'the record step is told, to drop the unused speculative ref',
+    );
+  });
+
+  it('a proposal that resolves when nothing trains is not rebased ahead', async () => {
+    const mock = new Mock((n) => (n === 0 ? 1 : 1.1));
+    await (await h.start(mock, { parallel: 1, pipeline: false, maxExperiments: 3 })).result();
+    assert.deepEqual(mock.of('rebase'), [], mock.calls.join(', '));
+    assert.equal(mock.speculations.size, 0);
   });
 });
