@@ -1,8 +1,9 @@
 // The progress chart, drawn off the record step's path: the step asks for it and returns; the chart is
 // drawn in a thread of its own (store/chartThread.ts), one draw at a time per run directory. Asks that
 // come while a run's chart is drawing fold into one more draw after it, which waits as long as the last
-// draw took (the chart takes at most half a core, however long the run). So the chart lags a draw or two
-// behind at most and the last record is always drawn; a process does not exit before its pending draws.
+// draw took (the chart takes at most half a core, however long the run), and the first waits a second,
+// out of the way of the next training's start. So the chart lags a second and a draw or two behind at
+// most and the last record is always drawn; a process does not exit before its pending draws.
 import { Worker } from 'node:worker_threads';
 import type { ChartOptions } from './chart';
 
@@ -55,8 +56,16 @@ export function chartsDrawn(): Promise<void> {
   return settled.promise;
 }
 
+/**
+ * How long a draw waits after it is asked for. A record step comes as the slot's next training starts,
+ * and where the same machine trains, a draw (a core for tens to hundreds of ms) would compete with that
+ * training's start-up, which is the slot's idle time; asks meanwhile fold into this one draw.
+ */
+const SETTLE_MS = 1000;
+
 async function drawUntilCurrent(runDir: string): Promise<void> {
   const run = runs.get(runDir)!;
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   for (;;) {
     run.again = false;
     const reply = await drawInThread(runDir, run.options);

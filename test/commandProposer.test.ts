@@ -2,7 +2,7 @@
 // of the parent, given the rendered prompt; its changes pass the same gate as any other edit.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -282,5 +282,21 @@ describe('command proposer', () => {
       writeFileSync(path.join(dir, 'go'), '');
       await settled;
     }
+  });
+
+  it('runs the agent at a lower CPU priority than the trainings (nice 10): a busy machine starts its trainings first', async () => {
+    const repo = await makeFakeTarget();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ar-nice-agent-'));
+    const run = await preparedRun(repo, 'nice');
+    const agent = `nice > "${dir}/niceness"; sed -i 's/^WIDTH = 16 /WIDTH = 20 /' train.py`;
+    const input = proposalInput(repo, 'nice', run, {
+      proposer: 'command',
+      command: { command: agent, timeoutSeconds: 30 },
+    });
+    await new MockActivityEnvironment().run(
+      (i: ProposeInput) => proposeCandidate(i, { commands: [agent], passEnv: [] }),
+      input,
+    );
+    assert.equal(Number(readFileSync(path.join(dir, 'niceness'), 'utf8')), Math.min(19, getPriority() + 10));
   });
 });

@@ -11,6 +11,7 @@ import {
   writeFileSync,
   mkdirSync,
 } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -70,6 +71,11 @@ export interface SupervisedRun {
   exitNote?: { file: string; text: string };
   /** Supervisors started ahead, per slot (with `slot`): the run takes its slot's, and one starts for the next. */
   standby?: SupervisorStandby;
+  /**
+   * Niceness added to the supervisor's before it starts the command (which inherits it): a proposer's
+   * agent yields the CPU to trainings, whose start-up and data loading are on a slot's critical path.
+   */
+  nice?: number;
 }
 
 export interface SupervisedResult {
@@ -110,6 +116,15 @@ export function readTail(file: string, bytes: number): string {
   }
 }
 
+/** Adds `by` to a process's niceness (at most 19); a process already gone is left to its own report. */
+function lowerPriority(pid: number, by: number): void {
+  try {
+    setPriority(pid, Math.min(19, getPriority(pid) + by));
+  } catch {
+    // it exited already: its 'exit' says so
+  }
+}
+
 function lastLine(text: string): string {
   const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim());
   return (lines[lines.length - 1] ?? '').slice(0, 200);
@@ -134,6 +149,8 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
   const wrapper = [...(enforced?.prefix ?? []), ...(run.sandbox ?? [])];
   const watch = limits ? { path: run.cwd, minFreeMb: limits.minFreeDiskMb } : null;
   const child = run.standby && run.slot ? run.standby.take(run.slot) : spawnSupervisor();
+  // Before the run goes to it: the supervisor starts the command only once it has read its line.
+  if (run.nice && child.pid) lowerPriority(child.pid, run.nice);
   // The supervisor's first line: the run, and what it writes should the command end on its own.
   child.stdin?.on('error', () => {}); // a supervisor that could not start answers through 'error' below
   child.stdin?.write(

@@ -32,6 +32,9 @@ import { killGroup, readTail, runSupervised } from '../../training/runSupervised
 import { checkoutWorktree, worktreeChanges, type WorktreeChange } from '../../training/slot';
 import { withoutSecrets } from '../../training/environment';
 
+/** How much lower than the worker's the agent's CPU priority is (`nice`): it yields to trainings. */
+const AGENT_NICENESS = 10;
+
 /** A coding-agent CLI's edit, read back from its worktree and checked like any other. */
 export async function proposeByCommand(
   repo: Repo,
@@ -143,6 +146,8 @@ export async function proposeWithCommand(request: CommandRequest): Promise<Comma
       cancel,
       // Outside the worktree, in the run's directory: where a later attempt looks for this agent.
       pidFile: path.join(attempts, `${attempt}.pid`),
+      // Proposals are made while slots train (pipelining): on a shared machine the trainings go first.
+      nice: AGENT_NICENESS,
     });
     // The pid file is written by now (before runSupervised's first await): a later attempt in another
     // process either finds it, or has written the live file before this reads it.
