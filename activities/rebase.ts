@@ -64,14 +64,7 @@ export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult>
     if (current) await repo.raw(['update-ref', '-d', ref, current]);
     return { stale: why };
   }
-  const message = await repo.commitMessage(input.commit);
-  const commit = await repo.commitTree(why.tree, input.onto, message.trimEnd());
-  // Signed before the ref moves: a worker that dies in between leaves the ref at the candidate, and the
-  // retry rebases again.
-  writeSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit), true);
-  await repo.raw(['update-ref', ref, commit, current ?? '']);
-  await publishRef(repo, ref, input.remote);
-  return { commit };
+  return { commit: await commitReplay(repo, input, why.tree, ref, current) };
 }
 
 /**
@@ -84,13 +77,28 @@ async function rebaseAhead(repo: Repo, input: RebaseInput): Promise<RebaseResult
   if (current && (await madeHere(repo, input, current))) return { commit: current };
   const why = await whyNotRebased(repo, input);
   if (typeof why === 'string') return { stale: why };
+  return { commit: await commitReplay(repo, input, why.tree, ref, current) };
+}
+
+/**
+ * The replayed tree as a commit on `input.onto` with the candidate's message, signed, then `ref` moved
+ * to it from `current` and published (a training worker with a clone of its own fetches it there).
+ */
+async function commitReplay(
+  repo: Repo,
+  input: RebaseInput,
+  tree: string,
+  ref: string,
+  current: string | null,
+): Promise<string> {
   const message = await repo.commitMessage(input.commit);
-  const commit = await repo.commitTree(why.tree, input.onto, message.trimEnd());
+  const commit = await repo.commitTree(tree, input.onto, message.trimEnd());
+  // Signed before the ref moves: a worker that dies in between leaves the ref where it was, and the
+  // retry rebases again.
   writeSignedMarker(rebaseMarker(repo, input, commit), rebaseFields(input, commit), true);
   await repo.raw(['update-ref', ref, commit, current ?? '']);
-  // A training worker with a clone of its own fetches it from there.
   await publishRef(repo, ref, input.remote);
-  return { commit };
+  return commit;
 }
 
 /** Whether `commit` is this worker's replay of the candidate onto `input.onto` (a retry finding it). */

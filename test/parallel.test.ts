@@ -73,6 +73,24 @@ function spans(ledger: string, kind: string): Span[] {
     .map(([, start, end, where, gpus]) => ({ start: Number(start), end: Number(end), where: where!, gpus }));
 }
 
+/** Candidate `n` of run `tag`: `parent` with one replacement in train.py, under its `exp/<n>` ref. */
+async function candidateEditing(
+  repo: string,
+  tag: string,
+  parent: string,
+  from: string,
+  to: string,
+  n: number,
+): Promise<string> {
+  await git(repo, ['checkout', '-q', '--detach', parent]);
+  const text = readFileSync(path.join(repo, 'train.py'), 'utf8');
+  writeFileSync(path.join(repo, 'train.py'), text.replace(from, to));
+  await git(repo, ['commit', '-qam', `set ${to}`]);
+  const commit = await git(repo, ['rev-parse', 'HEAD']);
+  await git(repo, ['update-ref', `refs/autoresearch/${tag}/exp/${n}`, commit]);
+  return commit;
+}
+
 /** The most spans running at one moment. */
 function mostAtOnce(all: Span[]): number {
   return Math.max(...all.map((s) => all.filter((o) => o.start <= s.start && s.start < o.end).length));
@@ -228,15 +246,8 @@ describe('parallel slots', () => {
   it('rebases a candidate onto a newer best: neighbouring lines carry over, the same line is stale', async () => {
     const repo = await makeFakeTarget();
     const base = await git(repo, ['rev-parse', 'HEAD']);
-    const commitWith = async (parent: string, from: string, to: string, n: number) => {
-      await git(repo, ['checkout', '-q', '--detach', parent]);
-      const text = readFileSync(path.join(repo, 'train.py'), 'utf8');
-      writeFileSync(path.join(repo, 'train.py'), text.replace(from, to));
-      await git(repo, ['commit', '-qam', `set ${to}`]);
-      const commit = await git(repo, ['rev-parse', 'HEAD']);
-      await git(repo, ['update-ref', `refs/autoresearch/rb/exp/${n}`, commit]);
-      return commit;
-    };
+    const commitWith = (parent: string, from: string, to: string, n: number) =>
+      candidateEditing(repo, 'rb', parent, from, to, n);
     const best = await commitWith(base, 'WIDTH = 16', 'WIDTH = 20', 1);
     const neighbour = await commitWith(base, 'LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.03', 2);
     const sameLine = await commitWith(base, 'WIDTH = 16', 'WIDTH = 32', 3);
@@ -273,15 +284,8 @@ describe('parallel slots', () => {
   it('rebases ahead onto a candidate in training: exp/<n> stays until the record step moves it, and counts as tried', async () => {
     const repo = await makeFakeTarget();
     const base = await git(repo, ['rev-parse', 'HEAD']);
-    const commitWith = async (from: string, to: string, n: number) => {
-      await git(repo, ['checkout', '-q', '--detach', base]);
-      const text = readFileSync(path.join(repo, 'train.py'), 'utf8');
-      writeFileSync(path.join(repo, 'train.py'), text.replace(from, to));
-      await git(repo, ['commit', '-qam', `set ${to}`]);
-      const commit = await git(repo, ['rev-parse', 'HEAD']);
-      await git(repo, ['update-ref', `refs/autoresearch/ra/exp/${n}`, commit]);
-      return commit;
-    };
+    const commitWith = (from: string, to: string, n: number) =>
+      candidateEditing(repo, 'ra', base, from, to, n);
     const training = await commitWith('WIDTH = 16', 'WIDTH = 20', 1);
     const waiting = await commitWith('LEARNING_RATE = 0.01', 'LEARNING_RATE = 0.03', 2);
     await git(repo, ['checkout', '-q', 'main']);
