@@ -209,6 +209,10 @@ export async function runSupervised(run: SupervisedRun): Promise<SupervisedResul
       child.on('exit', (c, s) => resolve([c, s]));
     });
     const seconds = (Date.now() - started) / 1000;
+    // The supervisor leaves no exit note for a command the worker stopped, but the command's exit and
+    // the supervisor's own SIGTERM come from the same kill of the group, in either order: one written
+    // in that race goes here, by the worker, which knows it stopped the run.
+    if ((timedOut || cancelled) && run.exitNote) rmSync(run.exitNote.file, { force: true });
     if (limits)
       await Promise.race([reportEnded, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     const failed = !cancelled && (timedOut || code !== 0);
