@@ -46,18 +46,18 @@ export async function rebaseCandidate(input: RebaseInput): Promise<RebaseResult>
     return { commit: current };
   if (!current && (await repo.readRef(staleRef(input.tag, input.n))) === input.commit)
     return { stale: 'its edit no longer applies to the new best' };
-  // Rebased ahead onto this very best, by a run execution that did not get to use it (it continued as
-  // new first): taken, rather than refused as "tried already" by its own speculative ref.
-  const ahead = await repo.readRef(speculativeRef(input.tag, input.n));
-  if (current === input.commit && ahead && (await madeHere(repo, input, ahead))) {
-    await repo.raw(['update-ref', ref, ahead, current]);
-    await repo.raw(['update-ref', '-d', speculativeRef(input.tag, input.n), ahead]);
-    await publishRef(repo, ref, input.remote);
-    return { commit: ahead };
-  }
 
   const why = await whyNotRebased(repo, input);
   if (typeof why === 'string') {
+    // Refused as "tried already" by its own replay onto this very best, made ahead by a run execution
+    // that continued as new before it used it: that replay is taken. Read only here, off the common path.
+    const ahead = await repo.readRef(speculativeRef(input.tag, input.n));
+    if (current === input.commit && ahead && (await madeHere(repo, input, ahead))) {
+      await repo.raw(['update-ref', ref, ahead, current]);
+      await repo.raw(['update-ref', '-d', speculativeRef(input.tag, input.n), ahead]);
+      await publishRef(repo, ref, input.remote);
+      return { commit: ahead };
+    }
     // Kept reachable (a discarded idea is never lost) but out of the way of the next proposal for n.
     await repo.raw(['update-ref', staleRef(input.tag, input.n), input.commit]);
     // From whatever is there: the candidate, or a ref nobody here made (never kept in its place).

@@ -30,14 +30,17 @@ export function candidateRefPrefix(tag: string): string {
  * parent it was proposed on; the record step moves `exp/<n>` to it once it trained.
  */
 export function speculativeRef(tag: string, n: number): string {
-  return `refs/autoresearch/${tag}/speculative/${n}`;
+  return `${speculativeRefPrefix(tag)}${n}`;
+}
+function speculativeRefPrefix(tag: string): string {
+  return `refs/autoresearch/${tag}/speculative/`;
 }
 /**
  * The refs whose trees count as tried: every candidate's, and every one replayed ahead (the best may
  * move to the one it was replayed onto while the record step has yet to move `exp/<n>`).
  */
 export function triedRefPrefixes(tag: string): string[] {
-  return [candidateRefPrefix(tag), `refs/autoresearch/${tag}/speculative/`];
+  return [candidateRefPrefix(tag), speculativeRefPrefix(tag)];
 }
 /** Where a cancelled experiment's candidate is set aside: still reachable, but not counted as tried. */
 export function cancelledRef(tag: string, n: number): string {

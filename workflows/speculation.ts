@@ -22,7 +22,7 @@ interface RebasedAhead {
 }
 
 export class Speculation {
-  /** Candidates in training (or being scored), in the order they started. */
+  /** Valid candidates in training (or being scored), in the order they started. */
   private training = new Map<number, Candidate>();
   private ahead = new Map<number, RebasedAhead>();
 
@@ -42,9 +42,7 @@ export class Speculation {
    */
   proposed(c: Candidate, scope: CancellationScope): void {
     if (c.invalid || c.parent !== this.state.parentCommit) return;
-    const target = [...this.training.values()].find(
-      (t) => t.parent === c.parent && t.commit !== c.parent && !t.invalid,
-    );
+    const target = [...this.training.values()].find((t) => t.parent === c.parent && t.commit !== c.parent);
     if (!target || !rebasesAhead()) return;
     const commit = scope
       .run(() => steps.rebase(this.state, c.n, c, target.commit, { n: target.n }))

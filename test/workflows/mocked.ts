@@ -27,7 +27,7 @@ const config: TargetConfig = { source: 'defaults', ...structuredClone(AUTORESEAR
 export const BASE = 'b'.repeat(40);
 
 /** A commit name for the mocks: readable in a failure, 40 characters like a SHA. */
-function sha(text: string): string {
+export function sha(text: string): string {
   return text.padEnd(40, '0');
 }
 

@@ -1,7 +1,7 @@
 // Interleavings of experiments on several slots, with mocked activities (test/workflows/mocked.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BASE, Mock, useMockedWorker } from './mocked';
+import { BASE, Mock, sha, useMockedWorker } from './mocked';
 
 describe('slots (mocked activities)', () => {
   const h = useMockedWorker('wf-slots');
@@ -60,7 +60,7 @@ describe('slots (mocked activities)', () => {
     mock.hold('train 1');
     const handle = await h.start(mock, { parallel: 1, pipeline: true, maxExperiments: 2 });
     // Experiment 2 is proposed while 1 trains, on the baseline, and replayed onto 1 before 1 ends.
-    const ahead = `rebase 2 onto ${'c1r0'} ahead`;
+    const ahead = 'rebase 2 onto c1r0 ahead';
     await mock.seen(ahead);
     mock.release('train 1');
     const summary = await handle.result();
@@ -71,10 +71,10 @@ describe('slots (mocked activities)', () => {
     assert.ok(mock.calls.indexOf(ahead) < mock.calls.indexOf('record 1 keep'), 'made before 1 was decided');
     assert.equal(second.parent, kept.commit);
     assert.equal(mock.trainedAt.get(2), second.commit, 'it trains the commit rebased ahead');
-    assert.notEqual(second.commit, 'c2r0'.padEnd(40, '0'));
+    assert.notEqual(second.commit, sha('c2r0'));
     assert.deepEqual(
       mock.speculations.get(2),
-      { proposed: 'c2r0'.padEnd(40, '0') },
+      { proposed: sha('c2r0') },
       'the record step is told which commit exp/2 was, to move its ref',
     );
     assert.deepEqual(mock.of('propose'), ['propose 1', 'propose 2'], 'not proposed again');
@@ -90,7 +90,7 @@ describe('slots (mocked activities)', () => {
     await handle.result();
     const second = mock.records.find((r) => r.n === 2)!;
     assert.equal(mock.records.find((r) => r.n === 1)!.status, 'discard');
-    assert.equal(second.commit, 'c2r0'.padEnd(40, '0'));
+    assert.equal(second.commit, sha('c2r0'));
     assert.equal(second.parent, BASE);
     assert.equal(mock.trainedAt.get(2), second.commit);
     assert.deepEqual(mock.of('rebase'), ['rebase 2 onto c1r0 ahead']);
@@ -101,7 +101,7 @@ describe('slots (mocked activities)', () => {
     );
   });
 
-  it('a proposal that resolves when nothing trains is not rebased ahead', async () => {
+  it('without pipelining nothing waits for a slot, so nothing is rebased ahead', async () => {
     const mock = new Mock((n) => (n === 0 ? 1 : 1.1));
     await (await h.start(mock, { parallel: 1, pipeline: false, maxExperiments: 3 })).result();
     assert.deepEqual(mock.of('rebase'), [], mock.calls.join(', '));
