@@ -73,7 +73,12 @@ export async function proposeCandidate(
   writeSignedMarker(candidateMarker(input, commit), candidateFields(input, commit), true);
   const winner = await takeCandidateRef(repo, ref, commit, (sha) => ownCandidate(input, sha));
   await publishRef(repo, ref, input.remote);
-  return { ...(await candidateFromCommit(repo, input.n, winner)), ...edit.extra };
+  // Ours is known without asking git; another attempt's that won the race is read from its commit.
+  const made =
+    winner === commit
+      ? { n: input.n, parent: input.parent, commit, description: message.trim().split('\n')[0]! }
+      : await candidateFromCommit(repo, input.n, winner);
+  return { ...made, ...edit.extra };
 }
 
 /**

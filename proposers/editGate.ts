@@ -3,12 +3,12 @@
 // them empty, and still parses. Protects invariant 3 of docs/ARCHITECTURE.md (frozen files never change)
 // and keeps every candidate a plain edit of the target's own files. Each refusal says what is wrong and
 // what to do, since proposers read it back in their repair round.
-import { execa } from 'execa';
 import type { TargetConfig } from '../common/types';
 import { targetError } from '../common/errors';
 import { triedRefPrefixes } from '../common/names';
 import type { Repo } from '../store/git';
 import type { ProposeInput } from './proposal';
+import { pythonParses } from './pythonParse';
 
 export class InvalidEdit extends Error {}
 
@@ -28,16 +28,27 @@ export async function candidateProblem(
   input: Pick<ProposeInput, 'config' | 'tag' | 'parent'>,
   files: Record<string, string>,
 ): Promise<string | null> {
+  const checked = await checkedTree(repo, input, files);
+  return 'problem' in checked ? checked.problem : null;
+}
+
+/** The tree new file contents make on the parent, once they passed the gate and were found new; else why not. */
+export async function checkedTree(
+  repo: Repo,
+  input: Pick<ProposeInput, 'config' | 'tag' | 'parent'>,
+  files: Record<string, string>,
+): Promise<{ tree: string } | { problem: string }> {
   try {
     await validateEdit(input.config, files, { repo, parent: input.parent });
   } catch (err) {
-    if (err instanceof InvalidEdit) return err.message;
+    if (err instanceof InvalidEdit) return { problem: err.message };
     throw err;
   }
   const tried = await triedTrees(repo, input);
-  return tried.has(await repo.writeTree(input.parent, files))
-    ? 'this exact edit was already tried in this run; propose a different idea'
-    : null;
+  const tree = await repo.writeTree(input.parent, files);
+  return tried.has(tree)
+    ? { problem: 'this exact edit was already tried in this run; propose a different idea' }
+    : { tree };
 }
 
 /** The commit an edit applies to: with it, the gate also refuses new files and symbolic links. */
@@ -113,20 +124,10 @@ export async function symlinkOnPath(
 }
 
 /**
- * The gate parses Python with `python3` on this worker's PATH. Its one failure that is the edit's fault is
- * a parse error (exit 3 below); an interpreter that cannot run is the worker's problem, a TargetError that
+ * The gate parses Python with `python3` on this worker's PATH (pythonParse.ts). Its one failure that is the
+ * edit's fault is a parse error; an interpreter that cannot run is the worker's problem, a TargetError that
  * names it and keeps the original error, never a "syntax error" charged to the proposal.
  */
-const PYTHON = 'python3';
-const PARSE_ERROR_EXIT = 3;
-const PARSE_CHECK = [
-  'import ast, sys',
-  'try:',
-  '    ast.parse(sys.stdin.read(), filename=sys.argv[1])',
-  'except (SyntaxError, ValueError) as e:',
-  '    print(f"{type(e).__name__}: {e}", file=sys.stderr)',
-  `    sys.exit(${PARSE_ERROR_EXIT})`,
-].join('\n');
 
 /**
  * Checks, before a proposer is asked (and paid), that the gate can check its edit: the interpreter that
@@ -142,20 +143,13 @@ export async function checkGateRuns(config: TargetConfig): Promise<void> {
 const gateRunsOn = new Set<string>();
 
 async function checkPythonParses(name: string, content: string): Promise<void> {
-  const result = await execa(PYTHON, ['-c', PARSE_CHECK, name], { input: content, reject: false });
-  if (result.exitCode === PARSE_ERROR_EXIT) {
-    const lastLine = result.stderr.trim().split('\n').slice(-1)[0] || 'syntax error';
-    throw new InvalidEdit(`${name} does not parse: ${lastLine}; fix the syntax`);
-  }
-  if (result.failed) {
-    const why =
-      result.exitCode === undefined
-        ? (result.originalMessage ?? result.shortMessage)
-        : `exit ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+  const answer = await pythonParses(name, content);
+  if ('syntaxError' in answer)
+    throw new InvalidEdit(`${name} does not parse: ${answer.syntaxError}; fix the syntax`);
+  if ('cannotRun' in answer)
     throw targetError(
-      `could not run ${PYTHON} to check that ${name} parses (${why}). The control worker checks every edit ` +
-        `of a Python file with ${PYTHON}: install Python 3 there, or put the directory that holds ${PYTHON} ` +
-        "on the worker's PATH, and restart the worker.",
+      `could not run python3 to check that ${name} parses (${answer.cannotRun}). The control worker checks every edit ` +
+        "of a Python file with python3: install Python 3 there, or put the directory that holds python3 on the worker's " +
+        'PATH, and restart the worker.',
     );
-  }
 }

@@ -1,11 +1,11 @@
 // Replaying a candidate's edit onto a newer best, file by file, the way git would: a three-way merge
 // of each file it changed, else its own lines applied with no context. Git work only; the activity
 // (activities/rebase.ts) moves the refs and signs the move.
-import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { triedRefPrefixes } from '../common/names';
+import { ownEnvironment, runSmall, type SmallResult } from '../system/smallSpawner';
 import type { Repo } from './git';
 
 /** A candidate (`commit`, proposed on `parent`) to replay onto `onto`, in the run `tag`. */
@@ -66,7 +66,7 @@ export async function whyNotRebased(repo: Repo, input: Replay): Promise<string |
  */
 async function applyTightly(ours: string, file: string, patch: string): Promise<string | null> {
   return inScratchDir('autoresearch-apply-', { [file]: ours, '.patch': patch }, async (dir) => {
-    const result = await execa('git', ['apply', '--unidiff-zero', '.patch'], { cwd: dir, reject: false });
+    const result = await gitIn(dir, ['apply', '--unidiff-zero', '.patch']);
     return result.exitCode === 0 ? readFileSync(path.join(dir, file), 'utf8') : null;
   });
 }
@@ -74,16 +74,17 @@ async function applyTightly(ours: string, file: string, patch: string): Promise<
 /** git's three-way merge of one file's contents; null when the two edits conflict. */
 async function mergeFile(ours: string, base: string, theirs: string): Promise<string | null> {
   return inScratchDir('autoresearch-merge-', { ours, base, theirs }, async (dir) => {
-    const result = await execa('git', ['merge-file', '-p', 'ours', 'base', 'theirs'], {
-      cwd: dir,
-      reject: false,
-      stripFinalNewline: false,
-    });
+    const result = await gitIn(dir, ['merge-file', '-p', 'ours', 'base', 'theirs']);
     // The exit code is the number of conflicts; negative (>127 here) is an error.
     if (result.exitCode === 0) return result.stdout;
-    if (result.exitCode !== undefined && result.exitCode > 0 && result.exitCode < 128) return null;
-    throw new Error(`git merge-file failed: ${result.stderr}`);
+    if (result.exitCode !== null && result.exitCode > 0 && result.exitCode < 128) return null;
+    throw new Error(`git merge-file failed: ${result.error?.message ?? result.stderr}`);
   });
+}
+
+/** git on the scratch files in `dir`, started by the small helper, with this process's environment. */
+function gitIn(dir: string, args: string[]): Promise<SmallResult> {
+  return runSmall('git', args, { cwd: dir, env: ownEnvironment(), maxBuffer: 1024 * 1024 * 1024 });
 }
 
 /** Runs `work` in a temporary directory holding `files` (path: content), removed afterwards. */

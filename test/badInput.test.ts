@@ -4,7 +4,7 @@
 // report.
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -380,6 +380,28 @@ describe('bad input', () => {
           );
           return true;
         }),
+      );
+    });
+    it("37d a python3 that is a version manager's shim (pyenv's starts some thirty processes) is run once per PATH, not once per edit", async () => {
+      const dir = pathWithout(/^python/);
+      const runs = path.join(tmp('gate-shim'), 'runs');
+      const real = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+      writeFileSync(
+        path.join(dir, 'python3'),
+        `#!/bin/sh\necho run >> ${JSON.stringify(runs)}\nexec ${JSON.stringify(real.trim())} "$@"\n`,
+        { mode: 0o755 },
+      );
+      await withPath(dir, async () => {
+        for (const k of [1, 2, 3, 3]) await validateEdit(config, { 'train.py': `x = ${k}\n` }, base);
+        await assert.rejects(
+          validateEdit(config, { 'train.py': 'def f(:\n' }, base),
+          /train\.py does not parse: .*SyntaxError.*fix the syntax/,
+        );
+      });
+      assert.equal(
+        readFileSync(runs, 'utf8'),
+        'run\n',
+        'the shim ran once, to say which interpreter it runs',
       );
     });
     it('the gate passes a plain edit of an editable file', () =>

@@ -1,7 +1,7 @@
 // git as the record store runs it (store/gitProcess.ts): output whole, failures in git's own words.
 // (What a quiet command costs is the bench's to measure, not a test's: no verdict here depends on speed.)
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -27,6 +27,21 @@ describe('running git', () => {
     await assert.rejects(
       runGit(path.join(mkdtempSync(path.join(tmpdir(), 'ar-gone-')), 'gone'), ['status'], env),
     );
+  });
+});
+
+describe('who starts git', () => {
+  it('a small helper process, never the worker itself (a fork copies the whole worker, on its event loop)', async () => {
+    const repo = await makeFakeTarget();
+    // An alias that prints git's own /proc stat: its fourth field is who started git.
+    const stat = await runGit(repo, ['-c', 'alias.whostarted=!cat /proc/$PPID/stat', 'whostarted'], env);
+    const starter = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    assert.ok(starter > 0, stat);
+    assert.notEqual(starter, process.pid, 'git was forked from the worker');
+    const helper = readFileSync(`/proc/${starter}/cmdline`, 'utf8').split('\0');
+    assert.match(helper[1] ?? '', /spawnHelper\.js$/, `started by ${helper.join(' ')}`);
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${starter}/status`, 'utf8'))?.[1]);
+    assert.ok(rss < 150_000, `the helper stays small: ${rss} kB`);
   });
 });
 

@@ -23,7 +23,7 @@ import type { CommandSettings } from '../../common/types';
 import { ERROR_TYPE } from '../../common/names';
 import { targetError } from '../../common/errors';
 import { allowedCommand } from './allowlist';
-import { candidateProblem } from '../editGate';
+import { checkedTree } from '../editGate';
 import { promptContext } from '../promptContext';
 import { proposalName, proposalsDir, type Edit, type ProposeInput, type ProposerRuntime } from '../proposal';
 import type { Repo } from '../../store/git';
@@ -59,8 +59,13 @@ export async function proposeByCommand(
     attempt: runtime.attempt ?? 1,
     cancel: runtime.cancel,
   });
-  const invalid = proposal.invalid ?? (await candidateProblem(repo, input, proposal.files)) ?? undefined;
-  return { files: proposal.files, description: proposal.description, invalid };
+  const { files, description } = proposal;
+  if (proposal.invalid) return { files, description, invalid: proposal.invalid };
+  // The tree the gate wrote is the candidate's: the step does not write it again.
+  const checked = await checkedTree(repo, input, files);
+  return 'problem' in checked
+    ? { files, description, invalid: checked.problem }
+    : { files, description, tree: checked.tree };
 }
 
 export interface CommandProposal {

@@ -24,7 +24,7 @@ export async function benchCeiling(bench: Bench, experiments: number): Promise<v
     simulatedRun(instant, queues, `ceiling${slots}`, { parallel: slots, pipeline: true, experiments }),
   );
   const wall = (Date.now() - started) / 1000;
-  const measured = afterBaseline(result.spans);
+  const measured = afterBaseline(result);
   const window = windowSeconds(measured);
   // Experiments, not trainings: a keep's confirmation re-runs train too.
   const done = result.run.records.filter((r) => r.n > 0).length;

@@ -21,7 +21,7 @@ export async function benchDutyCycle(bench: Bench): Promise<SimulatedRun> {
   ]);
 
   const table = new Table({ head: ['', 'sequential', 'pipelined'], style: { head: [], border: [] } });
-  const both = [sequential, pipelined].map((r) => ({ ...r, measured: afterBaseline(r.spans) }));
+  const both = [sequential, pipelined].map((r) => ({ ...r, measured: afterBaseline(r) }));
   const row = (label: string, f: (r: (typeof both)[number]) => string) => table.push([label, ...both.map(f)]);
   row('trainings', (r) => String(r.measured.length));
   row('window', (r) => seconds(windowSeconds(r.measured), 1));
@@ -32,7 +32,7 @@ export async function benchDutyCycle(bench: Bench): Promise<SimulatedRun> {
   row('history events per experiment', (r) => eventsPerExperiment(r.run).toFixed(1));
   block(table);
   line("window: from the first experiment's training start to the last training's end, as train.py saw them");
-  line('(the baseline, which runs alone before anything can be decided, is left out)');
+  line('(the baseline and its noise runs, which run alone before anything can be decided, are left out)');
 
   const seq = dutyCycle(both[0]!.measured, 1);
   const pipe = dutyCycle(both[1]!.measured, 1);

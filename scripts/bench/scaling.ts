@@ -28,8 +28,8 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
   );
   const rows: Row[] = [];
   for (const slots of counts) {
-    if (slots === 1 && oneSlot && afterBaseline(oneSlot.spans).length >= rounds) {
-      const measured = afterBaseline(oneSlot.spans).slice(0, rounds);
+    if (slots === 1 && oneSlot && afterBaseline(oneSlot).length >= rounds) {
+      const measured = afterBaseline(oneSlot).slice(0, rounds);
       rows.push({ slots, run: oneSlot, measured, note: `the pipelined duty-cycle run's first ${rounds}` });
       continue;
     }
@@ -40,7 +40,11 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
         experiments: rounds * slots,
       }),
     );
-    rows.push({ slots, run, measured: afterBaseline(run.spans) });
+    rows.push({ slots, run, measured: afterBaseline(run) });
+    (await import('node:fs')).writeFileSync(
+      `/tmp/scaling-${slots}.json`,
+      JSON.stringify({ spans: run.spans, steps: run.run.steps, records: run.run.records }),
+    );
   }
 
   const base = rows.find((r) => r.slots === 1);
@@ -78,7 +82,9 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
   }
   block(table);
   line("exp/hour: trainings over the window (first experiment's training start to last training end, as");
-  line('train.py saw them; the baseline runs alone and is left out); efficiency = rate(P) / (P × rate(1));');
+  line(
+    'train.py saw them; the baseline and its noise runs run alone and are left out); efficiency = rate(P) / (P × rate(1));',
+  );
   line(
     'slot gap: mean idle time between two trainings in one slot; rebases and proposals: steps in the history',
   );

@@ -8,12 +8,13 @@ import { makeTarget } from '../../test/support/fakeTarget';
 
 /**
  * train.py's knobs, one a line with a blank line between, so edits to two different knobs merge cleanly.
- * Experiment n edits knob n mod KNOBS: with 32, no two experiments within 32 of each other edit the same
- * knob, more than a proposal's parent can lag behind the best with up to 16 slots. (With several slots the
- * best can move to a candidate that lacks an earlier keep's edit; a proposal made on that earlier keep,
- * editing the same knob again, then conflicts and is proposed afresh, at the proposer's full latency.)
+ * Experiment n edits knob n mod KNOBS: with 128, no two experiments within 128 of each other edit the
+ * same knob, more than a proposal's parent can lag behind the best with up to 64 pipelined slots (64 in
+ * training, 64 waiting). (With several slots the best can move to a candidate that lacks an earlier keep's
+ * edit; a proposal made on that earlier keep, editing the same knob again, then conflicts and is proposed
+ * afresh, at the proposer's full latency: the bench would measure its own knobs, not the orchestration.)
  */
-export const KNOBS = 32;
+export const KNOBS = 128;
 
 export interface SimulatedTarget {
   repo: string;
@@ -87,7 +88,7 @@ export function simulatedProposer(seconds: number): string {
     `import os, re, sys, time
 time.sleep(${seconds})
 n = int(os.environ["AUTORESEARCH_EXPERIMENT"])
-knob, value = f"K{n % ${KNOBS}:02d}", ((n * 7919) % 1000 + 0.5) / 1000
+knob, value = f"K{n % ${KNOBS}:03d}", ((n * 7919) % 1000 + 0.5) / 1000
 with open("train.py") as f:
     source = f.read()
 with open("train.py", "w") as f:
@@ -96,7 +97,8 @@ with open(os.environ["AUTORESEARCH_DESCRIPTION_FILE"], "w") as f:
     f.write(f"set {knob} to {value}\\n")
 `,
   );
-  return `python3 ${script}`;
+  // By the interpreter's own path, like the trainer: the agent's start-up is the proposer's, not the orchestration's.
+  return `${trainerPython()} ${script}`;
 }
 
 /**
@@ -127,5 +129,5 @@ export function readSpans(ledger: string): Span[] {
 }
 
 function pad(k: number): string {
-  return String(k).padStart(2, '0');
+  return String(k).padStart(3, '0');
 }

@@ -1,12 +1,14 @@
 // Figures of a run computed from its trainings as the trainer saw them (the ledger), not from records.
+import { experimentOf, type Step } from './history';
 import type { Span } from './simulated';
 
 /**
- * The trainings after the baseline: it runs alone, first (nothing can be decided before it is scored),
- * so the measured window starts at the first experiment's training.
+ * The trainings after the baseline's: it runs alone, first (nothing can be decided before it is scored),
+ * and so do its noise runs, on as many slots as they are (two of 64), so the measured window starts at
+ * the first experiment's training. Which experiment a training was is the train step open around it.
  */
-export function afterBaseline(spans: Span[]): Span[] {
-  return spans.slice(1);
+export function afterBaseline(run: { spans: Span[]; run: { steps: Step[] } }): Span[] {
+  return run.spans.filter((span) => experimentOf(span, run.run.steps) !== 0);
 }
 
 /** Seconds from the first training's start to the last one's end. */
