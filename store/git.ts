@@ -166,9 +166,13 @@ export class Repo {
     return (await this.git.raw(['log', '-1', '--format=%B', commit])).trim();
   }
 
-  /** Files that differ between two commits. */
-  async changedFiles(from: string, to: string): Promise<string[]> {
-    return (await this.git.raw(['diff', '--name-only', from, to])).split('\n').filter(Boolean);
+  /** Files that differ between two commits, each with git's status letter (M, A, D, T; no renames). */
+  async changes(from: string, to: string): Promise<{ status: string; file: string }[]> {
+    const out = await this.git.raw(['diff', '--name-status', '--no-renames', '-z', from, to]);
+    const fields = out.split('\0');
+    const changes: { status: string; file: string }[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) changes.push({ status: fields[i]!, file: fields[i + 1]! });
+    return changes;
   }
 
   /**

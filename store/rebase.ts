@@ -1,5 +1,6 @@
-// Replaying a candidate's edit onto a newer best, file by file, the way git would: a three-way merge
-// of each file it changed, else its own lines applied with no context. Git work only; the activity
+// Replaying a candidate's edit onto a newer best, the way git would: a three-way merge (of the whole
+// edit in one git process when it merges cleanly), else file by file, its own lines applied with no
+// context. Git work only; the activity
 // (activities/rebase.ts) moves the refs and signs the move.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,16 +19,57 @@ export interface Replay {
 
 /** The rebased tree, or the reason the edit does not carry over to the new best. */
 export async function whyNotRebased(repo: Repo, input: Replay): Promise<string | { tree: string }> {
+  const changes = await repo.changes(input.parent, input.commit);
+  const deleted = changes.find((c) => c.status === 'D');
+  if (deleted) return `it deletes ${deleted.file}`;
+  const merged =
+    (await mergedWhole(repo, input)) ??
+    (await mergedFileByFile(
+      repo,
+      input,
+      changes.map((c) => c.file),
+    ));
+  if ('why' in merged) return merged.why;
+  const { tree } = merged;
+  if (tree === (await repo.treeOf(input.onto))) return 'the new best already has its edit';
+  if ((await repo.treesUnder(triedRefPrefixes(input.tag))).has(tree))
+    return 'its edit on the new best was tried already';
+  // Not checked again by the edit gate: the merge touches only the files the candidate's own edit did
+  // (which passed it), and this step sits between two trainings on the slot's critical path.
+  return { tree };
+}
+
+/**
+ * The whole edit merged in one git process (`merge-tree --write-tree`), when it merges cleanly and the
+ * new best descends from the candidate's parent, so that git's merge base is that parent (the common
+ * case, and the one a rebase made ahead always is); null to merge file by file (a conflict that the
+ * tight replay may still resolve, or a best that moved to a sibling of the parent).
+ */
+async function mergedWhole(repo: Repo, input: Replay): Promise<{ tree: string } | null> {
+  const base = (await repo.raw(['merge-base', input.parent, input.onto]).catch(() => '')).trim();
+  if (base !== input.parent) return null;
+  const out = await repo.raw(['merge-tree', '--write-tree', input.onto, input.commit]).catch(() => '');
+  // Clean: the tree alone; a conflict adds the conflicted files and git's messages after it.
+  const lines = out.trim().split('\n');
+  return lines.length === 1 && /^[0-9a-f]{40,64}$/.test(lines[0]!) ? { tree: lines[0]! } : null;
+}
+
+/** Each file the candidate changed merged on its own: a three-way merge, else its own lines applied tightly. */
+async function mergedFileByFile(
+  repo: Repo,
+  input: Replay,
+  files: string[],
+): Promise<{ tree: string } | { why: string }> {
   const merged: Record<string, string> = {};
-  for (const file of await repo.changedFiles(input.parent, input.commit)) {
+  for (const file of files) {
     const [base, ours, theirs] = await Promise.all([
       repo.readFile(input.parent, file),
       repo.readFile(input.onto, file),
       repo.readFile(input.commit, file),
     ]);
-    if (theirs === null) return `it deletes ${file}`;
+    if (theirs === null) return { why: `it deletes ${file}` };
     if (ours === base || ours === theirs) merged[file] = theirs;
-    else if (base === null || ours === null) return `${file} changed on both sides`;
+    else if (base === null || ours === null) return { why: `${file} changed on both sides` };
     else {
       const result =
         (await mergeFile(ours, base, theirs)) ??
@@ -45,17 +87,11 @@ export async function whyNotRebased(repo: Repo, input: Replay): Promise<string |
             file,
           ]),
         ));
-      if (result === null) return `its edit of ${file} conflicts with the new best`;
+      if (result === null) return { why: `its edit of ${file} conflicts with the new best` };
       merged[file] = result;
     }
   }
-  const tree = await repo.writeTree(input.onto, merged);
-  if (tree === (await repo.treeOf(input.onto))) return 'the new best already has its edit';
-  if ((await repo.treesUnder(triedRefPrefixes(input.tag))).has(tree))
-    return 'its edit on the new best was tried already';
-  // Not checked again by the edit gate: the merge touches only the files the candidate's own edit did
-  // (which passed it), and this step sits between two trainings on the slot's critical path.
-  return { tree };
+  return { tree: await repo.writeTree(input.onto, merged) };
 }
 
 /**
