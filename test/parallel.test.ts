@@ -287,38 +287,25 @@ describe('parallel slots', () => {
     // (git's merge base of the two would be their grandparent, and would carry the first's edit too).
     const repo = await makeFakeTarget();
     const base = await git(repo, ['rev-parse', 'HEAD']);
-    const first = await candidateEditing(repo, 'sib', base, 'WIDTH = 16', 'WIDTH = 20', 1);
-    const second = await candidateEditing(repo, 'sib', base, '1536.0', '1024.0', 2);
-    const own = await candidateEditing(repo, 'sib', first, 'print()', 'print("done")', 3);
-    await git(repo, ['checkout', '-q', 'main']);
-    const rebased = await rebaseCandidate({
-      repo,
-      tag: 'sib',
-      n: 3,
-      commit: own,
-      parent: first,
-      onto: second,
-    });
-    assert.ok('commit' in rebased, JSON.stringify(rebased));
-    const text = await git(repo, ['show', `${rebased.commit}:train.py`]);
+    const edit = (parent: string, from: string, to: string, n: number) =>
+      candidateEditing(repo, 'sib', parent, from, to, n);
+    // Candidate n (proposed on `parent`) rebased onto `onto`: its train.py there.
+    const replayed = async (n: number, commit: string, parent: string, onto: string) => {
+      await git(repo, ['checkout', '-q', 'main']);
+      const rebased = await rebaseCandidate({ repo, tag: 'sib', n, commit, parent, onto });
+      assert.ok('commit' in rebased, JSON.stringify(rebased));
+      return git(repo, ['show', `${rebased.commit}:train.py`]);
+    };
+    const first = await edit(base, 'WIDTH = 16', 'WIDTH = 20', 1);
+    const second = await edit(base, '1536.0', '1024.0', 2);
+    const text = await replayed(3, await edit(first, 'print()', 'print("done")', 3), first, second);
     assert.match(text, /print\("done"\)/, 'its own edit');
     assert.match(text, /peak_vram_mb: +1024\.0/, "the new best's edit");
     assert.match(text, /WIDTH = 16/, "not its parent's edit, which the new best does not have");
 
     // Onto a best that descends from its parent, edits far apart merge in one git process.
-    const later = await candidateEditing(repo, 'sib', first, '1536.0', '2048.0', 4);
-    const next = await candidateEditing(repo, 'sib', first, 'print()', 'print("next")', 5);
-    await git(repo, ['checkout', '-q', 'main']);
-    const onLater = await rebaseCandidate({
-      repo,
-      tag: 'sib',
-      n: 5,
-      commit: next,
-      parent: first,
-      onto: later,
-    });
-    assert.ok('commit' in onLater, JSON.stringify(onLater));
-    const merged = await git(repo, ['show', `${onLater.commit}:train.py`]);
+    const later = await edit(first, '1536.0', '2048.0', 4);
+    const merged = await replayed(5, await edit(first, 'print()', 'print("next")', 5), first, later);
     assert.match(merged, /print\("next"\)/);
     assert.match(merged, /peak_vram_mb: +2048\.0/);
     assert.match(merged, /WIDTH = 20/, "the parent's edit, which the new best has");
