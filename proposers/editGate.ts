@@ -124,24 +124,20 @@ export async function symlinkOnPath(
 }
 
 /**
+ * Checks, before a proposer is asked (and paid), that the gate can check its edit: the interpreter that
+ * parses Python runs here. Throws the same TargetError as the gate would. Asked again, it answers from
+ * what pythonParse.ts remembers (the interpreter per PATH, the contents that parsed), running nothing.
+ */
+export async function checkGateRuns(config: TargetConfig): Promise<void> {
+  const python = config.files.editable.find((f) => f.endsWith('.py'));
+  if (python) await checkPythonParses(python, 'pass\n');
+}
+
+/**
  * The gate parses Python with `python3` on this worker's PATH (pythonParse.ts). Its one failure that is the
  * edit's fault is a parse error; an interpreter that cannot run is the worker's problem, a TargetError that
  * names it and keeps the original error, never a "syntax error" charged to the proposal.
  */
-
-/**
- * Checks, before a proposer is asked (and paid), that the gate can check its edit: the interpreter that
- * parses Python runs here. Throws the same TargetError as the gate would.
- */
-export async function checkGateRuns(config: TargetConfig): Promise<void> {
-  const python = config.files.editable.find((f) => f.endsWith('.py'));
-  // Once per PATH: the gate itself still reports an interpreter that goes away later.
-  if (!python || gateRunsOn.has(process.env.PATH ?? '')) return;
-  await checkPythonParses(python, 'pass\n');
-  gateRunsOn.add(process.env.PATH ?? '');
-}
-const gateRunsOn = new Set<string>();
-
 async function checkPythonParses(name: string, content: string): Promise<void> {
   const answer = await pythonParses(name, content);
   if ('syntaxError' in answer)

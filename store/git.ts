@@ -8,7 +8,7 @@ import { runGit } from './gitProcess';
 import { oneAtATime } from './oneAtATime';
 
 /** The environment git runs with: just enough to find itself and the user's config, nothing else. */
-function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
+export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { ...GIT_IDENTITY, ...extra };
   for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'XDG_CONFIG_HOME']) {
     const value = process.env[name];

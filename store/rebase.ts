@@ -1,13 +1,12 @@
 // Replaying a candidate's edit onto a newer best, the way git would: a three-way merge (of the whole
 // edit in one git process when it merges cleanly), else file by file, its own lines applied with no
-// context. Git work only; the activity
-// (activities/rebase.ts) moves the refs and signs the move.
+// context. Git work only; the activity (activities/rebase.ts) moves the refs and signs the move.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { triedRefPrefixes } from '../common/names';
-import { ownEnvironment, runSmall, type SmallResult } from '../system/smallSpawner';
-import type { Repo } from './git';
+import { runSmall, type SmallResult } from '../system/smallSpawner';
+import { gitEnv, type Repo } from './git';
 
 /** A candidate (`commit`, proposed on `parent`) to replay onto `onto`, in the run `tag`. */
 export interface Replay {
@@ -67,7 +66,8 @@ async function mergedFileByFile(
       repo.readFile(input.onto, file),
       repo.readFile(input.commit, file),
     ]);
-    if (theirs === null) return { why: `it deletes ${file}` };
+    // A deletion was refused before (whyNotRebased): the candidate has every file it changed.
+    if (theirs === null) throw new Error(`${file} is missing from ${input.commit}, which changed it`);
     if (ours === base || ours === theirs) merged[file] = theirs;
     else if (base === null || ours === null) return { why: `${file} changed on both sides` };
     else {
@@ -118,9 +118,9 @@ async function mergeFile(ours: string, base: string, theirs: string): Promise<st
   });
 }
 
-/** git on the scratch files in `dir`, started by the small helper, with this process's environment. */
+/** git on the scratch files in `dir`, started by the small helper, with git's environment (store/git.ts). */
 function gitIn(dir: string, args: string[]): Promise<SmallResult> {
-  return runSmall('git', args, { cwd: dir, env: ownEnvironment(), maxBuffer: 1024 * 1024 * 1024 });
+  return runSmall('git', args, { cwd: dir, env: gitEnv(), maxBuffer: 1024 * 1024 * 1024 });
 }
 
 /** Runs `work` in a temporary directory holding `files` (path: content), removed afterwards. */

@@ -18,17 +18,30 @@ lines.on('line', (line) => {
     return;
   }
   const { id, file, args, cwd, env, input, maxBuffer } = request;
-  const child = execFile(file, args, { cwd, env, maxBuffer, encoding: 'utf8' }, (err, stdout, stderr) => {
-    const answer = { id, stdout, stderr, exitCode: 0, signal: null };
-    if (err) {
-      answer.exitCode = typeof err.code === 'number' ? err.code : null;
-      answer.signal = err.signal ?? null;
+  const answer = (fields) =>
+    process.stdout.write(`${JSON.stringify({ id, stdout: '', stderr: '', ...fields })}\n`);
+  let child;
+  try {
+    child = execFile(file, args, { cwd, env, maxBuffer, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (!err) return answer({ stdout, stderr, exitCode: 0, signal: null });
+      const exitCode = typeof err.code === 'number' ? err.code : null;
+      const signal = err.signal ?? null;
       // Not started (ENOENT, EACCES) or stopped for its output (maxBuffer): Node's own words and code.
-      if (answer.exitCode === null && !answer.signal)
-        answer.error = { message: err.message, code: err.code ?? null, syscall: err.syscall ?? null };
-    }
-    process.stdout.write(`${JSON.stringify(answer)}\n`);
-  });
+      const error =
+        exitCode === null && !signal
+          ? { message: err.message, code: err.code ?? null, syscall: err.syscall ?? null }
+          : undefined;
+      answer({ stdout, stderr, exitCode, signal, ...(error ? { error } : {}) });
+    });
+  } catch (err) {
+    // Refused before it started (an argument Node will not pass, such as one with a NUL byte): that
+    // command fails with Node's words, and the helper goes on serving the others.
+    return answer({
+      exitCode: null,
+      signal: null,
+      error: { message: err.message, code: err.code ?? null, syscall: null },
+    });
+  }
   child.stdin?.on('error', () => {});
   if (typeof input === 'string') child.stdin?.end(input);
   else child.stdin?.end();

@@ -43,6 +43,13 @@ describe('who starts git', () => {
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${starter}/status`, 'utf8'))?.[1]);
     assert.ok(rss < 150_000, `the helper stays small: ${rss} kB`);
   });
+
+  it("a command Node refuses to start (a NUL byte in an argument) fails alone, in Node's words", async () => {
+    const repo = await makeFakeTarget();
+    await assert.rejects(runGit(repo, ['rev-parse', 'HEAD\0x'], env), /must be a string without null bytes/);
+    const head = await git(repo, ['rev-parse', 'HEAD']);
+    assert.equal(await runGit(repo, ['rev-parse', 'HEAD'], env), `${head}\n`, 'the next command runs');
+  });
 });
 
 describe('worktree administration', () => {

@@ -41,10 +41,6 @@ export async function benchScaling(bench: Bench, oneSlot?: SimulatedRun): Promis
       }),
     );
     rows.push({ slots, run, measured: afterBaseline(run) });
-    (await import('node:fs')).writeFileSync(
-      `/tmp/scaling-${slots}.json`,
-      JSON.stringify({ spans: run.spans, steps: run.run.steps, records: run.run.records }),
-    );
   }
 
   const base = rows.find((r) => r.slots === 1);

@@ -15,6 +15,8 @@ import { makeTarget } from '../../test/support/fakeTarget';
  * afresh, at the proposer's full latency: the bench would measure its own knobs, not the orchestration.)
  */
 export const KNOBS = 128;
+/** Digits of a knob's number in its name (K000 ... K127), in train.py and in the proposer alike. */
+const KNOB_DIGITS = String(KNOBS - 1).length;
 
 export interface SimulatedTarget {
   repo: string;
@@ -88,7 +90,7 @@ export function simulatedProposer(seconds: number): string {
     `import os, re, sys, time
 time.sleep(${seconds})
 n = int(os.environ["AUTORESEARCH_EXPERIMENT"])
-knob, value = f"K{n % ${KNOBS}:03d}", ((n * 7919) % 1000 + 0.5) / 1000
+knob, value = f"K{n % ${KNOBS}:0${KNOB_DIGITS}d}", ((n * 7919) % 1000 + 0.5) / 1000
 with open("train.py") as f:
     source = f.read()
 with open("train.py", "w") as f:
@@ -129,5 +131,5 @@ export function readSpans(ledger: string): Span[] {
 }
 
 function pad(k: number): string {
-  return String(k).padStart(3, '0');
+  return String(k).padStart(KNOB_DIGITS, '0');
 }
